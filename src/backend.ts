@@ -1,0 +1,144 @@
+/**
+ * The XenBackend contract (shared/backend-contract.md). Everything above the backend — toolstack, strategies,
+ * CLI, daemon, simulator — talks to a XenBackend and nothing else. The native addon and the mock host both
+ * implement it and are held to it by the same conformance suite (test/conformance/).
+ *
+ * Units: hypervisor-level calls speak 4 KiB pages, libxl-level calls speak KiB; every name carries its unit.
+ */
+
+export const PAGE_SIZE_KIB = 4;
+export const PAGE_SIZE_BYTES = 4096;
+
+export interface Physinfo {
+  totalPages: number;
+  /** Free pages, INCLUDING pages claimed but not yet allocated (Xen's meaning). */
+  freePages: number;
+  /** Always 0 on Xen ≥ 4.3 physinfo: do not wait on it. */
+  scrubPages: number;
+  /** Host-wide total of outstanding claims. Real headroom is freePages − outstandingPages. */
+  outstandingPages: number;
+  nrCpus: number;
+  nrNodes: number;
+  cpuKhz: number;
+}
+
+export interface XenVersionInfo {
+  major: number;
+  minor: number;
+  /** e.g. ".3" or "-unstable"; as xc_version(XENVER_extraversion) reports it. */
+  extra: string;
+}
+
+export interface BackendFeatures {
+  /** The XENMEM_claim_pages hypercall is available. */
+  claims: boolean;
+  /** Transcendent memory exists (only before Xen 4.13, or on a mock host asked for it). */
+  tmem: boolean;
+  /** libxl-level calls (createGuest, setMemoryTarget, …) are available. */
+  libxl: boolean;
+}
+
+export interface DomainInfo {
+  domid: number;
+  totPages: number;
+  maxPages: number;
+  /** This domain's remaining claim, in pages. */
+  outstandingPages: number;
+  shrPages: number;
+  pagedPages: number;
+  dying: boolean;
+  shutdown: boolean;
+  paused: boolean;
+  hvm: boolean;
+  onlineVcpus: number;
+  cpuTimeNs: number;
+  /** Where libxl/xenstore know it. */
+  name?: string;
+  /** The balloon target, where libxl/xenstore know it. */
+  targetKiB?: number;
+}
+
+export type EmptyDomainType = 'pv' | 'pvh';
+
+export interface CreateEmptyDomainOptions {
+  type: EmptyDomainType;
+  vcpus?: number;
+}
+
+/**
+ * libxl's JSON domain configuration, as `libxl_domain_config_to_json` prints it (and `xl -N create` shows).
+ * Only the fields the toolstack itself reads are typed; the rest passes through to libxl untouched.
+ */
+export interface LibxlDomainConfig {
+  c_info: {
+    type?: 'pv' | 'pvh' | 'hvm';
+    name?: string;
+    uuid?: string;
+    [key: string]: unknown;
+  };
+  b_info: {
+    max_vcpus?: number;
+    max_memkb?: number;
+    target_memkb?: number;
+    claim_mode?: boolean | 'True' | 'False';
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+}
+
+export interface CreateGuestOptions {
+  /** Sets b_info.claim_mode: the domain builder claims its whole allocation before populating (default true). */
+  claim?: boolean;
+  /** Leave the new guest paused (default false). */
+  paused?: boolean;
+}
+
+export interface SetMemoryTargetOptions {
+  /** targetKiB is added to the current target (may be negative) instead of replacing it. */
+  relative?: boolean;
+  /** Also set max_pages to the new target, so the guest cannot balloon above it (default true). */
+  enforce?: boolean;
+}
+
+export interface XenBackend {
+  readonly kind: 'native' | 'mock';
+  readonly features: BackendFeatures;
+
+  physinfo(): Promise<Physinfo>;
+  xenVersion(): Promise<XenVersionInfo>;
+  listDomains(): Promise<DomainInfo[]>;
+  /** Unknown domid → XenError ESRCH. */
+  getDomain(domid: number): Promise<DomainInfo>;
+
+  /** xc_domain_claim_pages: `pages` is the ABSOLUTE total the domain will reach; 0 cancels. */
+  claimPages(domid: number, pages: number): Promise<void>;
+  /** xc_domain_setmaxmem. No lower bound: it may go below tot_pages. */
+  setMaxMem(domid: number, maxKiB: number): Promise<void>;
+  /** xc_domain_create: an empty, paused domain with no memory. Returns its domid. */
+  createEmptyDomain(options: CreateEmptyDomainOptions): Promise<number>;
+  /** Give the domain `pages` more 4 KiB pages; refused by the allocation gate → ENOMEM. */
+  populatePhysmap(domid: number, pages: number): Promise<void>;
+  /** Hand `pages` of the domain's pages back to Xen. */
+  decreaseReservation(domid: number, pages: number): Promise<void>;
+  destroyDomain(domid: number): Promise<void>;
+  pauseDomain(domid: number): Promise<void>;
+  unpauseDomain(domid: number): Promise<void>;
+
+  /** tmem: ENOSYS on every host without it (all Xen ≥ 4.13). */
+  tmemFreeze(): Promise<void>;
+  tmemThaw(): Promise<void>;
+  tmemSetCap(pages: number): Promise<void>;
+  tmemFreeablePages(): Promise<number>;
+
+  /** libxl: build a guest from its JSON config. Returns its domid. A failed create leaves no domain behind. */
+  createGuest(config: LibxlDomainConfig, options?: CreateGuestOptions): Promise<number>;
+  destroyGuest(domid: number): Promise<void>;
+  setMemoryTarget(domid: number, targetKiB: number, options?: SetMemoryTargetOptions): Promise<void>;
+  /** libxl_domain_need_memory: what building this config takes, overheads included. */
+  needMemoryKiB(config: LibxlDomainConfig): Promise<number>;
+  /** libxl_get_free_memory: libxl's view, which does NOT subtract outstanding claims. */
+  freeMemoryKiB(): Promise<number>;
+
+  /** Releases handles and timers. The backend is unusable afterwards. */
+  close(): Promise<void>;
+}

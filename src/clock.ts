@@ -1,0 +1,210 @@
+/**
+ * Time, injected. Toolstack code never calls setTimeout or Date.now itself: it is handed a Clock.
+ * SystemClock is the real one (the only place in src/ that touches timers); VirtualClock runs simulated
+ * time for the mock host, tests and the simulator, deterministically.
+ */
+
+export interface Timer {
+  cancel(): void;
+}
+
+export interface Clock {
+  /** Milliseconds since an arbitrary origin (monotonic). */
+  now(): number;
+  /** Resolves after `ms` milliseconds of this clock's time; rejects with the signal's reason when aborted. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Calls `callback` once after `ms` milliseconds of this clock's time. */
+  setTimer(ms: number, callback: () => void): Timer;
+}
+
+function checkDelay(ms: number): number {
+  if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`clock delay must be a finite number >= 0 ms, got ${ms}`);
+  return ms;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new Error('aborted');
+}
+
+/** Sleep built from setTimer, shared by both clocks so abort handling is written once. */
+function sleepWith(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      timer.cancel();
+      reject(abortReason(signal!));
+    };
+    const timer = clock.setTimer(ms, () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export class SystemClock implements Clock {
+  private readonly origin = performance.now();
+
+  now(): number {
+    return performance.now() - this.origin;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return sleepWith(this, checkDelay(ms), signal);
+  }
+
+  setTimer(ms: number, callback: () => void): Timer {
+    const handle = setTimeout(callback, checkDelay(ms));
+    return { cancel: () => clearTimeout(handle) };
+  }
+}
+
+interface PendingTimer {
+  due: number;
+  seq: number;
+  callback: () => void;
+  cancelled: boolean;
+}
+
+/** Lets every queued promise continuation run: the simulated world settles before time moves on. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Simulated time. Nothing happens until the owner advances it; timers due at the same instant fire in the order
+ * they were set, and pending promise continuations run between timers, so a run is the same every time.
+ */
+export class VirtualClock implements Clock {
+  private current: number;
+  private seq = 0;
+  /** Binary min-heap ordered by (due, seq). */
+  private readonly heap: PendingTimer[] = [];
+
+  constructor(startMs = 0) {
+    this.current = startMs;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return sleepWith(this, checkDelay(ms), signal);
+  }
+
+  setTimer(ms: number, callback: () => void): Timer {
+    const timer: PendingTimer = { due: this.current + checkDelay(ms), seq: this.seq++, callback, cancelled: false };
+    this.push(timer);
+    return {
+      cancel: () => {
+        timer.cancelled = true;
+      },
+    };
+  }
+
+  /** How many live timers are waiting. */
+  get pendingTimers(): number {
+    return this.heap.reduce((n, t) => n + (t.cancelled ? 0 : 1), 0);
+  }
+
+  /** When the next live timer is due, or undefined when none is. */
+  nextDue(): number | undefined {
+    this.dropCancelled();
+    return this.heap[0]?.due;
+  }
+
+  /** Moves time forward by `ms`, firing every timer due on the way in order. */
+  async advance(ms: number): Promise<void> {
+    await this.advanceTo(this.current + checkDelay(ms));
+  }
+
+  /** Moves time forward to `targetMs`, firing every timer due on the way in order. */
+  async advanceTo(targetMs: number): Promise<void> {
+    await settle();
+    for (;;) {
+      const due = this.nextDue();
+      if (due === undefined || due > targetMs) break;
+      this.fireNext();
+      await settle();
+    }
+    if (targetMs > this.current) this.current = targetMs;
+  }
+
+  /**
+   * Runs the simulated world until `work` settles: whenever everything is waiting on time, jumps to the next timer.
+   * Throws if `work` is still pending when no timer is left (a deadlock) or after `limitMs` of virtual time.
+   */
+  async run<T>(work: Promise<T>, limitMs = Number.POSITIVE_INFINITY): Promise<T> {
+    let done = false;
+    const watched = work.then(
+      (value) => {
+        done = true;
+        return value;
+      },
+      (error: unknown) => {
+        done = true;
+        throw error;
+      },
+    );
+    watched.catch(() => undefined);
+    const deadline = this.current + limitMs;
+    await settle();
+    while (!done) {
+      const due = this.nextDue();
+      if (due === undefined) throw new Error('VirtualClock.run: work is waiting but no timer is pending (deadlock)');
+      if (due > deadline) throw new Error(`VirtualClock.run: work still pending after ${limitMs} ms of virtual time`);
+      this.fireNext();
+      await settle();
+    }
+    return watched;
+  }
+
+  private fireNext(): void {
+    const timer = this.pop();
+    if (!timer) return;
+    if (timer.due > this.current) this.current = timer.due;
+    timer.callback();
+  }
+
+  private dropCancelled(): void {
+    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
+  }
+
+  private static before(a: PendingTimer, b: PendingTimer): boolean {
+    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
+  }
+
+  private push(timer: PendingTimer): void {
+    const heap = this.heap;
+    heap.push(timer);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!VirtualClock.before(heap[i]!, heap[parent]!)) break;
+      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      i = parent;
+    }
+  }
+
+  private pop(): PendingTimer | undefined {
+    const heap = this.heap;
+    const top = heap[0];
+    const last = heap.pop();
+    if (heap.length > 0 && last) {
+      heap[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && VirtualClock.before(heap[l]!, heap[m]!)) m = l;
+        if (r < heap.length && VirtualClock.before(heap[r]!, heap[m]!)) m = r;
+        if (m === i) break;
+        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}

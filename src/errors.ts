@@ -1,0 +1,73 @@
+/**
+ * XenError: the one error type every backend throws. It carries what an operator needs to act on a failure:
+ * the Xen errno name (or libxl ERROR_* name), the numeric errno, the operation and the Xen library's own log lines.
+ */
+
+/** errno values on Linux/x86, the platform Xen's dom0 runs on. */
+export const ERRNO: Readonly<Record<string, number>> = Object.freeze({
+  EPERM: 1,
+  ENOENT: 2,
+  ESRCH: 3,
+  EINTR: 4,
+  EIO: 5,
+  E2BIG: 7,
+  EBADF: 9,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EACCES: 13,
+  EFAULT: 14,
+  EBUSY: 16,
+  EEXIST: 17,
+  ENODEV: 19,
+  EINVAL: 22,
+  ENOSPC: 28,
+  ERANGE: 34,
+  ENOSYS: 38,
+  EOPNOTSUPP: 95,
+  ETIMEDOUT: 110,
+});
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(ERRNO).map(([name, value]) => [value, name]));
+
+/** The errno name for a number, or `E<number>` when it is not one we know. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `E${errno}`;
+}
+
+export interface XenErrorFields {
+  code: string;
+  op: string;
+  errno?: number | undefined;
+  xenLog?: readonly string[] | undefined;
+  cause?: unknown;
+}
+
+export class XenError extends Error {
+  /** `ENOMEM`, `EINVAL`, … or a libxl code such as `ERROR_FAIL`. */
+  readonly code: string;
+  /** The numeric errno, where the failure has one. */
+  readonly errno: number | undefined;
+  /** The backend operation that failed, e.g. `claimPages`. */
+  readonly op: string;
+  /** Lines the Xen libraries logged while the operation ran (captured, never printed to stderr). */
+  readonly xenLog: readonly string[];
+
+  constructor(message: string, fields: XenErrorFields) {
+    super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
+    this.name = 'XenError';
+    this.code = fields.code;
+    this.op = fields.op;
+    this.errno = fields.errno ?? ERRNO[fields.code];
+    this.xenLog = Object.freeze([...(fields.xenLog ?? [])]);
+  }
+
+  /** An error for an operation Xen refused with an errno, in the form `op: CODE (why)`. */
+  static fromErrno(op: string, errno: number, detail: string, xenLog?: readonly string[]): XenError {
+    const code = errnoName(errno);
+    return new XenError(`${op}: ${code} (${detail})`, { code, op, errno, xenLog });
+  }
+}
+
+export function isXenError(value: unknown, code?: string): value is XenError {
+  return value instanceof XenError && (code === undefined || value.code === code);
+}
