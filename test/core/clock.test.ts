@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { VirtualClock } from '../../src/clock.js';
+
+describe('VirtualClock', () => {
+  it('fires timers in due order, same-instant timers in the order they were set', async () => {
+    const clock = new VirtualClock();
+    const fired: string[] = [];
+    clock.setTimer(20, () => fired.push('b'));
+    clock.setTimer(10, () => fired.push('a'));
+    clock.setTimer(20, () => fired.push('c'));
+    await clock.advance(15);
+    expect(fired).toEqual(['a']);
+    expect(clock.now()).toBe(15);
+    await clock.advance(5);
+    expect(fired).toEqual(['a', 'b', 'c']);
+  });
+
+  it('cancelled timers never fire', async () => {
+    const clock = new VirtualClock();
+    let fired = false;
+    clock.setTimer(5, () => (fired = true)).cancel();
+    await clock.advance(10);
+    expect(fired).toBe(false);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('run() jumps virtual time: an hour of sleeping costs nothing', async () => {
+    const clock = new VirtualClock();
+    const work = (async () => {
+      for (let i = 0; i < 3600; i++) await clock.sleep(1000);
+      return clock.now();
+    })();
+    expect(await clock.run(work)).toBe(3_600_000);
+  });
+
+  it('run() reports a deadlock instead of hanging', async () => {
+    const clock = new VirtualClock();
+    await expect(clock.run(new Promise(() => undefined))).rejects.toThrow(/deadlock/);
+  });
+
+  it('run() stops at its virtual-time limit', async () => {
+    const clock = new VirtualClock();
+    const forever = (async () => {
+      for (;;) await clock.sleep(100);
+    })();
+    await expect(clock.run(forever, 1000)).rejects.toThrow(/still pending after 1000 ms/);
+  });
+
+  it('sleep rejects when aborted and its timer is dropped', async () => {
+    const clock = new VirtualClock();
+    const controller = new AbortController();
+    const sleeping = clock.sleep(1000, controller.signal);
+    controller.abort(new Error('stop'));
+    await expect(sleeping).rejects.toThrow('stop');
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('rejects negative and non-finite delays', () => {
+    const clock = new VirtualClock();
+    expect(() => clock.setTimer(-1, () => undefined)).toThrow(RangeError);
+    expect(() => clock.setTimer(Number.NaN, () => undefined)).toThrow(RangeError);
+  });
+});
