@@ -1,0 +1,262 @@
+import { describe, expect, it } from 'vitest';
+import { planBalloon, type BalloonPlan } from '../../src/admission/balloon-plan.js';
+import {
+  applyPlan,
+  freedPages,
+  observeProgress,
+  resolveWaitConfig,
+  startWaiting,
+  uncooperativeDomids,
+  type WaitState,
+  type WaitStep,
+} from '../../src/admission/progress.js';
+import { headroomPages, kibToPagesCeil, type ObservedState } from '../../src/admission/state.js';
+import { dom0, guest, host, MIB_PAGES } from './helpers.js';
+
+const noDom0 = { dom0Ballooning: false };
+
+/** Host with two 2 GiB donors (floors 512 MiB) and a need 1000 MiB above the headroom. */
+function twoDonorSetup(): { state: ObservedState; need: number; plan: BalloonPlan } {
+  const state = host(8192, [dom0(1024), guest(1, 2048, 512), guest(2, 2048, 512)]);
+  const need = headroomPages(state.host) + 1000 * MIB_PAGES;
+  return { state, need, plan: planBalloon(state, { needPages: need, policy: noDom0 }) };
+}
+
+function start(config = {}): { step: WaitStep; state: ObservedState; need: number; plan: BalloonPlan } {
+  const { state, need, plan } = twoDonorSetup();
+  const step = startWaiting({ needPages: need, plan, nowMs: 0, headroomPages: headroomPages(state.host), config });
+  return { step, state, need, plan };
+}
+
+function target(plan: BalloonPlan, domid: number): number {
+  return kibToPagesCeil(plan.donors.find((d) => d.domid === domid)!.toKiB);
+}
+
+const START_TOT = 2048 * MIB_PAGES;
+
+describe('startWaiting / applyPlan', () => {
+  it('an infeasible plan gives up at once and has asked nobody', () => {
+    const state = host(4096, [dom0(1024), guest(1, 2048, 512)]);
+    const plan = planBalloon(state, { needPages: 100_000 * MIB_PAGES });
+    const step = startWaiting({ needPages: 100_000 * MIB_PAGES, plan, nowMs: 0, headroomPages: 0 });
+    expect(step.decision).toEqual({ kind: 'give-up', cause: 'nothing-left-to-ask' });
+    expect(step.state.asked).toEqual([]);
+  });
+
+  it('a plan with nothing to free says retry the claim', () => {
+    const state = host(4096, [dom0(1024), guest(1, 2048, 512)]);
+    const plan = planBalloon(state, { needPages: 10 });
+    expect(startWaiting({ needPages: 10, plan, nowMs: 0, headroomPages: 999 }).decision).toEqual({
+      kind: 'retry-claim',
+    });
+  });
+
+  it('a feasible plan waits until the first stall deadline', () => {
+    const { step, plan } = start();
+    expect(step.decision).toEqual({ kind: 'wait', untilMs: 5000 });
+    expect(step.state.donors.map((d) => [d.domid, d.targetPages])).toEqual([
+      [1, target(plan, 1)],
+      [2, target(plan, 2)],
+    ]);
+    expect(step.state.asked.map((a) => a.originalKiB)).toEqual([2048 * 1024, 2048 * 1024]);
+  });
+});
+
+describe('observeProgress', () => {
+  it('keeps waiting while donors make progress, past the stall timeout', () => {
+    const { step, state } = start();
+    let wait: WaitState = step.state;
+    for (let second = 1; second <= 20; second++) {
+      const { state: next, decision } = observeProgress(wait, {
+        nowMs: second * 1000,
+        headroomPages: headroomPages(state.host) + second * 10,
+        donors: [
+          { domid: 1, totPages: START_TOT - second * 5 },
+          { domid: 2, totPages: START_TOT - second * 5 },
+        ],
+      });
+      expect(decision).toEqual({ kind: 'wait', untilMs: second * 1000 + 5000 });
+      wait = next;
+    }
+    expect(wait.uncooperative).toEqual([]);
+    expect(freedPages(wait)).toBe(2 * 20 * 5);
+  });
+
+  it('marks a donor uncooperative after exactly stallTimeoutMs without progress', () => {
+    for (const stallTimeoutMs of [5000, 2000, 12_345]) {
+      const { step, state } = start({ stallTimeoutMs });
+      const obs = (nowMs: number) => ({
+        nowMs,
+        headroomPages: headroomPages(state.host),
+        donors: [
+          { domid: 1, totPages: START_TOT },
+          { domid: 2, totPages: START_TOT - Math.floor(nowMs / 100) },
+        ],
+      });
+      const before = observeProgress(step.state, obs(stallTimeoutMs - 1));
+      expect(before.decision.kind).toBe('wait');
+      const at = observeProgress(before.state, obs(stallTimeoutMs));
+      expect(at.decision).toEqual({ kind: 'mark-uncooperative', domids: [1] });
+      expect(uncooperativeDomids(at.state)).toEqual([1]);
+      expect(at.state.uncooperative[0]).toMatchObject({ domid: 1, markedAtMs: stallTimeoutMs, totPages: START_TOT });
+      expect(at.state.donors.map((d) => d.domid)).toEqual([2]);
+    }
+  });
+
+  it('a donor that oscillates only progresses when it reaches a new low', () => {
+    const { step, state } = start();
+    const h = headroomPages(state.host);
+    const seq = [START_TOT - 100, START_TOT, START_TOT - 100, START_TOT - 50, START_TOT - 100];
+    let wait = step.state;
+    let last: WaitStep | undefined;
+    seq.forEach((tot, i) => {
+      last = observeProgress(wait, {
+        nowMs: 1000 * (i + 1) + 500,
+        headroomPages: h,
+        donors: [
+          { domid: 1, totPages: tot },
+          { domid: 2, totPages: START_TOT - 1000 * (i + 1) },
+        ],
+      });
+      wait = last.state;
+    });
+    // Its only new low was at 1.5 s, so it stalls at 6.5 s.
+    const stalled = observeProgress(wait, {
+      nowMs: 6500,
+      headroomPages: h,
+      donors: [
+        { domid: 1, totPages: START_TOT - 100 },
+        { domid: 2, totPages: START_TOT - 7000 },
+      ],
+    });
+    expect(last!.decision.kind).toBe('wait');
+    expect(stalled.decision).toEqual({ kind: 'mark-uncooperative', domids: [1] });
+  });
+
+  it('gives up when the wall-time budget is spent, even while donors still progress', () => {
+    const { step, state } = start({ budgetMs: 10_000 });
+    let wait = step.state;
+    let decision = step.decision;
+    for (let t = 1000; t <= 10_000; t += 1000) {
+      ({ state: wait, decision } = observeProgress(wait, {
+        nowMs: t,
+        headroomPages: headroomPages(state.host),
+        donors: [
+          { domid: 1, totPages: START_TOT - t },
+          { domid: 2, totPages: START_TOT - t },
+        ],
+      }));
+      if (t < 10_000) expect(decision.kind).toBe('wait');
+    }
+    expect(decision).toEqual({ kind: 'give-up', cause: 'budget-exhausted' });
+  });
+
+  it('a last-moment headroom that covers the need wins over the budget', () => {
+    const { step, need } = start({ budgetMs: 10_000 });
+    const at = observeProgress(step.state, { nowMs: 10_000, headroomPages: need, donors: [] });
+    expect(at.decision).toEqual({ kind: 'retry-claim' });
+  });
+
+  it('says retry the claim as soon as the headroom covers the need', () => {
+    const { step, need, plan } = start();
+    const at = observeProgress(step.state, {
+      nowMs: 800,
+      headroomPages: need,
+      donors: [
+        { domid: 1, totPages: target(plan, 1) + 5000 },
+        { domid: 2, totPages: target(plan, 2) },
+      ],
+    });
+    expect(at.decision).toEqual({ kind: 'retry-claim' });
+  });
+
+  it('asks for a replan when every donor reached its target and the headroom is still short', () => {
+    const { step, need, plan } = start();
+    const at = observeProgress(step.state, {
+      nowMs: 3000,
+      headroomPages: need - 1,
+      donors: [
+        { domid: 1, totPages: target(plan, 1) + 256 },
+        { domid: 2, totPages: target(plan, 2) },
+      ],
+    });
+    expect(at.decision).toEqual({ kind: 'replan' });
+  });
+
+  it('forgets a donor that disappeared and replans when none is left', () => {
+    const { step, state } = start();
+    const at = observeProgress(step.state, { nowMs: 1000, headroomPages: headroomPages(state.host), donors: [] });
+    expect(at.state.gone).toEqual([1, 2]);
+    expect(at.state.donors).toEqual([]);
+    expect(at.decision).toEqual({ kind: 'replan' });
+  });
+});
+
+describe('the replan cycle', () => {
+  it('stuck donor → marked → replanned without it → the other covers → retry; originals kept for restore', () => {
+    const { step, state: initial, need, plan } = start();
+    const t2 = target(plan, 2);
+    // Donor 2 reaches its first target, donor 1 never moves.
+    const stalled = observeProgress(step.state, {
+      nowMs: 5000,
+      headroomPages: headroomPages(initial.host) + (START_TOT - t2),
+      donors: [
+        { domid: 1, totPages: START_TOT },
+        { domid: 2, totPages: t2 },
+      ],
+    });
+    expect(stalled.decision).toEqual({ kind: 'mark-uncooperative', domids: [1] });
+
+    const observed: ObservedState = {
+      host: { ...initial.host, freePages: initial.host.freePages + (START_TOT - t2) },
+      domains: initial.domains.map((d) =>
+        d.domid === 1
+          ? { ...d, targetKiB: target(plan, 1) * 4 }
+          : d.domid === 2
+            ? { ...d, totPages: t2, targetKiB: t2 * 4 }
+            : d,
+      ),
+    };
+    const replan = planBalloon(observed, {
+      needPages: need,
+      policy: { ...noDom0, excludedDomids: uncooperativeDomids(stalled.state) },
+    });
+    expect(replan.feasible).toBe(true);
+    const replanned = applyPlan(stalled.state, replan, 5000);
+    expect(replanned.decision).toEqual({ kind: 'wait', untilMs: 10_000 });
+    expect(replanned.state.plans).toBe(2);
+    const newTarget = target(replan, 2);
+    expect(newTarget).toBeLessThan(t2);
+    // Donor 2 was first asked from 2048 MiB: that is what a failure restores, not its intermediate target.
+    expect(replanned.state.asked.find((a) => a.domid === 2)).toMatchObject({
+      originalKiB: 2048 * 1024,
+      lastTargetKiB: newTarget * 4,
+    });
+    expect(replanned.state.asked.find((a) => a.domid === 1)?.originalKiB).toBe(2048 * 1024);
+
+    const done = observeProgress(replanned.state, {
+      nowMs: 7000,
+      headroomPages: need + 10,
+      donors: [{ domid: 2, totPages: newTarget }],
+    });
+    expect(done.decision).toEqual({ kind: 'retry-claim' });
+    expect(freedPages(done.state)).toBe(START_TOT - newTarget);
+  });
+
+  it('a replan that finds nothing left gives up', () => {
+    const { step } = start();
+    const empty = host(4096, [dom0(1024)]);
+    const plan = planBalloon(empty, { needPages: 10_000 * MIB_PAGES });
+    expect(applyPlan(step.state, plan, 100).decision).toEqual({ kind: 'give-up', cause: 'nothing-left-to-ask' });
+  });
+});
+
+describe('bad input', () => {
+  it('names the bad setting or time', () => {
+    expect(() => resolveWaitConfig({ stallTimeoutMs: -1 })).toThrow(/config\.stallTimeoutMs must be a finite number >= 0/);
+    expect(() => resolveWaitConfig({ stallTimeoutMs: 0 })).toThrow(/config\.stallTimeoutMs must be a number > 0/);
+    expect(() => resolveWaitConfig({ retries: 3 } as never)).toThrow(/config\.retries must be a known setting/);
+    const { step } = start();
+    expect(() => observeProgress(step.state, { nowMs: -5, headroomPages: 0, donors: [] })).toThrow(/nowMs must be/);
+  });
+});
