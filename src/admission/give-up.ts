@@ -1,0 +1,146 @@
+/**
+ * What an operator is told when the ballooning fallback gives up: how much was needed, how much was found, which
+ * donors were asked and which did not cooperate — as a structured report (for --json and logs) and one paragraph.
+ * Pure: built from the waiting state machine's state and the last plan.
+ */
+import { XenError } from '../errors.js';
+import type { BalloonPlan } from './balloon-plan.js';
+import { freedPages, type GiveUpCause, type WaitState } from './progress.js';
+import { kibToPagesCeil, pagesToMiB } from './state.js';
+
+export interface AskedDonorReport {
+  domid: number;
+  name: string;
+  /** Its target before it was asked (what a failed creation restores). */
+  originalKiB: number;
+  /** The last target it was asked to reach. */
+  askedKiB: number;
+  /** What it actually gave while we waited. */
+  gavePages: number;
+}
+
+export interface UncooperativeDonorReport {
+  domid: number;
+  name: string;
+  /** Where it stopped, and where it had been asked to go. */
+  totPages: number;
+  targetPages: number;
+  /** How long after the wait began it was declared uncooperative. */
+  markedAfterMs: number;
+}
+
+export interface GiveUpReport {
+  /** The guest that could not be admitted. */
+  request: string;
+  cause: GiveUpCause;
+  neededPages: number;
+  /** The headroom (free − outstanding claims) at the last observation. */
+  foundPages: number;
+  /** What the asked donors gave in total. */
+  freedPages: number;
+  /** At most what the last plan could still have freed (in flight + ranges above floors), where known. */
+  reclaimablePages: number | null;
+  elapsedMs: number;
+  stallTimeoutMs: number;
+  budgetMs: number;
+  donorsAsked: AskedDonorReport[];
+  uncooperative: UncooperativeDonorReport[];
+}
+
+export interface GiveUpInput {
+  request: string;
+  cause: GiveUpCause;
+  wait: WaitState;
+  nowMs: number;
+  /** The last plan made, for how much could still have been freed. */
+  lastPlan?: BalloonPlan;
+}
+
+export function buildGiveUpReport(input: GiveUpInput): GiveUpReport {
+  const { wait } = input;
+  return {
+    request: input.request,
+    cause: input.cause,
+    neededPages: wait.needPages,
+    foundPages: Math.max(0, wait.lastHeadroomPages),
+    freedPages: freedPages(wait),
+    reclaimablePages: input.lastPlan ? input.lastPlan.reclaimablePages : null,
+    elapsedMs: input.nowMs - wait.startedMs,
+    stallTimeoutMs: wait.config.stallTimeoutMs,
+    budgetMs: wait.config.budgetMs,
+    donorsAsked: wait.asked.map((a) => ({
+      domid: a.domid,
+      name: a.name,
+      originalKiB: a.originalKiB,
+      askedKiB: a.lastTargetKiB,
+      gavePages: Math.max(0, a.firstTotPages - a.lowestTotPages),
+    })),
+    uncooperative: wait.uncooperative.map((u) => ({
+      domid: u.domid,
+      name: u.name,
+      totPages: u.totPages,
+      targetPages: u.targetPages,
+      markedAfterMs: u.markedAtMs - wait.startedMs,
+    })),
+  };
+}
+
+function mib(pages: number): string {
+  const value = pagesToMiB(pages);
+  return `${Number.isInteger(value) ? value : value.toFixed(1)} MiB`;
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** One paragraph for the operator. */
+export function giveUpMessage(report: GiveUpReport): string {
+  const parts: string[] = [];
+  parts.push(
+    `Cannot admit guest "${report.request}": it needs ${mib(report.neededPages)} (${report.neededPages} pages) ` +
+      `but only ${mib(report.foundPages)} of free memory (free minus outstanding claims) could be found`,
+  );
+  if (report.donorsAsked.length === 0) {
+    const most = report.reclaimablePages === null ? '' : ` would free at most ${mib(report.reclaimablePages)}, so`;
+    parts[0] += `; ballooning every eligible guest down to its floor${most} no guest was asked to balloon.`;
+  } else {
+    parts[0] += ` after ${seconds(report.elapsedMs)} of ballooning (${mib(report.freedPages)} freed).`;
+    const asked = report.donorsAsked.map(
+      (d) =>
+        `${d.name} (domid ${d.domid}: target ${mib(kibToPagesCeil(d.originalKiB))} → ${mib(kibToPagesCeil(d.askedKiB))}, ` +
+        `gave ${mib(d.gavePages)})`,
+    );
+    parts.push(`Asked ${report.donorsAsked.length} donor(s): ${asked.join(', ')}.`);
+  }
+  if (report.uncooperative.length > 0) {
+    const stuck = report.uncooperative.map(
+      (u) =>
+        `${u.name} (domid ${u.domid}: stopped at ${mib(u.totPages)}, asked for ${mib(u.targetPages)}, ` +
+        `marked after ${seconds(u.markedAfterMs)})`,
+    );
+    parts.push(
+      `Did not cooperate (no progress for ${seconds(report.stallTimeoutMs)}): ${stuck.join(', ')}.`,
+    );
+  }
+  if (report.cause === 'budget-exhausted') {
+    parts.push(`The wait's wall-time budget of ${seconds(report.budgetMs)} ran out.`);
+  } else if (report.donorsAsked.length > 0) {
+    parts.push('No eligible donor has anything left above its floor.');
+  }
+  parts.push(
+    'Free memory by stopping a guest, lower some guests\' floors (minMiB), or retry when other builds have finished.',
+  );
+  return parts.join(' ');
+}
+
+/** The error a failed admission throws: ENOMEM, with the report for programs and the paragraph for people. */
+export class AdmissionError extends XenError {
+  readonly report: GiveUpReport;
+
+  constructor(report: GiveUpReport) {
+    super(giveUpMessage(report), { code: 'ENOMEM', op: 'admit' });
+    this.name = 'AdmissionError';
+    this.report = report;
+  }
+}
