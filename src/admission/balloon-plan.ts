@@ -119,12 +119,14 @@ export interface InfeasibleReason {
 }
 
 export interface BalloonPlan {
+  /** How the load was spread: the same fraction of every range (claim-first, model) or round-robin turns. */
+  method: 'proportional' | 'round-robin';
   feasible: boolean;
   /** What must be freed beyond the usable headroom: need − (headroom − pending growth), at least 0. */
   shortfallPages: number;
   /** What this plan expects to free: in-flight credit plus every donor's new ask. ≥ shortfall when feasible. */
   coveredPages: number;
-  /** The common fraction of every asked donor's range (0 when nobody is asked). */
+  /** The common fraction of every asked donor's range (0 when nobody is asked, and for round-robin plans). */
   gamma: number;
   /** How much beyond the shortfall was asked (the safety margin actually applied). */
   marginPages: number;
@@ -246,6 +248,11 @@ export function donorCandidates(
   return { candidates, excluded };
 }
 
+/** How much more than `missing` to ask for (see the header): max(marginMinPages, ⌈missing × marginFraction⌉). */
+export function safetyMarginPages(missing: number, policy: BalloonPolicy): number {
+  return Math.max(policy.marginMinPages, Math.ceil(missing * policy.marginFraction));
+}
+
 /** ⌈a·b / c⌉ exactly, for non-negative safe integers with c > 0. */
 export function mulDivCeil(a: number, b: number, c: number): number {
   const product = BigInt(a) * BigInt(b);
@@ -272,7 +279,7 @@ export function planBalloon(state: ObservedState, request: BalloonRequest): Ball
   const creditPages = candidates.reduce((sum, c) => sum + c.inFlightPages, 0);
   const totalRange = candidates.reduce((sum, c) => sum + c.rangePages, 0);
   const reclaimablePages = creditPages + totalRange;
-  const base = { shortfallPages, excluded, usableHeadroomPages, reclaimablePages };
+  const base = { method: 'proportional' as const, shortfallPages, excluded, usableHeadroomPages, reclaimablePages };
 
   if (shortfallPages === 0) {
     return { ...base, feasible: true, coveredPages: 0, gamma: 0, marginPages: 0, donors: [] };
@@ -300,8 +307,7 @@ export function planBalloon(state: ObservedState, request: BalloonRequest): Ball
   let asked = 0;
   let gamma = 0;
   if (missing > 0) {
-    const margin = Math.max(policy.marginMinPages, Math.ceil(missing * policy.marginFraction));
-    asked = Math.min(totalRange, missing + margin);
+    asked = Math.min(totalRange, missing + safetyMarginPages(missing, policy));
     gamma = asked / totalRange;
   }
   let coveredPages = creditPages;
