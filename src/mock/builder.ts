@@ -1,0 +1,168 @@
+/**
+ * libxl's domain creation on the simulated host (libxl_domain_create_new with b_info.claim_mode), on virtual time:
+ * create the domain, set maxmem to target + LIBXL_MAXMEM_CONSTANT, allocate the paging pool (PVH/HVM), claim the
+ * whole allocation (claim mode), populate at the guest's build rate through the allocation gate, cancel the claim on
+ * the way out, unpause. Any failure cancels the claim, destroys the domain and throws like libxl does (ERROR_FAIL,
+ * errno ENOMEM when memory was refused, libxl-style log lines).
+ */
+import { ERRNO, XenError } from '../errors.js';
+import { domainInfo, notePauseChange, type MockDomain } from './domains.js';
+import type { FaultPoint } from './faults.js';
+import { EPERM, OK } from './heap.js';
+import { TICK_MS, type MockHost } from './host.js';
+import { GuestProcess } from './guest.js';
+import { LIBXL_MAXMEM_CONSTANT_KIB, type GuestPlan } from './config.js';
+import { PAGES_PER_MIB } from './spec.js';
+
+const OP = 'createGuest';
+const SUPERPAGE_PAGES = 512;
+
+/** A build step refused: carries the errno and the log line libxl would print. */
+class BuildFailure extends Error {
+  constructor(readonly errno: number, readonly logLine: string, readonly injected?: XenError) {
+    super(logLine);
+  }
+}
+
+function strerror(errno: number): string {
+  switch (errno) {
+    case ERRNO.ENOMEM: return 'Cannot allocate memory';
+    case ERRNO.EINVAL: return 'Invalid argument';
+    case ERRNO.EPERM: return 'Operation not permitted';
+    case ERRNO.ESRCH: return 'No such process';
+    default: return `errno ${errno}`;
+  }
+}
+
+function step(host: MockHost, point: FaultPoint, what: string): void {
+  const fault = host.faults.take(point);
+  if (fault) throw new BuildFailure(fault.errno ?? ERRNO.EIO!, `libxl: error: ${what}: ${fault.code} (injected at ${point})`, fault);
+}
+
+export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolean): Promise<number> {
+  const existing = host.domains.findByName(plan.name);
+  if (existing && !existing.account.dying) {
+    throw new XenError(`${OP}: ERROR_INVAL (domain with name "${plan.name}" already exists as domain ${existing.domid})`, {
+      code: 'ERROR_INVAL', op: OP,
+      xenLog: [`libxl: error: libxl_create.c: libxl__domain_make: Domain with name "${plan.name}" already exists.`],
+    });
+  }
+  try {
+    step(host, 'build:createDomain', 'libxl_create.c: libxl__domain_make: domain creation fail');
+  } catch (failure) {
+    throw toXenError(plan, undefined, failure as BuildFailure);
+  }
+  const domid = host.domains.nextDomid();
+  if (domid === undefined) {
+    throw new XenError(`${OP}: ERROR_FAIL (no free domid)`, { code: 'ERROR_FAIL', op: OP, errno: ERRNO.ENOSPC });
+  }
+  host.counts.hypercalls.createDomain++;
+  const domain = host.domains.add(domid, plan.type, plan.vcpus, true, host.clock.now());
+  host.counts.hypercalls.xenstoreWrite++;
+  domain.guest = { name: plan.name, targetKiB: plan.targetKiB - plan.videoKiB, staticMaxKiB: plan.maxKiB, videoKiB: plan.videoKiB };
+  const account = domain.account;
+  let claimed = false;
+  try {
+    step(host, 'build:setMaxMem', `libxl_dom.c: libxl__build_pre: Couldn't set max memory`);
+    host.counts.hypercalls.setMaxMem++;
+    host.heap.setMaxPages(account, Math.floor((plan.targetKiB + LIBXL_MAXMEM_CONSTANT_KIB) / 4));
+
+    if (plan.type !== 'pv' && plan.shadowKiB > 0) {
+      step(host, 'build:pagingPool', 'libxl_x86.c: libxl__arch_domain_create: shadow allocation failed');
+      host.counts.hypercalls.shadowAllocation++;
+      const rc = host.heap.allocatePool(account, Math.ceil(plan.shadowKiB / 1024) * PAGES_PER_MIB);
+      if (rc !== OK) throw new BuildFailure(rc, `libxl: error: libxl_x86.c: libxl__arch_domain_create: Domain ${domid}:Failed to set paging mempool size: ${strerror(rc)}`);
+    }
+
+    if (plan.claimMode) {
+      step(host, 'build:claim', 'xc: error: xc_domain_claim_pages');
+      host.counts.hypercalls.claim++;
+      const rc = host.heap.claim(account, plan.buildPages);
+      if (rc !== OK) {
+        throw new BuildFailure(rc, `xc: error: Could not allocate memory for guest: claim of ${plan.buildPages} pages for domain ${domid} failed: ${strerror(rc)}`);
+      }
+      claimed = true;
+    }
+
+    const profile = host.profileFor(plan.name);
+    const stepPages = Math.max(SUPERPAGE_PAGES,
+      Math.ceil((profile.buildMiBps * PAGES_PER_MIB * TICK_MS) / 1000 / SUPERPAGE_PAGES) * SUPERPAGE_PAGES);
+    let left = plan.buildPages;
+    while (left > 0) {
+      await host.sleep(TICK_MS);
+      if (account.dying || host.closed) {
+        throw new BuildFailure(ERRNO.ESRCH!, `libxl: error: libxl_dom.c: libxl__build_dom: domain ${domid} was destroyed while being built`);
+      }
+      const pages = Math.min(stepPages, left);
+      step(host, 'build:populate', 'xc: error: xc_domain_populate_physmap');
+      host.counts.hypercalls.populate++;
+      populate(host, domain, pages);
+      left -= pages;
+    }
+
+    if (claimed) {
+      host.counts.hypercalls.claim++;
+      host.heap.claim(account, 0);
+      claimed = false;
+      host.memoryChanged();
+    }
+
+    const process = new GuestProcess(host, domain, profile, account.totPages - Math.floor(domain.guest.targetKiB / 4), false);
+    host.processes.set(domid, process);
+    if (!paused) {
+      step(host, 'build:unpause', 'libxl_domain.c: libxl_domain_unpause: unpausing domain');
+      host.counts.hypercalls.unpause++;
+      domain.pauseCount = 0;
+      notePauseChange(domain, host.clock.now());
+      process.onUnpaused();
+    }
+    return domid;
+  } catch (error) {
+    const failure = error instanceof BuildFailure
+      ? error
+      : new BuildFailure(ERRNO.EIO!, `libxl: error: unexpected: ${String(error)}`);
+    if (claimed && !account.dying) {
+      host.counts.hypercalls.claim++;
+      host.heap.claim(account, 0);
+    }
+    if (!account.dying) {
+      host.counts.hypercalls.destroyDomain++;
+      host.beginDestroy(domain);
+    }
+    throw toXenError(plan, domain, failure);
+  }
+}
+
+/** populate_physmap for one build step: 2 MiB superpages for PVH/HVM, 4 KiB pages for PV (as xg_dom_x86 does). */
+function populate(host: MockHost, domain: MockDomain, pages: number): void {
+  const account = domain.account;
+  const superpages = domain.type === 'pv' ? 0 : Math.floor(pages / SUPERPAGE_PAGES);
+  const small = pages - superpages * SUPERPAGE_PAGES;
+  for (const [extents, order] of [[superpages, 9], [small, 0]] as const) {
+    if (extents === 0) continue;
+    const result = host.heap.allocate(account, extents, order);
+    if (result.errno !== OK) {
+      const info = domainInfo(domain, host.clock.now());
+      const why = result.errno === EPERM
+        ? `over max_pages (tot ${info.totPages} + ${extents << order} > max ${info.maxPages})`
+        : `refused by the allocation gate (free ${host.heap.freePages}, outstanding ${host.heap.outstandingClaims}, own claim ${info.outstandingPages})`;
+      throw new BuildFailure(result.errno, `xc: error: xc_domain_populate_physmap: failed to populate ${extents} extents of order ${order} for domain ${domain.domid}: ${why}: ${strerror(result.errno)}`);
+    }
+  }
+}
+
+function toXenError(plan: GuestPlan, domain: MockDomain | undefined, failure: BuildFailure): XenError {
+  const who = domain ? `Domain ${domain.domid}:` : '';
+  const lines = [
+    ...(failure.injected ? failure.injected.xenLog : []),
+    failure.logLine,
+    `libxl: error: libxl_create.c: domcreate_rebuild_done: ${who}cannot (re-)build domain: -3`,
+    ...(domain ? [`libxl: error: libxl_domain.c: libxl__destroy_domid: ${who}destroyed after failed build`] : []),
+  ];
+  const memory = failure.errno === ERRNO.ENOMEM;
+  const code = failure.injected?.code.startsWith('ERROR_') ? failure.injected.code : 'ERROR_FAIL';
+  return new XenError(
+    `${OP}: ${code} (building "${plan.name}" failed${memory ? ': not enough memory' : ''}: ${failure.logLine})`,
+    { code, op: OP, errno: failure.errno, xenLog: lines },
+  );
+}

@@ -1,0 +1,232 @@
+/**
+ * The mock host's control surface, for tests and the simulator: guest behaviour profiles, guests already running,
+ * a guest's own growth demand, fault injection, call counts, accounting and quiescence. Nothing here exists on a
+ * real host; the XenBackend methods stay exactly what Xen offers.
+ */
+import { VirtualClock } from '../clock.js';
+import { XenError } from '../errors.js';
+import { checkCount, checkDomid, checkInteger, checkObject, checkOneOf, invalidArgument, MAX_VCPUS } from '../validate.js';
+import { notePauseChange } from './domains.js';
+import { copyCallCounts, newCallCounts, type CallCounts, type FaultPoint } from './faults.js';
+import { GuestProcess, type GuestState } from './guest.js';
+import { OK } from './heap.js';
+import { LIBXL_MAXMEM_CONSTANT_KIB } from './config.js';
+import type { MockHost } from './host.js';
+import { checkNumber, checkProfile, MAX_HOST_MIB, PAGES_PER_MIB, type GuestProfile } from './spec.js';
+
+/** A guest already up when the scenario starts: built instantly, booted, unpaused. */
+export interface RunningGuestSpec extends Partial<GuestProfile> {
+  name: string;
+  memoryMiB: number;
+  /** memory/static-max and the hypervisor max (maxMiB + LIBXL_MAXMEM_CONSTANT). Default memoryMiB. */
+  maxMiB?: number;
+  /** Informational (squeezed's dynamic-min); kept for the simulator, not enforced by Xen. */
+  minMiB?: number;
+  type?: 'pv' | 'pvh' | 'hvm';
+  vcpus?: number;
+}
+
+/** The books of the simulated host, in pages. totalPages = the sum of every other field but outstandingPages. */
+export interface HostAccounting {
+  totalPages: number;
+  xenOverheadPages: number;
+  pagingPoolPages: number;
+  /** Σ tot_pages of live domains. */
+  domainPages: number;
+  /** Pages of dying domains not yet back in the heap. */
+  pendingReturnPages: number;
+  tmemPages: number;
+  freePages: number;
+  outstandingPages: number;
+  /** Highest host claim total seen since the start or the last resetPeakOutstanding(). */
+  peakOutstandingPages: number;
+  /** totalPages minus the sum of the parts: always 0. */
+  imbalancePages: number;
+}
+
+const RUNNING_FIELDS = new Set([
+  'name', 'memoryMiB', 'maxMiB', 'minMiB', 'type', 'vcpus', 'buildMiBps', 'balloonMiBps', 'cooperative', 'stallAfterMiB', 'bootDelayS',
+]);
+
+export class MockControl {
+  private readonly minMiB = new Map<number, number>();
+
+  constructor(private readonly host: MockHost) {}
+
+  /** The profile of guests created later with this c_info.name (and of a running guest of that name, now). */
+  setGuestProfile(name: string, profile: Partial<GuestProfile>): void {
+    const op = 'control.setGuestProfile';
+    if (typeof name !== 'string' || name.length === 0) throw invalidArgument(op, 'name', 'a non-empty string', name);
+    const checked = checkProfile(op, 'profile.', profile);
+    this.host.profilesByName.set(name, { ...this.host.profilesByName.get(name), ...checked });
+    const running = this.host.domains.findByName(name);
+    if (running) this.applyProfile(running.domid, checked);
+  }
+
+  /** Changes one domain's guest profile now (e.g. make a donor stuck mid-scenario). */
+  setDomainProfile(domid: number, profile: Partial<GuestProfile>): void {
+    const op = 'control.setDomainProfile';
+    checkDomid(op, domid);
+    const checked = checkProfile(op, 'profile.', profile);
+    if (!this.applyProfile(domid, checked)) {
+      throw new XenError(`${op}: ESRCH (domain ${domid} has no simulated guest)`, { code: 'ESRCH', op });
+    }
+  }
+
+  addRunningGuest(spec: RunningGuestSpec): number {
+    const op = 'control.addRunningGuest';
+    const s = checkObject(op, 'guest', spec);
+    for (const key of Object.keys(s)) {
+      if (!RUNNING_FIELDS.has(key)) throw new XenError(`${op}: unknown field guest.${key}`, { code: 'EINVAL', op });
+    }
+    const host = this.host;
+    const name = s.name;
+    if (typeof name !== 'string' || !/^[A-Za-z0-9_.:+-]{1,64}$/.test(name)) {
+      throw invalidArgument(op, 'guest.name', 'a name of 1 to 64 characters from A-Z a-z 0-9 _ . : + -', name);
+    }
+    if (host.domains.findByName(name)) throw new XenError(`${op}: EEXIST (a guest named "${name}" exists)`, { code: 'EEXIST', op });
+    const memoryMiB = checkNumber(op, 'guest.memoryMiB', s.memoryMiB, 1, MAX_HOST_MIB, true);
+    const maxMiB = checkNumber(op, 'guest.maxMiB', s.maxMiB ?? memoryMiB, memoryMiB, MAX_HOST_MIB, true);
+    const minMiB = s.minMiB === undefined ? undefined : checkNumber(op, 'guest.minMiB', s.minMiB, 0, memoryMiB, true);
+    const type = s.type === undefined ? 'pv' : checkOneOf(op, 'guest.type', s.type, ['pv', 'pvh', 'hvm'] as const);
+    const vcpus = s.vcpus === undefined ? 1 : checkInteger(op, 'guest.vcpus', s.vcpus, 1, MAX_VCPUS);
+    const { name: _n, memoryMiB: _m, maxMiB: _x, minMiB: _i, type: _t, vcpus: _v, ...profileFields } = s;
+    const profile = checkProfile(op, 'guest.', profileFields);
+    const domid = host.domains.nextDomid();
+    if (domid === undefined) throw new XenError(`${op}: ENOSPC (no free domid)`, { code: 'ENOSPC', op });
+    const domain = host.domains.add(domid, type, vcpus, false, host.clock.now());
+    host.heap.setMaxPages(domain.account, maxMiB * PAGES_PER_MIB + LIBXL_MAXMEM_CONSTANT_KIB / 4);
+    const result = host.heap.allocate(domain.account, memoryMiB * PAGES_PER_MIB, 0);
+    if (result.errno !== OK) {
+      host.heap.beginDying(domain.account);
+      host.heap.returnDyingPages(domain.account, result.pages);
+      host.domains.remove(domid);
+      throw new XenError(`${op}: ENOMEM (${memoryMiB} MiB for "${name}" does not fit in the host's unclaimed free memory)`, { code: 'ENOMEM', op });
+    }
+    domain.guest = { name, targetKiB: memoryMiB * 1024, staticMaxKiB: maxMiB * 1024, videoKiB: 0 };
+    const full = { ...host.profileFor(name), ...profile };
+    host.processes.set(domid, new GuestProcess(host, domain, full, 0, true));
+    notePauseChange(domain, host.clock.now());
+    if (minMiB !== undefined) this.minMiB.set(domid, minMiB);
+    return domid;
+  }
+
+  /** The guest itself asks to balloon up (or down) to targetKiB, within its memory/static-max. */
+  requestGrowth(domid: number, targetKiB: number): void {
+    const op = 'control.requestGrowth';
+    checkDomid(op, domid);
+    checkCount(op, 'targetKiB', targetKiB);
+    const process = this.process(op, domid);
+    const guest = process.domain.guest!;
+    if (targetKiB > guest.staticMaxKiB) {
+      throw invalidArgument(op, 'targetKiB', `at most the guest's memory/static-max (${guest.staticMaxKiB} KiB)`, targetKiB);
+    }
+    process.requestGrowth(Math.floor(targetKiB / 4) + process.offsetPages);
+  }
+
+  /** The next `count` calls of backend method or internal step `op` fail with XenError `code`. */
+  injectFault(op: FaultPoint, code: string, count = 1): void {
+    this.host.faults.inject(op, code, count);
+  }
+
+  clearFaults(): void {
+    this.host.faults.clear();
+  }
+
+  /** A snapshot of the call counts: backend operations, toolstack hypercalls, guests' own hypercalls. */
+  get calls(): CallCounts {
+    return copyCallCounts(this.host.counts);
+  }
+
+  resetCalls(): void {
+    const fresh = newCallCounts();
+    Object.assign(this.host.counts.ops, fresh.ops);
+    Object.assign(this.host.counts.hypercalls, fresh.hypercalls);
+    Object.assign(this.host.counts.guestHypercalls, fresh.guestHypercalls);
+  }
+
+  guestState(domid: number): GuestState | undefined {
+    const process = this.host.processes.get(domid);
+    return process instanceof GuestProcess ? process.state() : undefined;
+  }
+
+  guests(): GuestState[] {
+    return [...this.host.processes.values()].filter((p): p is GuestProcess => p instanceof GuestProcess).map((p) => p.state());
+  }
+
+  minMiBOf(domid: number): number | undefined {
+    return this.minMiB.get(domid);
+  }
+
+  accounting(): HostAccounting {
+    const heap = this.host.heap;
+    return {
+      totalPages: heap.totalPages,
+      xenOverheadPages: heap.xenOverheadPages,
+      pagingPoolPages: heap.pagingPoolPages,
+      domainPages: heap.livePages,
+      pendingReturnPages: heap.dyingPages,
+      tmemPages: heap.tmemPages,
+      freePages: heap.freePages,
+      outstandingPages: heap.outstandingClaims,
+      peakOutstandingPages: heap.peakOutstandingClaims,
+      imbalancePages: heap.imbalance(),
+    };
+  }
+
+  resetPeakOutstanding(): void {
+    this.host.heap.peakOutstandingClaims = this.host.heap.outstandingClaims;
+  }
+
+  /** Timers the simulated host holds (builds, boots, balloon ticks and retries, page returns). */
+  get pendingTimers(): number {
+    return this.host.pendingTimers;
+  }
+
+  /** Nothing simulated is in progress: every guest is idle, waiting, stuck or done, every dying domain gone. */
+  get quiescent(): boolean {
+    return this.host.pendingTimers === 0;
+  }
+
+  /**
+   * Runs a VirtualClock until the simulated host is quiescent (other timers due on the way fire too). Throws after
+   * `limitMs` of virtual time, e.g. when a balloon driver keeps retrying.
+   */
+  async settle(limitMs = 24 * 3600 * 1000): Promise<void> {
+    const clock = this.host.clock;
+    if (!(clock instanceof VirtualClock)) {
+      throw new XenError('control.settle: only a VirtualClock can be run forward', { code: 'EINVAL', op: 'control.settle' });
+    }
+    const deadline = clock.now() + limitMs;
+    await clock.advance(0);
+    while (this.host.pendingTimers > 0) {
+      const due = clock.nextDue();
+      if (due === undefined) break;
+      if (due > deadline) throw new Error(`control.settle: the host is still busy after ${limitMs} ms of virtual time`);
+      await clock.advanceTo(due);
+    }
+  }
+
+  /** tmem hosts only: guests put `pages` of ephemeral data into tmem (taken from unclaimed free memory). */
+  tmemPut(pages: number): number {
+    const op = 'control.tmemPut';
+    checkCount(op, 'pages', pages);
+    if (!this.host.spec.tmem) throw new XenError(`${op}: ENOSYS (this host has no tmem)`, { code: 'ENOSYS', op });
+    return this.host.heap.tmemPut(pages);
+  }
+
+  private process(op: string, domid: number): GuestProcess {
+    const process = this.host.processes.get(domid);
+    if (!(process instanceof GuestProcess) || !process.domain.guest) {
+      throw new XenError(`${op}: ESRCH (domain ${domid} has no simulated guest)`, { code: 'ESRCH', op });
+    }
+    return process;
+  }
+
+  private applyProfile(domid: number, profile: Partial<GuestProfile>): boolean {
+    const process = this.host.processes.get(domid);
+    if (!(process instanceof GuestProcess)) return false;
+    process.setProfile({ ...process.profile, ...profile });
+    return true;
+  }
+}

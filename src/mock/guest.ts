@@ -1,0 +1,219 @@
+/**
+ * A simulated guest's own life after the domain builder: its kernel boots some time after the first unpause, then
+ * its balloon driver follows memory/target (or the guest's own growth demand) at its balloon rate, one 100 ms tick
+ * at a time: down by decrease_reservation, up by populate through the allocation gate and max_pages. Refused, it
+ * waits for memory to be freed and retries after balloonRetryS. A driver that never booted, is paused, is
+ * uncooperative or has stalled does nothing — and holds no timer, so an idle host is quiescent.
+ */
+import type { Timer } from '../clock.js';
+import type { MockDomain } from './domains.js';
+import { OK } from './heap.js';
+import { TICK_MS, type DomainProcess, type MemoryWaiter, type MockHost } from './host.js';
+import { PAGES_PER_MIB, type GuestProfile } from './spec.js';
+
+export type BlockReason = 'memory' | 'maxPages' | 'fault';
+
+export interface GuestState {
+  domid: number;
+  name: string | undefined;
+  profile: GuestProfile;
+  booted: boolean;
+  /** The balloon driver stopped for good after stallAfterMiB. */
+  stalled: boolean;
+  /** Why the balloon driver is waiting, if it is. */
+  blocked: BlockReason | undefined;
+  /** The size (pages) the balloon driver is heading for. */
+  goalPages: number;
+  /** The guest's own growth demand (pages), until libxl writes a new target. */
+  demandPages: number | undefined;
+  /** The demand is met: tot_pages reached it. */
+  demandSatisfied: boolean;
+  /** Pages the balloon driver has moved so far, both ways. */
+  movedPages: number;
+  /** The balloon driver has work and is doing it (a tick or a retry is scheduled). */
+  active: boolean;
+}
+
+export class GuestProcess implements DomainProcess, MemoryWaiter {
+  booted: boolean;
+  stalled = false;
+  blocked: BlockReason | undefined;
+  demandPages: number | undefined;
+  movedPages = 0;
+  private bootTimer: Timer | undefined;
+  private bootLeftMs: number;
+  private bootStartedAt = 0;
+  private tickTimer: Timer | undefined;
+  private retryTimer: Timer | undefined;
+  private stopped = false;
+
+  /**
+   * @param offsetPages tot_pages minus target/4 right after the build (HVM video RAM and VGA hole): the balloon
+   *   driver keeps that difference, as Linux's does with what it does not manage.
+   */
+  constructor(
+    private readonly host: MockHost,
+    readonly domain: MockDomain,
+    public profile: GuestProfile,
+    readonly offsetPages: number,
+    booted: boolean,
+  ) {
+    this.booted = booted;
+    this.bootLeftMs = profile.bootDelayS * 1000;
+  }
+
+  goalPages(): number {
+    if (this.demandPages !== undefined) return this.demandPages;
+    const target = this.domain.guest?.targetKiB ?? this.domain.account.totPages * 4;
+    return Math.max(0, Math.floor(target / 4) + this.offsetPages);
+  }
+
+  state(): GuestState {
+    return {
+      domid: this.domain.domid,
+      name: this.domain.guest?.name,
+      profile: { ...this.profile },
+      booted: this.booted,
+      stalled: this.stalled,
+      blocked: this.blocked,
+      goalPages: this.goalPages(),
+      demandPages: this.demandPages,
+      demandSatisfied: this.demandPages !== undefined && this.domain.account.totPages >= this.demandPages,
+      movedPages: this.movedPages,
+      active: this.tickTimer !== undefined || this.retryTimer !== undefined || this.bootTimer !== undefined,
+    };
+  }
+
+  /** The domain was unpaused: the kernel boots (once), the driver resumes. */
+  onUnpaused(): void {
+    if (!this.booted && this.bootTimer === undefined) {
+      this.bootStartedAt = this.host.clock.now();
+      this.bootTimer = this.host.schedule(this.bootLeftMs, () => {
+        this.bootTimer = undefined;
+        this.booted = true;
+        this.kick();
+      });
+    }
+    this.kick();
+  }
+
+  /** The domain was paused: vCPUs stop, so does the boot countdown and the driver. */
+  onPaused(): void {
+    if (this.bootTimer) {
+      this.bootTimer.cancel();
+      this.bootTimer = undefined;
+      this.bootLeftMs = Math.max(0, this.bootLeftMs - (this.host.clock.now() - this.bootStartedAt));
+    }
+    this.cancelTimers();
+  }
+
+  setProfile(profile: GuestProfile): void {
+    this.profile = profile;
+    if (!this.booted && this.bootTimer === undefined) this.bootLeftMs = profile.bootDelayS * 1000;
+    this.kick();
+  }
+
+  /** libxl wrote a new memory/target: it replaces any growth demand of the guest's own. */
+  targetChanged(): void {
+    this.demandPages = undefined;
+    this.unblockAndKick();
+  }
+
+  /** The guest itself wants to grow to `pages` (a demand); it balloons up on its own once booted. */
+  requestGrowth(pages: number): void {
+    this.demandPages = pages;
+    this.unblockAndKick();
+  }
+
+  onMemoryChanged(): void {
+    if (this.blocked === undefined || this.retryTimer !== undefined || this.stopped) return;
+    this.retryTimer = this.host.schedule(this.host.spec.balloonRetryS * 1000, () => {
+      this.retryTimer = undefined;
+      this.host.removeWaiter(this);
+      this.blocked = undefined;
+      this.kick();
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.cancelTimers();
+    if (this.bootTimer) this.bootTimer.cancel();
+    this.bootTimer = undefined;
+    this.host.removeWaiter(this);
+  }
+
+  /** Schedules the next balloon tick when there is work the driver can do now. */
+  kick(): void {
+    if (this.tickTimer !== undefined || this.retryTimer !== undefined || this.blocked !== undefined) return;
+    if (!this.canRun() || this.goalPages() === this.domain.account.totPages) return;
+    this.tickTimer = this.host.schedule(TICK_MS, () => {
+      this.tickTimer = undefined;
+      this.tick();
+    });
+  }
+
+  private unblockAndKick(): void {
+    if (this.retryTimer) {
+      this.retryTimer.cancel();
+      this.retryTimer = undefined;
+    }
+    this.blocked = undefined;
+    this.host.removeWaiter(this);
+    this.kick();
+  }
+
+  private canRun(): boolean {
+    const d = this.domain;
+    return !this.stopped && this.booted && !this.stalled && this.profile.cooperative && d.pauseCount === 0
+      && !d.account.dying && !d.shutdown;
+  }
+
+  private tick(): void {
+    if (!this.canRun()) return;
+    const account = this.domain.account;
+    const diff = this.goalPages() - account.totPages;
+    if (diff === 0) return;
+    let chunk = Math.min(Math.abs(diff), Math.max(1, Math.round((this.profile.balloonMiBps * PAGES_PER_MIB * TICK_MS) / 1000)));
+    if (this.profile.stallAfterMiB !== undefined) {
+      chunk = Math.min(chunk, Math.max(0, Math.floor(this.profile.stallAfterMiB * PAGES_PER_MIB) - this.movedPages));
+      if (chunk === 0) {
+        this.stalled = true;
+        return;
+      }
+    }
+    const host = this.host;
+    if (diff < 0) {
+      host.counts.guestHypercalls.decreaseReservation++;
+      if (host.faults.take('balloon:decrease')) return this.block('fault');
+      host.heap.release(account, chunk);
+      this.movedPages += chunk;
+      host.memoryChanged();
+    } else {
+      host.counts.guestHypercalls.populate++;
+      if (host.faults.take('balloon:populate')) return this.block('fault');
+      const result = host.heap.allocate(account, chunk, 0);
+      this.movedPages += result.pages;
+      if (result.errno !== OK && result.pages < chunk) {
+        return this.block(result.errno === 1 ? 'maxPages' : 'memory');
+      }
+    }
+    this.kick();
+  }
+
+  private block(reason: BlockReason): void {
+    this.blocked = reason;
+    this.host.addWaiter(this);
+    // A fault is transient: retry as after a refusal, without waiting for another domain to free memory.
+    if (reason === 'fault') this.onMemoryChanged();
+  }
+
+  private cancelTimers(): void {
+    this.tickTimer?.cancel();
+    this.tickTimer = undefined;
+    this.retryTimer?.cancel();
+    this.retryTimer = undefined;
+    this.host.removeWaiter(this);
+    this.blocked = undefined;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The simulated host's state, shared by the backend, the guest processes and the control surface: the heap, the
+ * domain list, the clock, fault injection and call counts, plus the two host-side processes — timers owned by the
+ * mock (counted, so quiescence is visible) and the gradual return of a destroyed domain's pages.
+ */
+import type { Clock, Timer } from '../clock.js';
+import { XenError } from '../errors.js';
+import { DomainTable, notePauseChange, type MockDomain } from './domains.js';
+import { FaultInjector, newCallCounts, type CallCounts } from './faults.js';
+import { ClaimHeap, heapRulesFor } from './heap.js';
+import { DEFAULT_GUEST_PROFILE, PAGES_PER_MIB, type GuestProfile, type ResolvedHostSpec } from './spec.js';
+
+/** Granularity of every simulated process (builders, balloon drivers, page return): 100 ms of virtual time. */
+export const TICK_MS = 100;
+
+/** Something that waits for memory to be freed (a balloon driver refused by the gate or by max_pages). */
+export interface MemoryWaiter {
+  onMemoryChanged(): void;
+}
+
+/** A guest's own activity (boot, balloon driver): stopped when the domain dies or the host closes. */
+export interface DomainProcess {
+  stop(): void;
+}
+
+export class MockHost {
+  readonly heap: ClaimHeap;
+  readonly domains = new DomainTable();
+  readonly faults = new FaultInjector();
+  readonly counts: CallCounts = newCallCounts();
+  /** Profiles set by guest name (control.setGuestProfile), applied when a guest of that name is created. */
+  readonly profilesByName = new Map<string, Partial<GuestProfile>>();
+  /** Timers the mock holds right now: 0 means every simulated process is idle. */
+  pendingTimers = 0;
+  /** The running guest process of each domain that has one (libxl-built guests, running guests and dom0). */
+  readonly processes = new Map<number, DomainProcess>();
+  private readonly waiters = new Set<MemoryWaiter>();
+  private readonly returning = new Map<number, Timer>();
+  closed = false;
+
+  constructor(readonly spec: ResolvedHostSpec, readonly clock: Clock) {
+    this.heap = new ClaimHeap(spec.memoryMiB * PAGES_PER_MIB, spec.xenOverheadPages, heapRulesFor(spec.xenVersion, spec.tmem));
+  }
+
+  /** A timer owned by the mock: counted while pending, dropped on close. */
+  schedule(ms: number, callback: () => void): Timer {
+    this.pendingTimers++;
+    let live = true;
+    const timer = this.clock.setTimer(ms, () => {
+      if (!live) return;
+      live = false;
+      this.pendingTimers--;
+      if (!this.closed) callback();
+    });
+    return {
+      cancel: () => {
+        if (!live) return;
+        live = false;
+        this.pendingTimers--;
+        timer.cancel();
+      },
+    };
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.schedule(ms, resolve));
+  }
+
+  profileFor(name: string | undefined): GuestProfile {
+    const byName = name === undefined ? undefined : this.profilesByName.get(name);
+    return { ...DEFAULT_GUEST_PROFILE, ...this.spec.guestDefaults, ...byName };
+  }
+
+  addWaiter(waiter: MemoryWaiter): void {
+    this.waiters.add(waiter);
+  }
+
+  removeWaiter(waiter: MemoryWaiter): void {
+    this.waiters.delete(waiter);
+  }
+
+  /** Memory was freed, a claim dropped or a max_pages raised: whoever waits for memory may try again. */
+  memoryChanged(): void {
+    if (this.waiters.size === 0) return;
+    for (const waiter of [...this.waiters]) waiter.onMemoryChanged();
+  }
+
+  getOrThrow(op: string, domid: number, code: 'ESRCH' | 'EINVAL' = 'ESRCH'): MockDomain {
+    const d = this.domains.get(domid);
+    if (d === undefined) {
+      throw new XenError(`${op}: ${code} (no domain ${domid})`, { code, op, xenLog: [`(XEN) ${op}: no domain ${domid}`] });
+    }
+    return d;
+  }
+
+  /**
+   * Destruction (XEN_DOMCTL_destroydomain): the claim goes at once and the domain is dying; its pages come back to
+   * the heap after destroyReturnDelayS, at destroyReturnMiBps; the domain leaves the list when all are back.
+   */
+  beginDestroy(d: MockDomain): void {
+    if (d.account.dying) return;
+    this.processes.get(d.domid)?.stop();
+    this.processes.delete(d.domid);
+    this.heap.beginDying(d.account);
+    notePauseChange(d, this.clock.now());
+    this.memoryChanged();
+    if (d.account.totPages + d.account.poolPages === 0) {
+      this.finishDestroy(d);
+      return;
+    }
+    this.returning.set(d.domid, this.schedule(this.spec.destroyReturnDelayS * 1000, () => this.returnSome(d)));
+  }
+
+  /** Pages still held by dying domains. */
+  get pendingReturnPages(): number {
+    return this.heap.dyingPages;
+  }
+
+  private returnSome(d: MockDomain): void {
+    const chunk = Math.max(1, Math.round((this.spec.destroyReturnMiBps * PAGES_PER_MIB * TICK_MS) / 1000));
+    this.heap.returnDyingPages(d.account, chunk);
+    this.memoryChanged();
+    if (d.account.totPages + d.account.poolPages === 0) {
+      this.finishDestroy(d);
+      return;
+    }
+    this.returning.set(d.domid, this.schedule(TICK_MS, () => this.returnSome(d)));
+  }
+
+  private finishDestroy(d: MockDomain): void {
+    this.returning.delete(d.domid);
+    this.heap.forget(d.account);
+    this.domains.remove(d.domid);
+    this.memoryChanged();
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const process of this.processes.values()) process.stop();
+    this.processes.clear();
+    for (const timer of this.returning.values()) timer.cancel();
+    this.returning.clear();
+    this.waiters.clear();
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The simulated host's description (MockHostSpec), guest behaviour profiles, their defaults and their validation.
+ * Every bad field is refused with an EINVAL XenError naming the field and its accepted range.
+ */
+import { XenError } from '../errors.js';
+import { checkBoolean, checkObject, checkOneOf, invalidArgument } from '../validate.js';
+
+export type MockXenVersion = '4.17' | '4.21' | '4.22';
+export const MOCK_XEN_VERSIONS: readonly MockXenVersion[] = ['4.17', '4.21', '4.22'];
+
+/** How a simulated guest behaves. Rates in MiB per second of virtual time, delays in seconds. */
+export interface GuestProfile {
+  /** How fast the domain builder populates this guest's memory. */
+  buildMiBps: number;
+  /** How fast its balloon driver gives memory back or takes it. */
+  balloonMiBps: number;
+  /** false: the balloon driver ignores targets (a stuck donor). */
+  cooperative: boolean;
+  /** The balloon driver stops for good after moving this many MiB (undefined: never). */
+  stallAfterMiB: number | undefined;
+  /** Time from unpause to a booted kernel; the balloon driver only runs once booted. */
+  bootDelayS: number;
+}
+
+export const DEFAULT_GUEST_PROFILE: Readonly<GuestProfile> = Object.freeze({
+  buildMiBps: 1024,
+  balloonMiBps: 512,
+  cooperative: true,
+  stallAfterMiB: undefined,
+  bootDelayS: 2,
+});
+
+export interface MockHostSpec {
+  /** Physical memory of the host. Default 16384. */
+  memoryMiB: number;
+  /** Memory of dom0 (dom0_mem=X,max:X). Default 1024, at least 128 (libxl's dom0 minimum). */
+  dom0MiB?: number;
+  /** The Xen version emulated where the rules differ. Default '4.17'. */
+  xenVersion?: MockXenVersion;
+  /** Emulate a pre-4.13 host with tmem (an ephemeral pool whose freeable pages count as available). */
+  tmem?: boolean;
+  /** Mock-only: Xen's own memory (frame table, xenheap). Default: 1/128 of the host + 8 MiB, like a real 4.17. */
+  xenOverheadMiB?: number;
+  /** Mock-only: seconds between destroy and the first pages coming back to the heap. Default 0.5 (xl destroy). */
+  destroyReturnDelayS?: number;
+  /** Mock-only: how fast a dying domain's pages come back. Default 4096 MiB/s. */
+  destroyReturnMiBps?: number;
+  /** Mock-only: how long a balloon driver refused memory waits before retrying, once memory was freed. Default 1. */
+  balloonRetryS?: number;
+  /** Mock-only: profile of every guest (and dom0's balloon driver) unless overridden. */
+  guestDefaults?: Partial<GuestProfile>;
+  /** Mock-only: what physinfo reports. Defaults 8 CPUs, 1 node, 2.4 GHz. */
+  nrCpus?: number;
+  cpuKhz?: number;
+}
+
+/** The spec with every default filled in. Sizes converted to pages where the heap needs them. */
+export interface ResolvedHostSpec {
+  memoryMiB: number;
+  dom0MiB: number;
+  xenVersion: MockXenVersion;
+  tmem: boolean;
+  xenOverheadPages: number;
+  destroyReturnDelayS: number;
+  destroyReturnMiBps: number;
+  balloonRetryS: number;
+  guestDefaults: GuestProfile;
+  nrCpus: number;
+  cpuKhz: number;
+}
+
+export const PAGES_PER_MIB = 256;
+/** Largest host the mock accepts: 64 TiB (Xen 4.17's x86 limit is 16 TiB without CONFIG_BIGMEM; we allow more). */
+export const MAX_HOST_MIB = 64 * 1024 * 1024;
+/** LIBXL_MIN_DOM0_MEM: libxl refuses a dom0 target below 128 MiB. */
+export const MIN_DOM0_MIB = 128;
+const MAX_RATE_MIBPS = 1024 * 1024 * 1024;
+const MAX_DELAY_S = 365 * 24 * 3600;
+
+const SPEC_FIELDS = new Set([
+  'memoryMiB', 'dom0MiB', 'xenVersion', 'tmem', 'xenOverheadMiB', 'destroyReturnDelayS', 'destroyReturnMiBps',
+  'balloonRetryS', 'guestDefaults', 'nrCpus', 'cpuKhz',
+]);
+const PROFILE_FIELDS = new Set(['buildMiBps', 'balloonMiBps', 'cooperative', 'stallAfterMiB', 'bootDelayS']);
+
+/** A finite number in [min, max] (integer when asked). */
+export function checkNumber(op: string, name: string, value: unknown, min: number, max: number, integer = false): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    throw invalidArgument(op, name, `${integer ? 'an integer' : 'a number'} from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+function optional<T>(value: T | undefined, fallback: T): T {
+  return value === undefined ? fallback : value;
+}
+
+function rejectUnknownFields(op: string, prefix: string, object: Record<string, unknown>, known: Set<string>): void {
+  for (const key of Object.keys(object)) {
+    if (!known.has(key)) {
+      throw new XenError(`${op}: unknown field ${prefix}${key} (known: ${[...known].join(', ')})`, { code: 'EINVAL', op });
+    }
+  }
+}
+
+/** Validates a partial profile (every present field); `prefix` names it in errors, e.g. "host.guestDefaults.". */
+export function checkProfile(op: string, prefix: string, value: unknown): Partial<GuestProfile> {
+  const object = checkObject(op, prefix.replace(/\.$/, '') || 'profile', value);
+  rejectUnknownFields(op, prefix, object, PROFILE_FIELDS);
+  const out: Partial<GuestProfile> = {};
+  if (object.buildMiBps !== undefined) out.buildMiBps = checkRate(op, `${prefix}buildMiBps`, object.buildMiBps);
+  if (object.balloonMiBps !== undefined) out.balloonMiBps = checkRate(op, `${prefix}balloonMiBps`, object.balloonMiBps);
+  if (object.cooperative !== undefined) out.cooperative = checkBoolean(op, `${prefix}cooperative`, object.cooperative, true);
+  if ('stallAfterMiB' in object) {
+    out.stallAfterMiB = object.stallAfterMiB === undefined
+      ? undefined
+      : checkNumber(op, `${prefix}stallAfterMiB`, object.stallAfterMiB, 0, MAX_HOST_MIB);
+  }
+  if (object.bootDelayS !== undefined) out.bootDelayS = checkNumber(op, `${prefix}bootDelayS`, object.bootDelayS, 0, MAX_DELAY_S);
+  return out;
+}
+
+function checkRate(op: string, name: string, value: unknown): number {
+  const rate = checkNumber(op, name, value, 0, MAX_RATE_MIBPS);
+  if (rate === 0) throw invalidArgument(op, name, `a number above 0 and up to ${MAX_RATE_MIBPS}`, value);
+  return rate;
+}
+
+/** Xen's own pages on a host of `memoryMiB`: the frame table (32 bytes per 4 KiB page = 1/128) plus 8 MiB of xenheap. */
+export function defaultXenOverheadMiB(memoryMiB: number): number {
+  return Math.ceil(memoryMiB / 128) + 8;
+}
+
+export function resolveHostSpec(value: unknown): ResolvedHostSpec {
+  const op = 'MockBackend';
+  const spec = value === undefined ? {} : checkObject(op, 'host', value);
+  rejectUnknownFields(op, 'host.', spec, SPEC_FIELDS);
+  const memoryMiB = checkNumber(op, 'host.memoryMiB', optional(spec.memoryMiB, 16384), 256, MAX_HOST_MIB, true);
+  const xenOverheadMiB = checkNumber(
+    op, 'host.xenOverheadMiB', optional(spec.xenOverheadMiB, defaultXenOverheadMiB(memoryMiB)), 0, memoryMiB - MIN_DOM0_MIB, true,
+  );
+  const dom0Limit = memoryMiB - xenOverheadMiB;
+  const dom0MiB = checkNumber(op, 'host.dom0MiB', optional(spec.dom0MiB, Math.min(1024, dom0Limit)), MIN_DOM0_MIB, dom0Limit, true);
+  const xenVersion = checkOneOf(op, 'host.xenVersion', optional(spec.xenVersion, '4.17'), MOCK_XEN_VERSIONS);
+  const tmem = checkBoolean(op, 'host.tmem', spec.tmem, false);
+  const guestDefaults: GuestProfile = {
+    ...DEFAULT_GUEST_PROFILE,
+    ...(spec.guestDefaults === undefined ? {} : checkProfile(op, 'host.guestDefaults.', spec.guestDefaults)),
+  };
+  return {
+    memoryMiB,
+    dom0MiB,
+    xenVersion,
+    tmem,
+    xenOverheadPages: xenOverheadMiB * PAGES_PER_MIB,
+    destroyReturnDelayS: checkNumber(op, 'host.destroyReturnDelayS', optional(spec.destroyReturnDelayS, 0.5), 0, MAX_DELAY_S),
+    destroyReturnMiBps: checkRate(op, 'host.destroyReturnMiBps', optional(spec.destroyReturnMiBps, 4096)),
+    balloonRetryS: checkNumber(op, 'host.balloonRetryS', optional(spec.balloonRetryS, 1), 0.001, MAX_DELAY_S),
+    guestDefaults,
+    nrCpus: checkNumber(op, 'host.nrCpus', optional(spec.nrCpus, 8), 1, 4096, true),
+    cpuKhz: checkNumber(op, 'host.cpuKhz', optional(spec.cpuKhz, 2_400_000), 1, 100_000_000, true),
+  };
+}
