@@ -1,0 +1,40 @@
+/**
+ * Guest configs: an xl.cfg file or a libxl JSON domain config, read into the libxl JSON xenclaim creates guests
+ * from, with warnings for whatever was not mapped.
+ */
+import { readFile } from 'node:fs/promises';
+import { XenError, errnoName } from '../errors.js';
+import { parseLibxlJson } from './libxl-json.js';
+import { xlToLibxl, type GuestConfigOptions, type GuestConfigResult } from './to-libxl.js';
+import { parseXlConfig } from './xl-parser.js';
+
+export { ConfigError, isConfigError, type ConfigErrorPlace } from './config-error.js';
+export { parseDiskSpec, DiskSpecError, type LibxlDiskJson } from './disk-spec.js';
+export { parseNicSpec, NicSpecError, type LibxlNicJson } from './nic-spec.js';
+export { parseLibxlJson } from './libxl-json.js';
+export { xlToLibxl, MAX_GUEST_MEMORY_MIB, type GuestConfigOptions, type GuestConfigResult } from './to-libxl.js';
+export { parseXlConfig, XlConfig, type XlList, type XlSetting, type XlString, type XlValue } from './xl-parser.js';
+
+/** Whether text is libxl JSON rather than xl.cfg: its first non-space character is `{`. */
+export function isLibxlJson(text: string): boolean {
+  return /^\s*\{/.test(text);
+}
+
+/** Reads a guest config from text; `fileName` is used in errors and warnings. Throws ConfigError. */
+export function parseGuestConfig(text: string, fileName: string, options: GuestConfigOptions = {}): GuestConfigResult {
+  if (isLibxlJson(text)) return parseLibxlJson(text, fileName);
+  return xlToLibxl(parseXlConfig(text, fileName), options);
+}
+
+/** Reads a guest config file. A file that cannot be read is a XenError with its errno (ENOENT, EACCES, …). */
+export async function loadGuestConfig(path: string, options: GuestConfigOptions = {}): Promise<GuestConfigResult> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const errno = typeof (err as NodeJS.ErrnoException).errno === 'number' ? Math.abs((err as NodeJS.ErrnoException).errno!) : 5;
+    const code = (err as NodeJS.ErrnoException).code ?? errnoName(errno);
+    throw new XenError(`config: cannot read ${path}: ${code}`, { code, op: 'config', errno, cause: err });
+  }
+  return parseGuestConfig(text, path, options);
+}
