@@ -1,0 +1,107 @@
+/**
+ * Where the real-Xen end-to-end tests run, and the helpers they share: opening the native backend, reading what
+ * `xl` prints (the independent witness the tests compare the backend with), and bounded polling.
+ *
+ * Off Xen these tests skip visibly with the reason. Inside the nested-Xen harness (XENCLAIM_NESTED=1, set by
+ * scripts/nested-xen/dom0-run.sh) a missing /dev/xen/privcmd is a failure, never a skip.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import type { XenBackend } from '../../src/backend.js';
+
+const execFileAsync = promisify(execFile);
+
+export const PRIVCMD = '/dev/xen/privcmd';
+export const IN_NESTED_HARNESS = process.env.XENCLAIM_NESTED === '1';
+
+/** Why the real-Xen tests cannot run here, or undefined when they can. */
+export function xenSkipReason(): string | undefined {
+  if (existsSync(PRIVCMD)) return undefined;
+  if (IN_NESTED_HARNESS) return undefined; // the tests then fail on openBackend: the harness must never skip them
+  return `no ${PRIVCMD}: not a Xen dom0 — \`npm run test:xen\` runs these in Xen 4.17 under QEMU`;
+}
+
+/** Says once per file, on the test output, why its real-Xen tests are skipped (a skip is never silent). */
+export function announceSkip(file: string, reason: string | undefined): void {
+  if (reason !== undefined) console.warn(`SKIPPED real-Xen tests in ${file}: ${reason}`);
+}
+
+export async function openXen(): Promise<XenBackend> {
+  // Imported here, not at the top, so that a machine without Xen only skips and never loads the addon.
+  const { openBackend } = await import('../../src/index.js');
+  return openBackend({ kind: 'native' });
+}
+
+export async function xl(...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync('xl', args, { timeout: 60_000 });
+  return stdout;
+}
+
+/** `xl info` as key → value (values trimmed; numbers left as strings). */
+export async function xlInfo(): Promise<Map<string, string>> {
+  const info = new Map<string, string>();
+  for (const line of (await xl('info')).split('\n')) {
+    const at = line.indexOf(':');
+    if (at > 0) info.set(line.slice(0, at).trim(), line.slice(at + 1).trim());
+  }
+  return info;
+}
+
+export function xlInfoNumber(info: Map<string, string>, key: string): number {
+  const text = info.get(key);
+  if (text === undefined || !/^\d+$/.test(text)) throw new Error(`xl info has no numeric ${key} (got ${text})`);
+  return Number(text);
+}
+
+export interface XlListRow {
+  name: string;
+  domid: number;
+  memMiB: number;
+  vcpus: number;
+  state: string;
+}
+
+/** `xl list`: Name ID Mem VCPUs State Time(s). Names may contain spaces only in theory: split from the right. */
+export async function xlList(): Promise<XlListRow[]> {
+  const lines = (await xl('list')).split('\n').filter((line) => line.trim() !== '');
+  if (!/^Name\s+ID\s+Mem\s+VCPUs\s+State\s+Time/.test(lines[0] ?? '')) {
+    throw new Error(`unexpected xl list header: ${lines[0]}`);
+  }
+  return lines.slice(1).map((line) => {
+    const fields = line.trim().split(/\s+/);
+    const [domid, mem, vcpus, state] = fields.slice(-5, -1);
+    return {
+      name: fields.slice(0, -5).join(' '),
+      domid: Number(domid),
+      memMiB: Number(mem),
+      vcpus: Number(vcpus),
+      state: state ?? '',
+    };
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `probe` until it returns a value `done` accepts, or fails after `timeoutMs` with the last value seen. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs: number,
+  intervalMs = 500,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await probe();
+  while (!done(last)) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)}`);
+    }
+    await sleep(intervalMs);
+    last = await probe();
+  }
+  return last;
+}
+
+export const KIB_PER_PAGE = 4;
+export const PAGES_PER_MIB = 256;
