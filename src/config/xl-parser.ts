@@ -108,6 +108,8 @@ class Lexer {
   private pos = 0;
   private line = 1;
   private lineStart = 0;
+  /** Just after the last token that was not a newline: where "end of file" is reported, as xl reports it. */
+  private lastEnd = { line: 1, column: 1 };
 
   constructor(
     private readonly text: string,
@@ -124,6 +126,8 @@ class Lexer {
     if (type === 'NEWLINE') {
       this.line++;
       this.lineStart = this.pos;
+    } else {
+      this.lastEnd = { line: this.line, column: this.pos - this.lineStart + 1 };
     }
     return tok;
   }
@@ -132,7 +136,7 @@ class Lexer {
     const { text } = this;
     for (;;) {
       const ch = text[this.pos];
-      if (ch === undefined) return { type: 'EOF', text: '', value: '', line: this.line, column: this.pos - this.lineStart + 1 };
+      if (ch === undefined) return { type: 'EOF', text: '', value: '', ...this.lastEnd };
       if (ch === ' ' || ch === '\t') {
         this.pos++;
         continue;
