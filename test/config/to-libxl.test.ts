@@ -143,7 +143,7 @@ describe('mapping xl keys to libxl fields', () => {
   });
 
   it('vif: one nic per entry, devid from the position', () => {
-    const { nics } = pv(`vif = [ '', 'mac=0:16:3e:a:b:c,bridge=br0', ',,ip=10.0.0.9,,' ]\n`).config as { nics: unknown[] };
+    const nics = pv(`vif = [ '', 'mac=0:16:3e:a:b:c,bridge=br0', ',,ip=10.0.0.9,,' ]\n`).config['nics'];
     expect(nics).toEqual([{ devid: 0 }, { devid: 1, mac: '00:16:3e:0a:0b:0c', bridge: 'br0' }, { devid: 2, ip: '10.0.0.9' }]);
   });
 });
