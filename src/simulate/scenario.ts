@@ -1,0 +1,319 @@
+/**
+ * Reads a `xenclaim simulate` scenario (shared/scenario-format.md): parses the JSON, refuses anything wrong with a
+ * ScenarioError naming the JSON path of the bad field and the accepted range, and returns a typed Scenario with
+ * every default filled in. Nothing is simulated from an invalid scenario.
+ *
+ * Defaults (sizes in MiB, times in seconds of virtual time, rates in MiB/s):
+ * - name: "unnamed scenario"
+ * - host.dom0MiB: min(1024, what the host leaves after Xen's own memory) — the mock host's default
+ * - host.xenVersion: "4.17" (the product's target; the mock also emulates "4.21" and "4.22")
+ * - guests, demands: []
+ * - guests[].minMiB: ⌈memoryMiB / 4⌉ — a guest that states no floor may be ballooned to a quarter of its size
+ * - guests[].maxMiB: memoryMiB — it may not grow unless the scenario says how far
+ * - guests[].balloonMiBps: 512, guests[].cooperative: true, guests[].stallAfterMiB: null (never stalls)
+ *   (the mock host's guest profile defaults)
+ * - requests[].at: 0, requests[].buildMiBps: 1024 (the mock's default build rate)
+ * - strategies: all three, in the order claim-first, limit-and-check, model
+ * A request larger than the host is valid: it is how the impossible request is played (it must fail fast).
+ */
+import { defaultXenOverheadMiB, MIN_DOM0_MIB, MOCK_XEN_VERSIONS, type MockXenVersion } from '../mock/spec.js';
+
+export type StrategyName = 'claim-first' | 'limit-and-check' | 'model';
+export const STRATEGY_NAMES: readonly StrategyName[] = Object.freeze(['claim-first', 'limit-and-check', 'model']);
+
+export interface ScenarioHost {
+  memoryMiB: number;
+  dom0MiB: number;
+  xenVersion: MockXenVersion;
+}
+
+export interface ScenarioGuest {
+  name: string;
+  memoryMiB: number;
+  minMiB: number;
+  maxMiB: number;
+  balloonMiBps: number;
+  cooperative: boolean;
+  /** The balloon driver stops for good after moving this many MiB; null: never. */
+  stallAfterMiB: number | null;
+}
+
+export interface ScenarioRequest {
+  at: number;
+  name: string;
+  memoryMiB: number;
+  buildMiBps: number;
+}
+
+export interface ScenarioDemand {
+  at: number;
+  guest: string;
+  targetMiB: number;
+}
+
+export interface Scenario {
+  name: string;
+  host: ScenarioHost;
+  guests: ScenarioGuest[];
+  requests: ScenarioRequest[];
+  demands: ScenarioDemand[];
+  strategies: StrategyName[];
+}
+
+export const SCENARIO_DEFAULTS = Object.freeze({
+  name: 'unnamed scenario',
+  dom0MiB: 1024,
+  xenVersion: '4.17' as MockXenVersion,
+  guestMinFraction: 0.25,
+  balloonMiBps: 512,
+  cooperative: true,
+  buildMiBps: 1024,
+  requestAt: 0,
+});
+
+/** Largest size accepted anywhere: 64 TiB (the mock host's limit). */
+export const MAX_SCENARIO_MIB = 64 * 1024 * 1024;
+const MAX_RATE_MIBPS = 1024 * 1024 * 1024;
+/** One year of virtual time. */
+const MAX_TIME_S = 365 * 24 * 3600;
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export class ScenarioError extends Error {
+  /** The JSON path of the bad field, e.g. `guests[2].memoryMiB` (`scenario` for the whole document). */
+  readonly path: string;
+  /** What is wrong with it. */
+  readonly problem: string;
+
+  constructor(path: string, problem: string) {
+    super(`${path}: ${problem}`);
+    this.name = 'ScenarioError';
+    this.path = path;
+    this.problem = problem;
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
+function fail(path: string, expected: string, value: unknown): never {
+  throw new ScenarioError(path, `must be ${expected}, got ${describe(value)}`);
+}
+
+type Json = Record<string, unknown>;
+
+function object(path: string, value: unknown): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(path, 'an object', value);
+  return value as Json;
+}
+
+function array(path: string, value: unknown): unknown[] {
+  if (!Array.isArray(value)) fail(path, 'an array', value);
+  return value;
+}
+
+function join(path: string, key: string): string {
+  return path === 'scenario' ? key : `${path}.${key}`;
+}
+
+function onlyKnownFields(path: string, value: Json, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw new ScenarioError(join(path, key), `unknown field (known fields here: ${known.join(', ')})`);
+    }
+  }
+}
+
+function required(path: string, value: Json, key: string, what: string): unknown {
+  if (value[key] === undefined) throw new ScenarioError(join(path, key), `is required (${what})`);
+  return value[key];
+}
+
+/** A finite number in [min, max]; `minExclusive` refuses min itself. */
+function number(path: string, value: unknown, min: number, max: number, opts: { integer?: boolean; minExclusive?: boolean } = {}): number {
+  const kind = opts.integer ? 'an integer' : 'a finite number';
+  const range = `${opts.minExclusive ? '>' : '>='} ${min} and <= ${max}`;
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    (opts.integer && !Number.isInteger(value)) ||
+    value < min ||
+    (opts.minExclusive && value === min) ||
+    value > max
+  ) {
+    fail(path, `${kind} ${range}`, value);
+  }
+  return value;
+}
+
+const size = (path: string, value: unknown, min = 0): number => number(path, value, min, MAX_SCENARIO_MIB, { integer: true });
+const positiveSize = (path: string, value: unknown): number =>
+  number(path, value, 0, MAX_SCENARIO_MIB, { integer: true, minExclusive: true });
+const rate = (path: string, value: unknown): number => number(path, value, 0, MAX_RATE_MIBPS, { minExclusive: true });
+const time = (path: string, value: unknown): number => number(path, value, 0, MAX_TIME_S);
+
+function boolean(path: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') fail(path, 'true or false', value);
+  return value;
+}
+
+function domainName(path: string, value: unknown): string {
+  if (typeof value !== 'string' || !NAME_PATTERN.test(value)) {
+    fail(path, 'a name of 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit', value);
+  }
+  return value;
+}
+
+function host(value: unknown): ScenarioHost {
+  const path = 'host';
+  const spec = object(path, value);
+  onlyKnownFields(path, spec, ['memoryMiB', 'dom0MiB', 'xenVersion']);
+  const memoryMiB = size('host.memoryMiB', required(path, spec, 'memoryMiB', 'the host\'s memory in MiB'), 256);
+  const dom0Limit = memoryMiB - defaultXenOverheadMiB(memoryMiB);
+  const dom0MiB =
+    spec.dom0MiB === undefined
+      ? Math.min(SCENARIO_DEFAULTS.dom0MiB, dom0Limit)
+      : number('host.dom0MiB', spec.dom0MiB, MIN_DOM0_MIB, Math.max(MIN_DOM0_MIB, dom0Limit), { integer: true });
+  let xenVersion = SCENARIO_DEFAULTS.xenVersion;
+  if (spec.xenVersion !== undefined) {
+    if (typeof spec.xenVersion !== 'string' || !(MOCK_XEN_VERSIONS as readonly string[]).includes(spec.xenVersion)) {
+      fail('host.xenVersion', `one of ${MOCK_XEN_VERSIONS.map((v) => `"${v}"`).join(', ')}`, spec.xenVersion);
+    }
+    xenVersion = spec.xenVersion as MockXenVersion;
+  }
+  return { memoryMiB, dom0MiB, xenVersion };
+}
+
+function guest(path: string, value: unknown, hostMiB: number): ScenarioGuest {
+  const spec = object(path, value);
+  onlyKnownFields(path, spec, ['name', 'memoryMiB', 'minMiB', 'maxMiB', 'balloonMiBps', 'cooperative', 'stallAfterMiB']);
+  const name = domainName(`${path}.name`, required(path, spec, 'name', 'the guest\'s domain name'));
+  const memoryMiB = positiveSize(`${path}.memoryMiB`, required(path, spec, 'memoryMiB', 'its current size in MiB'));
+  if (memoryMiB > hostMiB) fail(`${path}.memoryMiB`, `at most host.memoryMiB (${hostMiB})`, memoryMiB);
+  const minMiB =
+    spec.minMiB === undefined
+      ? Math.ceil(memoryMiB * SCENARIO_DEFAULTS.guestMinFraction)
+      : size(`${path}.minMiB`, spec.minMiB);
+  if (minMiB > memoryMiB) fail(`${path}.minMiB`, `at most memoryMiB (${memoryMiB})`, minMiB);
+  const maxMiB = spec.maxMiB === undefined ? memoryMiB : size(`${path}.maxMiB`, spec.maxMiB);
+  if (maxMiB < memoryMiB) fail(`${path}.maxMiB`, `at least memoryMiB (${memoryMiB})`, maxMiB);
+  if (maxMiB > hostMiB) fail(`${path}.maxMiB`, `at most host.memoryMiB (${hostMiB})`, maxMiB);
+  const balloonMiBps = spec.balloonMiBps === undefined ? SCENARIO_DEFAULTS.balloonMiBps : rate(`${path}.balloonMiBps`, spec.balloonMiBps);
+  const cooperative = spec.cooperative === undefined ? SCENARIO_DEFAULTS.cooperative : boolean(`${path}.cooperative`, spec.cooperative);
+  const stallAfterMiB =
+    spec.stallAfterMiB === undefined || spec.stallAfterMiB === null
+      ? null
+      : number(`${path}.stallAfterMiB`, spec.stallAfterMiB, 0, MAX_SCENARIO_MIB);
+  return { name, memoryMiB, minMiB, maxMiB, balloonMiBps, cooperative, stallAfterMiB };
+}
+
+function request(path: string, value: unknown): ScenarioRequest {
+  const spec = object(path, value);
+  onlyKnownFields(path, spec, ['at', 'name', 'memoryMiB', 'buildMiBps']);
+  const name = domainName(`${path}.name`, required(path, spec, 'name', 'the new guest\'s domain name'));
+  const memoryMiB = positiveSize(`${path}.memoryMiB`, required(path, spec, 'memoryMiB', 'the new guest\'s size in MiB'));
+  const at = spec.at === undefined ? SCENARIO_DEFAULTS.requestAt : time(`${path}.at`, spec.at);
+  const buildMiBps = spec.buildMiBps === undefined ? SCENARIO_DEFAULTS.buildMiBps : rate(`${path}.buildMiBps`, spec.buildMiBps);
+  return { at, name, memoryMiB, buildMiBps };
+}
+
+function demand(path: string, value: unknown, guests: ReadonlyMap<string, ScenarioGuest>): ScenarioDemand {
+  const spec = object(path, value);
+  onlyKnownFields(path, spec, ['at', 'guest', 'targetMiB']);
+  const at = time(`${path}.at`, required(path, spec, 'at', 'when the guest asks, in seconds'));
+  const guestName = required(path, spec, 'guest', 'the name of a running guest');
+  if (typeof guestName !== 'string') fail(`${path}.guest`, 'the name of a guest in guests[]', guestName);
+  const target = guests.get(guestName);
+  if (!target) {
+    const known = [...guests.keys()];
+    throw new ScenarioError(
+      `${path}.guest`,
+      `names no guest in guests[] (${known.length > 0 ? `known: ${known.join(', ')}` : 'there are none'}), got ${describe(guestName)}`,
+    );
+  }
+  const targetMiB = size(`${path}.targetMiB`, required(path, spec, 'targetMiB', 'the new balloon target in MiB'));
+  if (targetMiB > target.maxMiB) fail(`${path}.targetMiB`, `at most guest "${target.name}"'s maxMiB (${target.maxMiB})`, targetMiB);
+  if (targetMiB < target.minMiB) fail(`${path}.targetMiB`, `at least guest "${target.name}"'s minMiB (${target.minMiB})`, targetMiB);
+  return { at, guest: guestName, targetMiB };
+}
+
+function strategies(value: unknown): StrategyName[] {
+  if (value === undefined) return [...STRATEGY_NAMES];
+  const list = array('strategies', value);
+  if (list.length === 0) fail('strategies', `a non-empty array of ${STRATEGY_NAMES.map((s) => `"${s}"`).join(', ')}`, value);
+  const seen = new Set<string>();
+  return list.map((item, i) => {
+    const path = `strategies[${i}]`;
+    if (typeof item !== 'string' || !(STRATEGY_NAMES as readonly string[]).includes(item)) {
+      fail(path, `one of ${STRATEGY_NAMES.map((s) => `"${s}"`).join(', ')}`, item);
+    }
+    if (seen.has(item)) throw new ScenarioError(path, `duplicate strategy ${describe(item)}`);
+    seen.add(item);
+    return item as StrategyName;
+  });
+}
+
+/** Validates a parsed scenario document and fills in the defaults. */
+export function validateScenario(value: unknown): Scenario {
+  const doc = object('scenario', value);
+  onlyKnownFields('scenario', doc, ['name', 'host', 'guests', 'requests', 'demands', 'strategies']);
+  let name: string = SCENARIO_DEFAULTS.name;
+  if (doc.name !== undefined) {
+    if (typeof doc.name !== 'string' || doc.name.trim() === '') fail('name', 'a non-empty string', doc.name);
+    name = doc.name;
+  }
+  const theHost = host(required('scenario', doc, 'host', 'an object with memoryMiB, dom0MiB, xenVersion'));
+
+  const names = new Map<string, string>([['Domain-0', 'dom0']]);
+  const claimName = (path: string, guestName: string): void => {
+    const other = names.get(guestName);
+    if (other) throw new ScenarioError(path, `duplicate name ${describe(guestName)} (also ${other})`);
+    names.set(guestName, path);
+  };
+
+  const guests = (doc.guests === undefined ? [] : array('guests', doc.guests)).map((g, i) => {
+    const parsed = guest(`guests[${i}]`, g, theHost.memoryMiB);
+    claimName(`guests[${i}].name`, parsed.name);
+    return parsed;
+  });
+  const overheadMiB = defaultXenOverheadMiB(theHost.memoryMiB);
+  let used = theHost.dom0MiB + overheadMiB;
+  guests.forEach((g, i) => {
+    used += g.memoryMiB;
+    if (used > theHost.memoryMiB) {
+      throw new ScenarioError(
+        `guests[${i}].memoryMiB`,
+        `the running guests up to this one need ${used - theHost.dom0MiB - overheadMiB} MiB, more than host.memoryMiB ` +
+          `(${theHost.memoryMiB}) leaves after dom0 (${theHost.dom0MiB}) and Xen's own memory (${overheadMiB})`,
+      );
+    }
+  });
+
+  const requests = array('requests', required('scenario', doc, 'requests', 'an array of creation requests')).map((r, i) => {
+    const parsed = request(`requests[${i}]`, r);
+    claimName(`requests[${i}].name`, parsed.name);
+    return parsed;
+  });
+
+  const byName = new Map(guests.map((g) => [g.name, g]));
+  const demands = (doc.demands === undefined ? [] : array('demands', doc.demands)).map((d, i) =>
+    demand(`demands[${i}]`, d, byName),
+  );
+  return { name, host: theHost, guests, requests, demands, strategies: strategies(doc.strategies) };
+}
+
+/** Parses scenario JSON text; a syntax error is a ScenarioError on the whole document. */
+export function parseScenario(text: string): Scenario {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ScenarioError('scenario', `is not valid JSON (${(error as Error).message})`);
+  }
+  return validateScenario(value);
+}
