@@ -1,0 +1,28 @@
+# The xenclaim native addon: a thin N-API layer over libxenctrl and libxenlight (Xen 4.17, Debian's libxen-dev).
+# C++ exceptions are enabled (node-addon-api's except.gypi): a failed Xen call never throws across the N-API
+# boundary by itself; every worker turns it into a rejected promise carrying a XenError-shaped object.
+# The C++ standard is deliberately left to Node's default (gnu++17): the Xen headers need the GNU dialect.
+{
+  "targets": [
+    {
+      "target_name": "xenclaim",
+      "sources": [
+        "native/addon.cc",
+        "native/args.cc",
+        "native/xen_logger.cc",
+        "native/xen_error.cc",
+        "native/xen_worker.cc",
+        "native/xc_handle.cc",
+        "native/xc_host.cc",
+        "native/xc_domain.cc",
+        "native/xc_tmem.cc",
+        "native/domain_frames.cc"
+      ],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["<!@(pkg-config --cflags xencontrol xenlight xentoollog)", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["<!@(pkg-config --cflags xencontrol xenlight xentoollog)", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "libraries": ["<!@(pkg-config --libs xencontrol xenlight xentoollog)"]
+    }
+  ]
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { NativeBackend } from '../../src/native/backend.js';
+import { loadNativeBinding } from '../../src/native/binding.js';
+import { ADDON_PATH, loadAddon } from './helpers.js';
+
+const XC_FUNCTIONS = [
+  'physinfo', 'xenVersion', 'listDomains', 'getDomainInfo', 'claimPages', 'setMaxMem', 'createEmptyDomain',
+  'populatePhysmap', 'decreaseReservation', 'destroyDomain', 'pauseDomain', 'unpauseDomain', 'tmemControl',
+  'takeUnattributedLog',
+];
+
+describe('the native addon', () => {
+  it('is built and exports the libxenctrl functions', () => {
+    const addon = loadAddon();
+    for (const name of XC_FUNCTIONS) expect(typeof (addon as unknown as Record<string, unknown>)[name], name).toBe('function');
+  });
+
+  it('was compiled against Xen 4.17 headers: domctl interface 0x15, no tmem', () => {
+    const addon = loadAddon();
+    expect(addon.domctlInterfaceVersion).toBe(0x15);
+    expect(addon.hasTmem).toBe(false);
+  });
+
+  it('is what loadNativeBinding finds by default, by path, and accepts already loaded', () => {
+    const byDefault = loadNativeBinding();
+    const byPath = loadNativeBinding(ADDON_PATH);
+    expect(byPath).toBe(byDefault); // one module instance per process
+    expect(loadNativeBinding(byDefault)).toBe(byDefault);
+  });
+
+  it('reports features from the addon: claims, no tmem', () => {
+    const backend = new NativeBackend(loadAddon());
+    expect(backend.kind).toBe('native');
+    expect(backend.features.claims).toBe(true);
+    expect(backend.features.tmem).toBe(false);
+  });
+
+  it('features.claims follows the Xen version (claims arrived in 4.3)', () => {
+    expect(new NativeBackend(loadAddon(), { major: 4, minor: 2, extra: '' }).features.claims).toBe(false);
+    expect(new NativeBackend(loadAddon(), { major: 4, minor: 17, extra: '.5' }).features.claims).toBe(true);
+  });
+
+  it('refuses something that is not the addon', () => {
+    expect(() => loadNativeBinding({} as never)).toThrowError(/is not the xenclaim native addon/);
+  });
+});
