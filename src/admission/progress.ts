@@ -166,6 +166,12 @@ export function startWaiting(start: StartWaiting): WaitStep {
  */
 export function applyPlan(state: WaitState, plan: BalloonPlan, nowMs: number): WaitStep {
   checkTime(nowMs, state.lastObservedMs);
+  const marked = new Set(uncooperativeDomids(state));
+  plan.donors.forEach((planned, i) => {
+    if (marked.has(planned.domid)) {
+      throw invalidArgument(OP, `plan.donors[${i}].domid`, 'not a donor marked uncooperative (replan with excludedDomids)', planned.domid);
+    }
+  });
   const previous = new Map(state.donors.map((d) => [d.domid, d]));
   const asked = new Map(state.asked.map((d) => [d.domid, d]));
   const donors: WatchedDonor[] = [];

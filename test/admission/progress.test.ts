@@ -11,7 +11,7 @@ import {
   type WaitStep,
 } from '../../src/admission/progress.js';
 import { headroomPages, kibToPagesCeil, type ObservedState } from '../../src/admission/state.js';
-import { dom0, guest, host, MIB_PAGES } from './helpers.js';
+import { dom0, guest, host, MIB_PAGES, prng, randomInt } from './helpers.js';
 
 const noDom0 = { dom0Ballooning: false };
 
@@ -243,6 +243,20 @@ describe('the replan cycle', () => {
     expect(freedPages(done.state)).toBe(START_TOT - newTarget);
   });
 
+  it('refuses a replan that asks a donor already marked uncooperative', () => {
+    const { step, state, plan } = start();
+    const marked = observeProgress(step.state, {
+      nowMs: 5000,
+      headroomPages: headroomPages(state.host),
+      donors: [
+        { domid: 1, totPages: START_TOT },
+        { domid: 2, totPages: target(plan, 2) },
+      ],
+    });
+    expect(marked.decision).toEqual({ kind: 'mark-uncooperative', domids: [1] });
+    expect(() => applyPlan(marked.state, plan, 5000)).toThrow(/plan\.donors\[0\]\.domid must be not a donor marked uncooperative/);
+  });
+
   it('a replan that finds nothing left gives up', () => {
     const { step } = start();
     const empty = host(4096, [dom0(1024)]);
@@ -258,5 +272,66 @@ describe('bad input', () => {
     expect(() => resolveWaitConfig({ retries: 3 } as never)).toThrow(/config\.retries must be a known setting/);
     const { step } = start();
     expect(() => observeProgress(step.state, { nowMs: -5, headroomPages: 0, donors: [] })).toThrow(/nowMs must be/);
+  });
+});
+
+describe('observeProgress: property checks over random donor traces (seeded)', () => {
+  it('marks exactly the donors idle for stallTimeoutMs, retries iff the headroom covers the need, respects the budget', () => {
+    const random = prng(7);
+    const outcomes = new Map<string, number>();
+    for (let round = 0; round < 300; round++) {
+      const stallTimeoutMs = randomInt(random, 500, 6000);
+      const budgetMs = randomInt(random, 5000, 60_000);
+      const count = randomInt(random, 1, 6);
+      const domains = Array.from({ length: count }, (_, i) => guest(i + 1, 2048, 256));
+      const state = host(4096 + 2048 * count, [dom0(1024), ...domains]);
+      const base = headroomPages(state.host);
+      const need = base + randomInt(random, 1, 1500 * count) * MIB_PAGES;
+      const plan = planBalloon(state, { needPages: need, policy: { dom0Ballooning: false } });
+      expect(plan.feasible).toBe(true);
+      // Each donor frees at a rate (pages per ms, 0 = stuck) and may stop for good at some time.
+      const traces = plan.donors.map((d) => ({
+        domid: d.domid,
+        target: kibToPagesCeil(d.toKiB),
+        rate: random() < 0.25 ? 0 : random() * 200,
+        stopAt: random() < 0.4 ? randomInt(random, 0, 20_000) : Number.POSITIVE_INFINITY,
+      }));
+      const totAt = (t: (typeof traces)[number], ms: number) =>
+        Math.max(t.target, START_TOT - Math.floor(t.rate * Math.min(ms, t.stopAt)));
+      let step = startWaiting({ needPages: need, plan, nowMs: 0, headroomPages: base, config: { stallTimeoutMs, budgetMs } });
+      const lastLow = new Map(traces.map((t) => [t.domid, { tot: START_TOT, at: 0 }]));
+      const marked = new Set<number>();
+      let now = 0;
+      while (step.decision.kind === 'wait' || step.decision.kind === 'mark-uncooperative') {
+        now += randomInt(random, 50, 1500);
+        const donors = traces.map((t) => ({ domid: t.domid, totPages: totAt(t, now) }));
+        const headroom = base + donors.reduce((s, d) => s + (START_TOT - d.totPages), 0);
+        step = observeProgress(step.state, { nowMs: now, headroomPages: headroom, donors });
+        const expectedMarks: number[] = [];
+        for (const d of donors) {
+          const low = lastLow.get(d.domid)!;
+          if (d.totPages < low.tot) lastLow.set(d.domid, { tot: d.totPages, at: now });
+          const trace = traces.find((t) => t.domid === d.domid)!;
+          const idle = now - lastLow.get(d.domid)!.at;
+          if (!marked.has(d.domid) && d.totPages > trace.target + 256 && idle >= stallTimeoutMs) expectedMarks.push(d.domid);
+        }
+        if (headroom >= need) {
+          expect(step.decision).toEqual({ kind: 'retry-claim' });
+        } else if (now >= budgetMs) {
+          expect(step.decision).toEqual({ kind: 'give-up', cause: 'budget-exhausted' });
+        } else if (expectedMarks.length > 0) {
+          expect(step.decision).toEqual({ kind: 'mark-uncooperative', domids: expectedMarks });
+        } else {
+          expect(['wait', 'replan']).toContain(step.decision.kind);
+        }
+        for (const domid of expectedMarks) marked.add(domid);
+        expect(uncooperativeDomids(step.state).sort()).toEqual([...marked].sort());
+      }
+      outcomes.set(step.decision.kind, (outcomes.get(step.decision.kind) ?? 0) + 1);
+    }
+    // Every outcome is exercised, or the property says little.
+    expect(outcomes.get('retry-claim')).toBeGreaterThan(20);
+    expect(outcomes.get('replan')).toBeGreaterThan(20);
+    expect(outcomes.get('give-up')).toBeGreaterThan(5);
   });
 });
