@@ -1,0 +1,130 @@
+/**
+ * Differential tests against Xen 4.17's own xl (`xl -N create`, a dry run that prints libxl's JSON), run through
+ * the no-hypervisor shim in oracle/. They run where XENCLAIM_XL_ORACLE names the xl-dry-run.sh that
+ * oracle/setup.sh makes, and are skipped, visibly, everywhere else.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseGuestConfig } from '../../src/config/index.js';
+
+const oracle = process.env['XENCLAIM_XL_ORACLE'];
+const available = oracle !== undefined && existsSync(oracle);
+const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
+const scratch = available ? mkdtempSync(join(tmpdir(), 'xenclaim-xl-oracle-')) : '';
+
+interface XlRun {
+  status: number | null;
+  json: Record<string, unknown> | undefined;
+  stderr: string;
+}
+
+function runXl(path: string): XlRun {
+  const r = spawnSync(oracle!, [path], { encoding: 'utf8' });
+  return { status: r.status, json: r.status === 0 ? (JSON.parse(r.stdout) as Record<string, unknown>) : undefined, stderr: r.stderr };
+}
+
+/** Ours and xl's JSON for the same file; a UUID-less config gets xl's random UUID. */
+function compare(path: string): void {
+  const xl = runXl(path);
+  expect(xl.status, xl.stderr).toBe(0);
+  const xlUuid = (xl.json!['c_info'] as { uuid: string }).uuid;
+  const ours = parseGuestConfig(readFileSync(path, 'utf8'), path, { generateUuid: () => xlUuid }).config;
+  expect(JSON.stringify(ours)).toBe(JSON.stringify(xl.json));
+}
+
+function writeCfg(name: string, body: string): string {
+  const path = join(scratch, name);
+  writeFileSync(path, body);
+  return path;
+}
+
+const skipReason = 'xl oracle (skipped: set XENCLAIM_XL_ORACLE to the xl-dry-run.sh made by test/config/oracle/setup.sh)';
+
+describe.skipIf(!available)(available ? 'xl oracle: Xen 4.17 xl -N create' : skipReason, () => {
+  const goodFixtures = readdirSync(fixtures).filter((f) => f.endsWith('.cfg') && !f.startsWith('bad-'));
+  for (const name of goodFixtures) {
+    it(`${name}: same JSON as xl`, () => compare(join(fixtures, name)));
+    it(`${name}: the committed .xl.json is still what xl prints`, () => {
+      const committed = join(fixtures, name.replace(/\.cfg$/, '.xl.json'));
+      if (!existsSync(committed)) return;
+      const xl = runXl(join(fixtures, name)).json!;
+      const expected = JSON.parse(readFileSync(committed, 'utf8')) as { c_info: { uuid: string } };
+      (xl['c_info'] as { uuid: string }).uuid = expected.c_info.uuid;
+      expect(xl).toEqual(expected);
+    });
+  }
+
+  const badFixtures = readdirSync(fixtures).filter((f) => f.startsWith('bad-') && f.endsWith('.cfg'));
+  for (const name of badFixtures) {
+    it(`${name}: xl complains about the same line`, () => {
+      const path = join(fixtures, name);
+      let ours: ConfigError | undefined;
+      try {
+        parseGuestConfig(readFileSync(path, 'utf8'), path);
+      } catch (err) {
+        ours = err as ConfigError;
+      }
+      expect(ours).toBeInstanceOf(ConfigError);
+      // xl reports `FILE:LINE: config parsing error ...` or `FILE:LINE: warning: ...`
+      expect(runXl(path).stderr).toContain(`${path}:${ours!.line}: `);
+    });
+  }
+
+  const specs = (file: string): string[] =>
+    (JSON.parse(readFileSync(join(fixtures, file), 'utf8')) as Array<{ spec: string; disk?: unknown }>)
+      .filter((c) => c.disk !== undefined || file.startsWith('vif'))
+      .map((c) => c.spec);
+
+  it('every accepted disk spec in disk-specs.xl.json gives the same JSON as xl', () => {
+    const list = specs('disk-specs.xl.json');
+    compare(writeCfg('disks.cfg', `name = "d"\nkernel = "/k"\ndisk = [\n${list.map((s) => `  ${JSON.stringify(s)},`).join('\n')}\n]\n`));
+  });
+
+  it('every vif spec in vif-specs.xl.json gives the same JSON as xl', () => {
+    const list = specs('vif-specs.xl.json');
+    compare(writeCfg('vifs.cfg', `name = "v"\nkernel = "/k"\nvif = [\n${list.map((s) => `  ${JSON.stringify(s)},`).join('\n')}\n]\n`));
+  });
+
+  const syntax: Array<[string, string]> = [
+    ['separators and comments', `name = "s" ; kernel = '/k' # c\n;;\nmemory = 0x100\nvcpus = 2; maxvcpus = 010\n`],
+    ['+= on strings and lists', `name = "s"\nkernel = "/k"\nextra = "a"\nextra += " b"\nvif = ['']\nvif += [\n 'bridge=x',\n]\n`],
+    ['escapes', `name = "s"\nkernel = "/k"\nextra = "q\\"d\\' \\\\ \\t \\n"\n`],
+    ['no final newline', `name = "s"\nkernel = "/k"`],
+    ['type abbreviations', `name = "s"\ntype = "h"\n`],
+    ['root and extra', `name = "s"\nkernel = "/k"\nroot = "/dev/xvda1 ro"\nextra = "quiet"\n`],
+    ['actions', `name = "s"\nkernel = "/k"\non_poweroff = "coredump-destroy"\non_reboot = "preserve"\non_watchdog = "rename-restart"\non_crash = "restart"\non_soft_reset = "destroy"\n`],
+  ];
+  for (const [what, body] of syntax) {
+    it(`syntax: ${what}`, () => compare(writeCfg('syntax.cfg', body)));
+  }
+
+  const syntaxErrors: string[] = [
+    `name = "s"\nkernel = "/k\n`,
+    `name = "s"\n\nkernel "/k"\n`,
+    `name = "s"\ndisk = [ "a"\n "b" ]\n`,
+    `name = "s"\nmemory = 512M\n`,
+    `name = "s"\n# no newline`,
+    `name = "s"\r\n`,
+    `name = "s"\nkernel = "\\x41"\n`,
+    `name = "s"\nkernel = \\\n "/k"\n`,
+  ];
+  for (const body of syntaxErrors) {
+    it(`syntax error on the same line as xl: ${JSON.stringify(body)}`, () => {
+      const path = writeCfg('error.cfg', body);
+      let ours: ConfigError | undefined;
+      try {
+        parseGuestConfig(body, path);
+      } catch (err) {
+        ours = err as ConfigError;
+      }
+      expect(ours).toBeInstanceOf(ConfigError);
+      const xl = runXl(path);
+      expect(xl.status).not.toBe(0);
+      expect(xl.stderr).toMatch(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${ours!.line}: config parsing error`, 'm'));
+    });
+  }
+});
