@@ -170,6 +170,9 @@ export function resolveBalloonPolicy(op: string, partial: Partial<BalloonPolicy>
   if (!Array.isArray(policy.excludedDomids)) {
     throw invalidArgument(op, 'policy.excludedDomids', 'an array of domids', policy.excludedDomids);
   }
+  policy.excludedDomids.forEach((domid, i) => {
+    if (!Number.isSafeInteger(domid) || domid < 0) throw invalidArgument(op, `policy.excludedDomids[${i}]`, 'a domid', domid);
+  });
   for (const [domid, kib] of Object.entries(policy.floorsKiB)) finiteAtLeast(`floorsKiB[${domid}]`, kib, 0);
   return policy;
 }

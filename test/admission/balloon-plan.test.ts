@@ -279,6 +279,9 @@ describe('planBalloon: bad input', () => {
     expect(() => planBalloon(state, { needPages: 1, policy: { marginFraction: Number.NaN } })).toThrow(
       /policy\.marginFraction must be a finite number >= 0, got NaN/,
     );
+    expect(() => planBalloon(state, { needPages: 1, policy: { excludedDomids: [1, -2] } })).toThrow(
+      /policy\.excludedDomids\[1\] must be a domid, got -2/,
+    );
     const broken = { ...state, domains: [{ ...state.domains[0]!, totPages: 1.5 }] };
     try {
       planBalloon(broken, { needPages: 1 });
