@@ -85,15 +85,18 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
     }
 
     const profile = host.profileFor(plan.name);
-    const stepPages = Math.max(SUPERPAGE_PAGES,
-      Math.ceil((profile.buildMiBps * PAGES_PER_MIB * TICK_MS) / 1000 / SUPERPAGE_PAGES) * SUPERPAGE_PAGES);
+    // Pages due per tick at the build rate; the fraction carries over so the rate is exact over time.
+    const pagesPerTick = (profile.buildMiBps * PAGES_PER_MIB * TICK_MS) / 1000;
+    let due = 0;
     let left = plan.buildPages;
     while (left > 0) {
       await host.sleep(TICK_MS);
       if (account.dying || host.closed) {
         throw new BuildFailure(ERRNO.ESRCH!, `libxl: error: libxl_dom.c: libxl__build_dom: domain ${domid} was destroyed while being built`);
       }
-      const pages = Math.min(stepPages, left);
+      due += pagesPerTick;
+      const pages = Math.min(Math.max(1, Math.floor(due)), left);
+      due = Math.max(0, due - pages);
       step(host, 'build:populate', 'xc: error: xc_domain_populate_physmap');
       host.counts.hypercalls.populate++;
       populate(host, domain, pages);

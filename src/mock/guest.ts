@@ -40,6 +40,7 @@ export class GuestProcess implements DomainProcess, MemoryWaiter {
   blocked: BlockReason | undefined;
   demandPages: number | undefined;
   movedPages = 0;
+  private duePages = 0;
   private bootTimer: Timer | undefined;
   private bootLeftMs: number;
   private bootStartedAt = 0;
@@ -146,7 +147,10 @@ export class GuestProcess implements DomainProcess, MemoryWaiter {
   /** Schedules the next balloon tick when there is work the driver can do now. */
   kick(): void {
     if (this.tickTimer !== undefined || this.retryTimer !== undefined || this.blocked !== undefined) return;
-    if (!this.canRun() || this.goalPages() === this.domain.account.totPages) return;
+    if (!this.canRun() || this.goalPages() === this.domain.account.totPages) {
+      this.duePages = 0;
+      return;
+    }
     this.tickTimer = this.host.schedule(TICK_MS, () => {
       this.tickTimer = undefined;
       this.tick();
@@ -174,7 +178,9 @@ export class GuestProcess implements DomainProcess, MemoryWaiter {
     const account = this.domain.account;
     const diff = this.goalPages() - account.totPages;
     if (diff === 0) return;
-    let chunk = Math.min(Math.abs(diff), Math.max(1, Math.round((this.profile.balloonMiBps * PAGES_PER_MIB * TICK_MS) / 1000)));
+    // Pages due this tick at the balloon rate; the fraction carries over so the rate is exact over time.
+    this.duePages += (this.profile.balloonMiBps * PAGES_PER_MIB * TICK_MS) / 1000;
+    let chunk = Math.min(Math.abs(diff), Math.max(1, Math.floor(this.duePages)));
     if (this.profile.stallAfterMiB !== undefined) {
       chunk = Math.min(chunk, Math.max(0, Math.floor(this.profile.stallAfterMiB * PAGES_PER_MIB) - this.movedPages));
       if (chunk === 0) {
@@ -182,6 +188,7 @@ export class GuestProcess implements DomainProcess, MemoryWaiter {
         return;
       }
     }
+    this.duePages = Math.max(0, this.duePages - chunk);
     const host = this.host;
     if (diff < 0) {
       host.counts.guestHypercalls.decreaseReservation++;
