@@ -4,7 +4,7 @@
  *
  * xl prints a complaint for a bad value (mac, type, devid, mtu) and carries on with whatever it got; here a bad
  * value is an error instead, since a half-read MAC address is worse than none. Options xl knows but xenclaim does
- * not map (rate, accel, the colo_* family) and options nobody knows become warnings, never silence.
+ * not map (accel, forwarddev, the colo_* family) and options nobody knows become warnings, never silence.
  */
 
 export interface LibxlNicJson {
@@ -18,6 +18,8 @@ export interface LibxlNicJson {
   ifname?: string;
   script?: string;
   nictype?: 'vif' | 'vif_ioemu';
+  rate_bytes_per_interval?: number;
+  rate_interval_usecs?: number;
   gatewaydev?: string;
   trusted?: 'True' | 'False';
 }
@@ -36,7 +38,55 @@ export interface ParsedNic {
 }
 
 /** Options xl reads that xenclaim does not map (prefixes, as xl matches them). */
-const UNSUPPORTED_PREFIXES = ['rate=', 'accel=', 'forwarddev=', 'colo_'];
+const UNSUPPORTED_PREFIXES = ['accel=', 'forwarddev=', 'colo_'];
+
+const UINT32_MAX = 2n ** 32n - 1n;
+
+/** C's strtoull(text, &end, 0) over a string of decimal digits: a leading 0 makes it octal. */
+function cStrtoullDigits(text: string): { value: bigint; rest: string } {
+  const m = /^0[0-7]*|^[1-9][0-9]*/.exec(text);
+  if (!m) return { value: 0n, rest: text };
+  const digits = m[0];
+  const value = digits.length > 1 && digits.startsWith('0') ? BigInt(`0o${digits.slice(1)}`) : BigInt(digits);
+  return { value, rest: text.slice(digits.length) };
+}
+
+/**
+ * libxlu's xlu_vif_parse_rate: `RATE[@INTERVAL]`, RATE like 10Mb/s or 1GB/s (b is bits, B bytes; G, M, K are
+ * powers of 1000), INTERVAL like 50ms, 100us or 1s (default 50ms).
+ */
+export function parseVifRate(rate: string): { bytesPerInterval: number; intervalUsecs: number } {
+  const fail = (reason: string): never => {
+    throw new NicSpecError('rate', `rate ${JSON.stringify(rate)}: ${reason} (expected e.g. 10Mb/s or 10Mb/s@20ms)`);
+  };
+  const at = rate.indexOf('@');
+  const bytes = at < 0 ? rate : rate.slice(0, at);
+  const interval = at < 0 ? undefined : rate.slice(at + 1);
+  if (bytes === '') fail('no rate specified');
+  if (!/^[0-9]+[GMK]?[Bb]\/s$/.test(bytes)) fail('invalid rate');
+  const b = cStrtoullDigits(bytes);
+  if (b.value === 0n || b.value > UINT32_MAX) fail('rate overflow');
+  let bytesPerSec = b.value;
+  const unit = b.rest[0];
+  if (unit === 'G') bytesPerSec *= 1_000_000_000n;
+  else if (unit === 'M') bytesPerSec *= 1_000_000n;
+  else if (unit === 'K') bytesPerSec *= 1_000n;
+  if (unit === 'b' || b.rest[1] === 'b') bytesPerSec /= 8n;
+
+  let intervalUsecs = 50_000n;
+  if (interval !== undefined) {
+    if (!/^[0-9]+[mu]?s?$/.test(interval)) fail('invalid replenishment interval');
+    const i = cStrtoullDigits(interval);
+    if (i.value === 0n || i.value > UINT32_MAX) fail('replenishment interval overflow');
+    intervalUsecs = i.value;
+    if (i.rest[0] === 's' || i.rest === '') intervalUsecs *= 1_000_000n;
+    else if (i.rest[0] === 'm') intervalUsecs *= 1_000n;
+    if (intervalUsecs > UINT32_MAX) fail('replenishment interval overflow');
+  }
+  const bytesPerInterval = (bytesPerSec * intervalUsecs) / 1_000_000n;
+  if (bytesPerInterval > BigInt(Number.MAX_SAFE_INTEGER)) fail('rate overflow');
+  return { bytesPerInterval: Number(bytesPerInterval), intervalUsecs: Number(intervalUsecs) };
+}
 
 /** xl's parse_ulong, minus its leniency: decimal digits only. */
 function parseUnsigned(option: string, text: string, max: number): number {
@@ -114,6 +164,12 @@ export function parseNicSpec(spec: string, index: number): ParsedNic {
       case 'devid':
         devid = parseUnsigned('devid', value, INT_MAX);
         break;
+      case 'rate': {
+        const { bytesPerInterval, intervalUsecs } = parseVifRate(value);
+        fields.rate_bytes_per_interval = bytesPerInterval;
+        fields.rate_interval_usecs = intervalUsecs;
+        break;
+      }
       case 'mtu':
         fields.mtu = parseUnsigned('mtu', value, INT_MAX);
         break;
@@ -133,8 +189,9 @@ function orderNic(devid: number, f: Omit<LibxlNicJson, 'devid'>): LibxlNicJson {
   const out: Record<string, unknown> = {};
   if (f.backend_domname !== undefined) out['backend_domname'] = f.backend_domname;
   out['devid'] = devid;
-  for (const key of ['mtu', 'model', 'mac', 'ip', 'bridge', 'ifname', 'script', 'nictype', 'gatewaydev', 'trusted'] as const) {
-    if (f[key] !== undefined && !(key === 'mtu' && f.mtu === 0)) out[key] = f[key];
+  for (const key of ['mtu', 'model', 'mac', 'ip', 'bridge', 'ifname', 'script', 'nictype', 'rate_bytes_per_interval', 'rate_interval_usecs', 'gatewaydev', 'trusted'] as const) {
+    // Numbers at 0 are libxl's defaults, which its JSON leaves out.
+    if (f[key] !== undefined && f[key] !== 0) out[key] = f[key];
   }
   return out as unknown as LibxlNicJson;
 }

@@ -28,7 +28,6 @@ describe("vif specs give xl 4.17's libxl_device_nic", () => {
   it('says what it ignored', () => {
     expect(parseNicSpec('foo=bar,rate=10Mb/s,netdev=eth1,colo_sock_mirror_id=1,accel=x', 0).ignored).toEqual([
       "unrecognized vif option 'foo' (xl ignores it too)",
-      "vif option 'rate' is not supported by xenclaim; ignored",
       "vif option 'netdev' is deprecated; read as 'gatewaydev' (as xl does)",
       "vif option 'colo_sock_mirror_id' is not supported by xenclaim; ignored",
       "vif option 'accel' is not supported by xenclaim; ignored",
@@ -43,6 +42,13 @@ describe("vif specs give xl 4.17's libxl_device_nic", () => {
     ['devid=x', 'devid must be an integer from 0 to 2147483647, got "x"'],
     ['mtu=-1', 'mtu must be an integer from 0 to 2147483647, got "-1"'],
     ['mtu=9000abc', 'mtu must be an integer from 0 to 2147483647, got "9000abc"'],
+    // xl refuses these too, with the same complaint
+    ['rate=0Mb/s', 'rate "0Mb/s": rate overflow (expected e.g. 10Mb/s or 10Mb/s@20ms)'],
+    ['rate=10Mbit', 'rate "10Mbit": invalid rate (expected e.g. 10Mb/s or 10Mb/s@20ms)'],
+    ['rate=10Mb/s@0', 'rate "10Mb/s@0": replenishment interval overflow (expected e.g. 10Mb/s or 10Mb/s@20ms)'],
+    ['rate=10Mb/s@', 'rate "10Mb/s@": invalid replenishment interval (expected e.g. 10Mb/s or 10Mb/s@20ms)'],
+    ['rate=@5ms', 'rate "@5ms": no rate specified (expected e.g. 10Mb/s or 10Mb/s@20ms)'],
+    ['rate=99999999999Mb/s', 'rate "99999999999Mb/s": rate overflow (expected e.g. 10Mb/s or 10Mb/s@20ms)'],
   ];
   for (const [spec, reason] of bad) {
     it(`refuses ${spec} (xl would complain and carry on)`, () => {

@@ -71,10 +71,10 @@ describe('unknown keys are warned about with file and line', () => {
   });
 
   it('warns about ignored vif options and cmdline overriding root/extra', () => {
-    const { warnings } = pv(`vif = [ 'bridge=br0,rate=10Mb/s,foo=bar' ]\ncmdline = "quiet"\nroot = "/dev/xvda1"\n`);
+    const { warnings } = pv(`vif = [ 'bridge=br0,accel=x,foo=bar' ]\ncmdline = "quiet"\nroot = "/dev/xvda1"\n`);
     expect(warnings).toEqual([
       "g.cfg:4: warning: ignoring root= and extra= in favour of cmdline= (as xl does)",
-      "g.cfg:3: warning: vif[0]: vif option 'rate' is not supported by xenclaim; ignored",
+      "g.cfg:3: warning: vif[0]: vif option 'accel' is not supported by xenclaim; ignored",
       "g.cfg:3: warning: vif[0]: unrecognized vif option 'foo' (xl ignores it too)",
     ]);
   });
