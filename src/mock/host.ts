@@ -36,6 +36,7 @@ export class MockHost {
   readonly processes = new Map<number, DomainProcess>();
   private readonly waiters = new Set<MemoryWaiter>();
   private readonly returning = new Map<number, Timer>();
+  private readonly returnDue = new Map<number, number>();
   closed = false;
 
   constructor(readonly spec: ResolvedHostSpec, readonly clock: Clock) {
@@ -117,7 +118,10 @@ export class MockHost {
   }
 
   private returnSome(d: MockDomain): void {
-    const chunk = Math.max(1, Math.round((this.spec.destroyReturnMiBps * PAGES_PER_MIB * TICK_MS) / 1000));
+    // Pages due this tick at the return rate; the fraction carries over so the rate is exact over time.
+    const due = (this.returnDue.get(d.domid) ?? 0) + (this.spec.destroyReturnMiBps * PAGES_PER_MIB * TICK_MS) / 1000;
+    const chunk = Math.max(1, Math.floor(due));
+    this.returnDue.set(d.domid, Math.max(0, due - chunk));
     this.heap.returnDyingPages(d.account, chunk);
     this.memoryChanged();
     if (d.account.totPages + d.account.poolPages === 0) {
@@ -129,6 +133,7 @@ export class MockHost {
 
   private finishDestroy(d: MockDomain): void {
     this.returning.delete(d.domid);
+    this.returnDue.delete(d.domid);
     this.heap.forget(d.account);
     this.domains.remove(d.domid);
     this.memoryChanged();
