@@ -4,8 +4,10 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import type { DomainInfo, XenBackend } from '../backend.js';
+import { VirtualClock } from '../clock.js';
+import { loadGuestConfig } from '../config/index.js';
 import { XenError } from '../errors.js';
-import { openBackend, type BackendKind, type OpenBackendOptions } from '../index.js';
+import { MockBackend, openBackend, type BackendKind, type OpenBackendOptions } from '../index.js';
 import { formatInfo, formatList } from './format.js';
 import { parseSizeKiB, SizeError } from './sizes.js';
 
@@ -68,7 +70,10 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       const global = program.opts<GlobalOptions>();
       const backend = await io.openBackend({ kind: global.backend, notice: (line) => io.stderr(`${line}\n`) });
       try {
-        await action(backend, global, ...args);
+        // The mock host lives on virtual time: drive its clock until the command's work is done.
+        const work = action(backend, global, ...args);
+        if (backend instanceof MockBackend && backend.clock instanceof VirtualClock) await backend.clock.run(work);
+        else await work;
       } finally {
         await backend.close();
       }
@@ -160,6 +165,16 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
         if (global.json) emitJson({ domid: domain.domid, destroyed: true });
       }),
     );
+
+  program
+    .command('config')
+    .description('print the libxl JSON domain config of an xl.cfg (or libxl JSON) file, as `xl -N create` would')
+    .argument('<file>', 'xl.cfg or libxl JSON')
+    .action(async (file: string) => {
+      const { config, warnings } = await loadGuestConfig(file);
+      for (const warning of warnings) io.stderr(`${warning}\n`);
+      emitJson(config);
+    });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

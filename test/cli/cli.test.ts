@@ -1,0 +1,140 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main, type CliIo } from '../../src/cli/main.js';
+import type { XenBackend } from '../../src/backend.js';
+import { MockBackend } from '../../src/mock/backend.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  kinds: string[];
+}
+
+/** Runs the CLI against `mock` (kept open after the command so the test can inspect it). */
+async function run(argv: string[], mock = new MockBackend()): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const kinds: string[] = [];
+  const io: CliIo = {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    openBackend: async (options) => {
+      kinds.push(options.kind);
+      const view = Object.create(mock) as XenBackend;
+      view.close = async () => undefined;
+      return view;
+    },
+  };
+  const code = await main(argv, io);
+  return { code, stdout, stderr, kinds };
+}
+
+function hostWithGuest(): { mock: MockBackend; domid: number } {
+  const mock = new MockBackend({ host: { memoryMiB: 8192, dom0MiB: 1024 } });
+  const domid = mock.control.addRunningGuest({ name: 'web1', memoryMiB: 1024, maxMiB: 2048 });
+  return { mock, domid };
+}
+
+describe('xenclaim CLI', () => {
+  it('info prints xl-shaped memory lines; --json gives the raw numbers', async () => {
+    const mock = new MockBackend({ host: { memoryMiB: 8192, dom0MiB: 1024 } });
+    const physinfo = await mock.physinfo();
+    const text = await run(['info'], mock);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`total_memory           : ${Math.floor(physinfo.totalPages / 256)}\n`);
+    expect(text.stdout).toContain(`free_memory            : ${Math.floor(physinfo.freePages / 256)}\n`);
+    expect(text.kinds).toEqual(['auto']);
+    const json = await run(['--json', '--backend', 'mock', 'info'], mock);
+    expect(json.kinds).toEqual(['mock']);
+    expect(JSON.parse(json.stdout).physinfo).toEqual(physinfo);
+  });
+
+  it('list shows dom0 and guests with their MiB', async () => {
+    const { mock, domid } = hostWithGuest();
+    const out = await run(['list'], mock);
+    expect(out.code).toBe(0);
+    const lines = out.stdout.trim().split('\n');
+    expect(lines[1]).toMatch(/^Domain-0\s+0\s+1024\s/);
+    expect(lines[2]).toMatch(new RegExp(`^web1\\s+${domid}\\s+1024\\s`));
+  });
+
+  it('claims lists the outstanding claim per domain', async () => {
+    const { mock, domid } = hostWithGuest();
+    await mock.setMaxMem(domid, 4 * 1024 * 1024);
+    await mock.claimPages(domid, 1536 * 256);
+    const out = await run(['--json', 'claims'], mock);
+    const rows = JSON.parse(out.stdout) as Array<{ domid: number; outstandingPages: number }>;
+    expect(rows.find((r) => r.domid === domid)?.outstandingPages).toBe(512 * 256);
+    const text = await run(['claims'], mock);
+    expect(text.stdout.split('\n')[2]).toMatch(/\s512$/);
+  });
+
+  it('mem-set sets the balloon target by name, with xl size suffixes', async () => {
+    const { mock, domid } = hostWithGuest();
+    const out = await run(['mem-set', 'web1', '512m'], mock);
+    expect(out.code).toBe(0);
+    expect((await mock.getDomain(domid)).targetKiB).toBe(512 * 1024);
+  });
+
+  it('mem-max sets max_pages by domid; plain numbers are MiB', async () => {
+    const { mock, domid } = hostWithGuest();
+    const out = await run(['mem-max', String(domid), '1536'], mock);
+    expect(out.code).toBe(0);
+    expect((await mock.getDomain(domid)).maxPages).toBe(1536 * 256);
+  });
+
+  it('destroy removes the guest', async () => {
+    const { mock, domid } = hostWithGuest();
+    const out = await run(['destroy', 'web1'], mock);
+    expect(out.code).toBe(0);
+    const domain = await mock.getDomain(domid).catch((e: unknown) => e);
+    // Destroyed: dying while its pages go back, or gone.
+    if (domain instanceof Error) expect((domain as { code?: string }).code).toBe('ESRCH');
+    else expect(domain.dying).toBe(true);
+  });
+
+  it('an unknown domain fails with exit 1 and one line naming it', async () => {
+    const out = await run(['mem-set', 'nosuch', '512m']);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toBe("xenclaim: domain 'nosuch' does not exist [ESRCH]\n");
+  });
+
+  it('a bad size is bad usage: exit 2', async () => {
+    const { mock } = hostWithGuest();
+    const out = await run(['mem-set', 'web1', '12x'], mock);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toMatch(/SIZE must be an integer with an optional suffix/);
+  });
+
+  it('an unknown command or backend is bad usage: exit 2', async () => {
+    expect((await run(['frobnicate'])).code).toBe(2);
+    expect((await run(['--backend', 'kvm', 'info'])).code).toBe(2);
+    expect((await run(['mem-set', 'web1'])).code).toBe(2);
+  });
+
+  it('refuses to destroy Domain-0', async () => {
+    const out = await run(['destroy', '0']);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toMatch(/refusing to destroy Domain-0/);
+  });
+
+  it('config prints libxl JSON; warnings go to stderr; syntax errors name file:line:col', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xenclaim-cli-'));
+    const good = join(dir, 'guest.cfg');
+    await writeFile(good, 'name = "g1"\ntype = "pvh"\nmemory = 512\nvcpus = 2\nkernel = "/boot/vmlinuz"\nfrobnicate = 1\n');
+    const out = await run(['config', good]);
+    expect(out.code).toBe(0);
+    const config = JSON.parse(out.stdout);
+    expect(config.c_info.name).toBe('g1');
+    expect(config.b_info.target_memkb).toBe(512 * 1024);
+    expect(out.stderr).toMatch(/frobnicate/);
+    const bad = join(dir, 'bad.cfg');
+    await writeFile(bad, 'name = "g1"\nmemory = \n');
+    const failed = await run(['config', bad]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(new RegExp(`^xenclaim: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: `));
+  });
+});
