@@ -40,7 +40,7 @@ export interface MockBackendOptions {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const TMEM_REMOVED = 'tmem was removed in Xen 4.13';
-/** XEN_DOMCTL pause counts are 8-bit in practice; Xen refuses to overflow them. */
+/** _domain_pause_by_systemcontroller refuses a 256th nested pause with EOVERFLOW. */
 const MAX_PAUSE_COUNT = 255;
 
 function fail<T>(error: unknown): Promise<T> {
@@ -295,7 +295,9 @@ export class MockBackend implements XenBackend {
       this.host.counts.hypercalls.pause++;
       if (domid === 0) return fail(xenError(op, 'EINVAL', 'a domain cannot pause itself (dom0)'));
       const d = this.domain(op, domid);
-      if (d.pauseCount >= MAX_PAUSE_COUNT) return fail(xenError(op, 'EBUSY', `domain ${domid} pause count is at its limit`));
+      if (d.pauseCount >= MAX_PAUSE_COUNT) {
+        return fail(new XenError(`${op}: EOVERFLOW (domain ${domid} is paused ${MAX_PAUSE_COUNT} times already)`, { code: 'EOVERFLOW', op, errno: 75 }));
+      }
       d.pauseCount++;
       notePauseChange(d, this.clock.now());
       const process = this.host.processes.get(domid);

@@ -37,6 +37,8 @@ export interface MockDomain {
 
 export class DomainTable {
   private readonly byDomid = new Map<number, MockDomain>();
+  /** all() in domid order, rebuilt only after the list changed. */
+  private sorted: MockDomain[] | undefined;
   private rover = 0;
 
   get size(): number {
@@ -48,8 +50,9 @@ export class DomainTable {
   }
 
   /** Live and dying domains, in domid order (as xc_domain_getinfolist returns them). */
-  all(): MockDomain[] {
-    return [...this.byDomid.values()].sort((a, b) => a.domid - b.domid);
+  all(): readonly MockDomain[] {
+    this.sorted ??= [...this.byDomid.values()].sort((a, b) => a.domid - b.domid);
+    return this.sorted;
   }
 
   findByName(name: string): MockDomain | undefined {
@@ -79,11 +82,13 @@ export class DomainTable {
       guest: undefined,
     };
     this.byDomid.set(domid, domain);
+    this.sorted = undefined;
     return domain;
   }
 
   remove(domid: number): void {
     this.byDomid.delete(domid);
+    this.sorted = undefined;
   }
 }
 

@@ -35,6 +35,7 @@ export class MockHost {
   /** The running guest process of each domain that has one (libxl-built guests, running guests and dom0). */
   readonly processes = new Map<number, DomainProcess>();
   private readonly waiters = new Set<MemoryWaiter>();
+  private readonly live = new Set<{ cancel(): void; close(): void }>();
   private readonly returning = new Map<number, Timer>();
   private readonly returnDue = new Map<number, number>();
   closed = false;
@@ -43,28 +44,42 @@ export class MockHost {
     this.heap = new ClaimHeap(spec.memoryMiB * PAGES_PER_MIB, spec.xenOverheadPages, heapRulesFor(spec.xenVersion, spec.tmem));
   }
 
-  /** A timer owned by the mock: counted while pending, dropped on close. */
-  schedule(ms: number, callback: () => void): Timer {
+  /** A timer owned by the mock: counted while pending, cancelled on close (`onClose` runs instead, if given). */
+  schedule(ms: number, callback: () => void, onClose?: () => void): Timer {
+    if (this.closed) {
+      onClose?.();
+      return { cancel: () => undefined };
+    }
     this.pendingTimers++;
     let live = true;
-    const timer = this.clock.setTimer(ms, () => {
-      if (!live) return;
+    const finish = (): boolean => {
+      if (!live) return false;
       live = false;
       this.pendingTimers--;
-      if (!this.closed) callback();
+      this.live.delete(entry);
+      return true;
+    };
+    const timer = this.clock.setTimer(ms, () => {
+      if (finish()) callback();
     });
-    return {
+    const entry = {
       cancel: () => {
-        if (!live) return;
-        live = false;
-        this.pendingTimers--;
-        timer.cancel();
+        if (finish()) timer.cancel();
+      },
+      close: () => {
+        if (finish()) {
+          timer.cancel();
+          onClose?.();
+        }
       },
     };
+    this.live.add(entry);
+    return entry;
   }
 
+  /** Waits `ms` of the host's time; resolves early if the host closes (the waiter then sees `closed`). */
   sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.schedule(ms, resolve));
+    return new Promise((resolve) => this.schedule(ms, resolve, resolve));
   }
 
   profileFor(name: string | undefined): GuestProfile {
@@ -146,5 +161,6 @@ export class MockHost {
     for (const timer of this.returning.values()) timer.cancel();
     this.returning.clear();
     this.waiters.clear();
+    for (const entry of [...this.live]) entry.close();
   }
 }

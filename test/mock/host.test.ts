@@ -226,3 +226,22 @@ describe('time and determinism', () => {
     await expect(backend.physinfo()).rejects.toMatchObject({ code: 'EBADF' });
   });
 });
+
+describe('close', () => {
+  it('fails a build in progress instead of leaving it hanging, and leaves no timer behind', async () => {
+    const { backend, clock, control } = mockHost();
+    const creating = backend.createGuest(pv('half', 4096)).then(() => 'built', (e: XenError) => e.code);
+    await clock.advance(1000);
+    await backend.close();
+    expect(await creating).toBe('ERROR_FAIL');
+    expect(control.pendingTimers).toBe(0);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('a 256th nested pause is EOVERFLOW', async () => {
+    const { backend } = mockHost();
+    const domid = await backend.createEmptyDomain({ type: 'pv' });
+    for (let i = 1; i < 255; i++) await backend.pauseDomain(domid);
+    await expect(backend.pauseDomain(domid)).rejects.toMatchObject({ code: 'EOVERFLOW', errno: 75 });
+  });
+});
