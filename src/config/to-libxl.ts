@@ -52,6 +52,9 @@ const ACTION_KEYS = [
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** xl's top-level display keys: an HVM guest's emulated display, or a PV guest's vfb when vnc is enabled. */
+const DISPLAY_KEYS = ['vnc', 'vnclisten', 'vncpasswd', 'vncdisplay', 'vncunused', 'sdl', 'opengl', 'display', 'xauthority', 'keymap'];
+
 /** The keys this module reads. Anything else in a file is warned about. */
 const MAPPED_KEYS = new Set([
   'name',
@@ -71,8 +74,7 @@ const MAPPED_KEYS = new Set([
   'bootloader_args',
   'disk',
   'vif',
-  'sdl',
-  'vnc',
+  ...DISPLAY_KEYS,
   ...ACTION_KEYS.map(([key]) => key),
 ]);
 
@@ -103,8 +105,16 @@ class Mapper {
     this.fail({ line: 1, column: 1 }, key, reason);
   }
 
+  private readonly lines: number[] = [];
+
   private warn(line: number, text: string): void {
     this.warnings.push(`${this.cfg.file}:${line}: warning: ${text}`);
+    this.lines.push(line);
+  }
+
+  /** Warnings in file order (the sort is stable, so one line's warnings keep their order). */
+  sortedWarnings(): string[] {
+    return this.warnings.map((w, i) => [w, this.lines[i]!] as const).sort((a, b) => a[1] - b[1]).map(([w]) => w);
   }
 
   private setting(key: string): XlSetting | undefined {
@@ -243,6 +253,46 @@ class Mapper {
     });
   }
 
+  /**
+   * The top-level vnc and sdl keys (parse_top_level_vnc_options, parse_top_level_sdl_options). xl uses them for
+   * an HVM guest's display, and for a PV guest only when vnc is enabled (it then adds a vfb and a vkb). A PVH
+   * guest has neither, so they are ignored, with a warning.
+   */
+  private display(type: DomainType): { vnc: Record<string, unknown>; sdl: Record<string, unknown>; keymap?: string } | undefined {
+    const present = DISPLAY_KEYS.filter((k) => this.cfg.get(k));
+    const vncEnabled = this.defbool('vnc');
+    if (type === 'pvh' || (type === 'pv' && vncEnabled !== 'True') || (type === 'pv' && this.cfg.get('vfb'))) {
+      const why =
+        type === 'pvh' ? 'a pvh guest has no emulated display' : this.cfg.get('vfb') ? 'vfb is set, and xl then ignores them' : 'vnc is not enabled, so xl adds no vfb';
+      for (const key of present) this.warn(this.cfg.get(key)!.line, `${key} is ignored: ${why}`);
+      for (const key of DISPLAY_KEYS) this.used.add(key);
+      return undefined;
+    }
+    const vnc: Record<string, unknown> = {};
+    if (vncEnabled !== undefined) vnc['enable'] = vncEnabled;
+    const listen = this.string('vnclisten');
+    if (listen) vnc['listen'] = listen.value;
+    const passwd = this.string('vncpasswd');
+    if (passwd) vnc['passwd'] = passwd.value;
+    const vncDisplay = this.integer('vncdisplay', 0, 2 ** 31 - 1);
+    if (vncDisplay && vncDisplay.value !== 0) vnc['display'] = vncDisplay.value;
+    const findUnused = this.defbool('vncunused');
+    if (findUnused !== undefined) vnc['findunused'] = findUnused;
+
+    const sdl: Record<string, unknown> = {};
+    const sdlEnabled = this.defbool('sdl');
+    if (sdlEnabled !== undefined) sdl['enable'] = sdlEnabled;
+    const opengl = this.defbool('opengl');
+    if (opengl !== undefined) sdl['opengl'] = opengl;
+    const x11Display = this.string('display');
+    if (x11Display) sdl['display'] = x11Display.value;
+    const xauthority = this.string('xauthority');
+    if (xauthority) sdl['xauthority'] = xauthority.value;
+
+    const keymap = this.string('keymap');
+    return keymap ? { vnc, sdl, keymap: keymap.value } : { vnc, sdl };
+  }
+
   private action(key: string, fallback: string): string {
     const s = this.string(key);
     const name = s?.value ?? fallback;
@@ -285,20 +335,16 @@ class Mapper {
       this.fail(where, 'kernel', `a ${type} guest needs kernel = "..." or bootloader = "..." (neither is set)`);
     }
 
-    const sdl = this.defbool('sdl');
-    const vnc = this.defbool('vnc');
-    if (type !== 'hvm') {
-      for (const key of ['sdl', 'vnc']) {
-        const s = this.cfg.get(key);
-        if (s) this.warn(s.line, `${key} is mapped only for hvm guests (a ${type} guest needs a vfb); ignored`);
-      }
-    }
+    const display = this.display(type);
 
     const disks = this.disks();
     const nics = this.nics();
     this.warnUnknownKeys();
 
-    const c_info: LibxlDomainConfig['c_info'] = { type, name: nameSetting.value, uuid, run_hotplug_scripts: 'True' };
+    const c_info: LibxlDomainConfig['c_info'] = { type, name: nameSetting.value };
+    // An all-zero UUID is libxl's default, which its JSON leaves out.
+    if (!/^[0-]+$/.test(uuid)) c_info.uuid = uuid;
+    c_info['run_hotplug_scripts'] = 'True';
 
     const b_info: LibxlDomainConfig['b_info'] = {};
     const maxVcpus = maxvcpus?.value ?? vcpus?.value;
@@ -315,13 +361,10 @@ class Mapper {
     if (bootloader) b_info['bootloader'] = bootloader.value;
     if (bootloaderArgs) b_info['bootloader_args'] = bootloaderArgs;
     if (type === 'hvm') {
-      b_info['type.hvm'] = {
-        vga: {},
-        vnc: vnc === undefined ? {} : { enable: vnc },
-        sdl: sdl === undefined ? {} : { enable: sdl },
-        spice: {},
-        rdm: {},
-      };
+      const hvm: Record<string, unknown> = { vga: {}, vnc: display?.vnc ?? {} };
+      if (display?.keymap !== undefined) hvm['keymap'] = display.keymap;
+      Object.assign(hvm, { sdl: display?.sdl ?? {}, spice: {}, rdm: {} });
+      b_info['type.hvm'] = hvm;
     } else {
       b_info[`type.${type}`] = {};
     }
@@ -331,6 +374,12 @@ class Mapper {
     const config: LibxlDomainConfig = { c_info, b_info };
     if (disks) config['disks'] = disks;
     if (nics) config['nics'] = nics;
+    if (type === 'pv' && display) {
+      const vfb: Record<string, unknown> = { devid: 0, vnc: display.vnc, sdl: display.sdl };
+      if (display.keymap !== undefined) vfb['keymap'] = display.keymap;
+      config['vfbs'] = [vfb];
+      config['vkbs'] = [{ devid: 0 }];
+    }
     for (const [key, action] of actions) {
       if (action !== 'destroy') config[key] = action;
     }
@@ -357,5 +406,5 @@ class Mapper {
 export function xlToLibxl(cfg: XlConfig, options: GuestConfigOptions = {}): GuestConfigResult {
   const mapper = new Mapper(cfg, options);
   const config = mapper.map();
-  return { config, warnings: mapper.warnings };
+  return { config, warnings: mapper.sortedWarnings() };
 }

@@ -62,10 +62,10 @@ describe('unknown keys are warned about with file and line', () => {
     const path = fixture('unknown-keys.cfg');
     const { warnings } = await loadGuestConfig(path, opts);
     expect(warnings).toEqual([
-      `${path}:7: warning: memory = 0400 has a leading 0, so xl reads it as octal: 256`,
       `${path}:4: warning: unknown key 'vcpu' (not an xl.cfg key in Xen 4.17); ignored`,
       `${path}:5: warning: 'cpus' is an xl key xenclaim does not map; ignored`,
       `${path}:6: warning: unknown key 'max_mem' (not an xl.cfg key in Xen 4.17); ignored`,
+      `${path}:7: warning: memory = 0400 has a leading 0, so xl reads it as octal: 256`,
       `${path}:7: warning: 'memory' is set 2 times; the last (this line) wins, as in xl`,
     ]);
   });
@@ -73,14 +73,35 @@ describe('unknown keys are warned about with file and line', () => {
   it('warns about ignored vif options and cmdline overriding root/extra', () => {
     const { warnings } = pv(`vif = [ 'bridge=br0,accel=x,foo=bar' ]\ncmdline = "quiet"\nroot = "/dev/xvda1"\n`);
     expect(warnings).toEqual([
-      "g.cfg:4: warning: ignoring root= and extra= in favour of cmdline= (as xl does)",
       "g.cfg:3: warning: vif[0]: vif option 'accel' is not supported by xenclaim; ignored",
       "g.cfg:3: warning: vif[0]: unrecognized vif option 'foo' (xl ignores it too)",
+      "g.cfg:4: warning: ignoring root= and extra= in favour of cmdline= (as xl does)",
     ]);
   });
 
-  it('warns that sdl/vnc are ignored for a pv guest', () => {
-    expect(pv(`sdl = 1\n`).warnings).toEqual(['g.cfg:3: warning: sdl is mapped only for hvm guests (a pv guest needs a vfb); ignored']);
+  it('warns that display keys are ignored where xl ignores them', () => {
+    expect(pv(`sdl = 1\nvnc = 0\n`).warnings).toEqual([
+      'g.cfg:3: warning: sdl is ignored: vnc is not enabled, so xl adds no vfb',
+      'g.cfg:4: warning: vnc is ignored: vnc is not enabled, so xl adds no vfb',
+    ]);
+    expect(pv(`type = "pvh"\nvnc = 1\n`).warnings).toEqual(['g.cfg:4: warning: vnc is ignored: a pvh guest has no emulated display']);
+  });
+
+  it('vnc = 1 gives a pv guest a vfb and a vkb, as xl does', () => {
+    const c = pv(`vnc = 1\nsdl = 1\nvnclisten = "0.0.0.0"\nkeymap = "de"\n`).config;
+    expect(c['vfbs']).toEqual([{ devid: 0, vnc: { enable: 'True', listen: '0.0.0.0' }, sdl: { enable: 'True' }, keymap: 'de' }]);
+    expect(c['vkbs']).toEqual([{ devid: 0 }]);
+  });
+
+  it('the display keys of an hvm guest', () => {
+    const body = `name = "g"\ntype = "hvm"\nvnc = 1\nvnclisten = "0.0.0.0"\nvncpasswd = "pw"\nvncdisplay = 3\nvncunused = 0\nsdl = 1\nopengl = 1\ndisplay = ":0"\nxauthority = "/x"\nkeymap = "de"\n`;
+    // what xl 4.17 printed for this config
+    const hvm = { vga: {}, vnc: { enable: 'True', listen: '0.0.0.0', passwd: 'pw', display: 3, findunused: 'False' }, keymap: 'de', sdl: { enable: 'True', opengl: 'True', display: ':0', xauthority: '/x' }, spice: {}, rdm: {} };
+    expect(JSON.stringify(read(body).config.b_info['type.hvm'])).toBe(JSON.stringify(hvm));
+  });
+
+  it('an all-zero uuid is left out, as libxl prints it', () => {
+    expect(pv(`uuid = "00000000-0000-0000-0000-000000000000"\n`).config.c_info.uuid).toBeUndefined();
   });
 });
 

@@ -96,6 +96,11 @@ describe.skipIf(!available)(available ? 'xl oracle: Xen 4.17 xl -N create' : ski
     ['no final newline', `name = "s"\nkernel = "/k"`],
     ['type abbreviations', `name = "s"\ntype = "h"\n`],
     ['root and extra', `name = "s"\nkernel = "/k"\nroot = "/dev/xvda1 ro"\nextra = "quiet"\n`],
+    ['pv with vnc: a vfb and a vkb', `name = "s"\nkernel = "/k"\nvnc = 1\nsdl = 1\nvnclisten = "0.0.0.0"\nkeymap = "de"\n`],
+    ['pvh ignores the display keys', `name = "s"\nkernel = "/k"\ntype = "pvh"\nvnc = 1\nsdl = 1\n`],
+    ['hvm display keys', `name = "s"\ntype = "hvm"\nvnc = 1\nvnclisten = "0.0.0.0"\nvncpasswd = "pw"\nvncdisplay = 3\nvncunused = 0\nsdl = 1\nopengl = 1\ndisplay = ":0"\nxauthority = "/x"\nkeymap = "de"\n`],
+    ['all-zero uuid', `name = "s"\nkernel = "/k"\nuuid = "00000000-0000-0000-0000-000000000000"\n`],
+    ['vif rates', `name = "s"\nkernel = "/k"\nvif = [ 'rate=10Mb/s', 'rate=1GB/s@20ms', 'rate=5b/s@100us' ]\n`],
     ['actions', `name = "s"\nkernel = "/k"\non_poweroff = "coredump-destroy"\non_reboot = "preserve"\non_watchdog = "rename-restart"\non_crash = "restart"\non_soft_reset = "destroy"\n`],
   ];
   for (const [what, body] of syntax) {
