@@ -130,10 +130,10 @@ class Mapper {
   }
 
   /** An integer key in [min, max]; `unit` is said in the error. */
-  integer(key: string, min: number, max: number, unit = ''): { value: number; place: XlString } | undefined {
+  integer(key: string, min: number, max: number, unit = '', expected?: string): { value: number; place: XlString } | undefined {
     const s = this.setting(key);
     if (!s) return undefined;
-    const range = `an integer from ${min} to ${max}${unit ? ` (${unit})` : ''}`;
+    const range = expected ?? `an integer from ${min} to ${max}${unit ? ` (${unit})` : ''}`;
     if (s.value.kind !== 'string') this.fail(s.value, key, `${key} must be ${range}, not a list`);
     if (s.op === '+=') this.fail(s.value, key, `${key} is a number: '+=' cannot be used with it (xl refuses it too)`);
     const parsed = cStrtol(s.value.value);
@@ -159,7 +159,7 @@ class Mapper {
   }
 
   defbool(key: string): 'True' | 'False' | undefined {
-    const n = this.integer(key, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    const n = this.integer(key, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, '', '0 or 1 (xl reads any integer; non-zero is true)');
     return n === undefined ? undefined : n.value !== 0 ? 'True' : 'False';
   }
 

@@ -192,6 +192,7 @@ describe('bad values are ConfigErrors naming the key, place and accepted range',
     ['disk without vdev', `name = "g"\nkernel = "/k"\ndisk = [ '/a,raw,xvda', '/b,raw' ]\n`, 3, 25, `disk[1] "/b,raw": no vdev specified`],
     ['disk bad format', `name = "g"\nkernel = "/k"\ndisk = [ '/a,raw2,xvda' ]\n`, 3, 10, `disk[0] "/a,raw2,xvda": unknown value for format: near 'raw2'`],
     ['vif bad mac', `name = "g"\nkernel = "/k"\nvif = [ 'mac=00:16:3e' ]\n`, 3, 9, `vif[0] "mac=00:16:3e": mac must be six hexadecimal octets like 00:16:3e:12:34:56, got "00:16:3e"`],
+    ['a yes/no key given as text', `name = "g"\ntype = "hvm"\nvnc = "yes"\n`, 3, 7, `vnc must be 0 or 1 (xl reads any integer; non-zero is true), got "yes"`],
     ['vif bad type', `name = "g"\nkernel = "/k"\nvif = [ 'type=tap' ]\n`, 3, 9, `vif[0] "type=tap": type must be 'vif' or 'ioemu', got "tap"`],
   ];
   for (const [what, body, line, column, reason] of cases) {
