@@ -1,0 +1,91 @@
+/**
+ * Progress events: what a terminal display draws (claimed, building, ballooning donors with a progress bar,
+ * running) and what `--json` prints, one object per line. Every event has `type`, `atMs` (the executor's clock)
+ * and `request` (the guest name, or null for host-wide steps such as limits). Plain data: JSON.stringify-able.
+ */
+import type { GiveUpReport } from '../admission/give-up.js';
+import type { StrategyName } from './types.js';
+
+export interface DonorTarget {
+  domid: number;
+  name: string;
+  fromKiB: number;
+  toKiB: number;
+}
+
+export interface LimitChange {
+  domid: number;
+  name: string;
+  /** max_pages before, in KiB. */
+  fromKiB: number;
+  toKiB: number;
+}
+
+export interface EventError {
+  code: string | null;
+  errno: number | null;
+  message: string;
+}
+
+interface Base {
+  atMs: number;
+  strategy: StrategyName;
+}
+
+export type AdmissionEvent =
+  /** A request entered the strategy; needKiB is libxl_domain_need_memory's answer. */
+  | (Base & { type: 'requested'; request: string; needKiB: number })
+  /** A build started: `claim` says whether the builder claims first; attempt counts from 1. */
+  | (Base & { type: 'building'; request: string; claim: boolean; attempt: number })
+  /** The hypervisor accepted the build's claim (seen as the domain's outstanding pages), or the pool/model admitted it. */
+  | (Base & { type: 'admitted'; request: string; via: 'claim' | 'pool' | 'model' })
+  /** The claim (or the allocation) was refused with ENOMEM: the fallback starts. */
+  | (Base & { type: 'claim-refused'; request: string; error: EventError })
+  /** New balloon targets were set; `round` counts ballooning rounds of this strategy instance from 1. */
+  | (Base & {
+      type: 'ballooning';
+      request: string | null;
+      round: number;
+      method: 'proportional' | 'round-robin';
+      shortfallKiB: number;
+      donors: DonorTarget[];
+    })
+  /** A watched donor's size: `fraction` is how much of what it was asked it has given (0..1), for a progress bar. */
+  | (Base & {
+      type: 'donor-progress';
+      request: string | null;
+      domid: number;
+      name: string;
+      totKiB: number;
+      targetKiB: number;
+      fraction: number;
+    })
+  /** A donor made no progress for the stall timeout: it is never asked again by this strategy instance. */
+  | (Base & { type: 'donor-uncooperative'; request: string | null; domid: number; name: string })
+  /** Donors' targets were raised back by what a failed admission had asked of them. */
+  | (Base & { type: 'donors-restored'; request: string | null; donors: DonorTarget[] })
+  /** limit-and-check: max_pages limits set / removed. */
+  | (Base & { type: 'limits-set'; request: null; limits: LimitChange[] })
+  | (Base & { type: 'limits-removed'; request: null; limits: LimitChange[] })
+  | (Base & { type: 'running'; request: string; domid: number })
+  | (Base & { type: 'gave-up'; request: string; report: GiveUpReport; message: string })
+  | (Base & { type: 'failed'; request: string; error: EventError })
+  /** A cleanup step failed even after a retry (the host may need an operator): never silent. */
+  | (Base & { type: 'cleanup-failed'; request: string | null; step: string; error: EventError });
+
+export type AdmissionEventType = AdmissionEvent['type'];
+
+export function eventError(error: unknown): EventError {
+  if (error instanceof Error) {
+    const e = error as Error & { code?: unknown; errno?: unknown };
+    return {
+      code: typeof e.code === 'string' ? e.code : null,
+      errno: typeof e.errno === 'number' ? e.errno : null,
+      message: e.message,
+    };
+  }
+  return { code: null, errno: null, message: String(error) };
+}
+
+/** Distributive Omit, so each variant keeps its own fields. */
+export type EventBody = AdmissionEvent extends infer E ? (E extends AdmissionEvent ? Omit<E, 'atMs' | 'strategy'> : never) : never;

@@ -1,0 +1,261 @@
+/**
+ * limit-and-check, as George Dunlap described it in the 2013 claim debate. One loop per batch (a batch lasts while
+ * requests wait or build):
+ *   check: set max_pages of every running guest to its current size (setMaxMem), observe, admit from that pool in
+ *   arrival order (checkRound), build the admitted guests with claim: false, balloon round-robin for what waits;
+ *   then re-check only after every guest being built has finished — or, when nothing is building, once the
+ *   ballooning has freed enough (progress.ts: stall per donor, wall-time budget);
+ *   end: remove every limit, on every path (finally), failures and exceptions included.
+ * On Xen ≥ 4.13 there is no tmem to freeze or cap; on a tmem host the freeze/cap step is not implemented here.
+ * Donors ballooned for requests that end up admitted keep their targets; when the wait gives up they get back
+ * what was asked of them.
+ */
+import { AdmissionError, buildGiveUpReport } from '../admission/give-up.js';
+import {
+  addLimits, applyRound, buildFinished, checkRound, enqueue, giveUpWaiting, limitsFor, nextAction, startSession,
+  type LimitAndCheckSession, type MaxMemLimit,
+} from '../admission/limit-and-check.js';
+import { applyPlan, observeProgress, startWaiting, type GiveUpCause, type WaitState, type WaitStep } from '../admission/progress.js';
+import type { BalloonPlan } from '../admission/balloon-plan.js';
+import { headroomPages } from '../admission/state.js';
+import { checkRequest, impossibleRequestError, Shell, Signal } from './shell.js';
+import type { AdmissionResult, AdmissionStrategy, GuestRequest, StrategyOptions } from './types.js';
+
+interface Entry {
+  request: GuestRequest;
+  needPages: number;
+  result: AdmissionResult;
+  resolve: (result: AdmissionResult) => void;
+}
+
+export class LimitAndCheckStrategy implements AdmissionStrategy {
+  readonly name = 'limit-and-check' as const;
+  readonly shell: Shell;
+  private session: LimitAndCheckSession | undefined;
+  private readonly entries = new Map<string, Entry>();
+  private readonly changed = new Signal();
+  private loop: Promise<void> | undefined;
+  private readonly builds = new Set<Promise<void>>();
+  private readonly admissions = new Set<Promise<AdmissionResult>>();
+
+  constructor(options: StrategyOptions) {
+    this.shell = new Shell('limit-and-check', options);
+  }
+
+  admit(request: GuestRequest): Promise<AdmissionResult> {
+    const work = this.enter(request);
+    this.admissions.add(work);
+    void work.finally(() => this.admissions.delete(work));
+    return work;
+  }
+
+  async idle(): Promise<void> {
+    for (;;) {
+      const pending = [...this.admissions, ...this.builds, ...(this.loop ? [this.loop] : [])];
+      if (pending.length === 0) return;
+      await Promise.allSettled(pending);
+    }
+  }
+
+  private async enter(request: GuestRequest): Promise<AdmissionResult> {
+    const shell = this.shell;
+    const result = shell.newResult(request);
+    let needPages: number;
+    try {
+      checkRequest('createGuests', request);
+      if (this.entries.has(request.name)) throw new Error(`createGuests: request "${request.name}" is already in this batch`);
+      needPages = await shell.needPages(request);
+    } catch (error) {
+      return shell.fail(result, error);
+    }
+    return new Promise<AdmissionResult>((resolve) => {
+      this.entries.set(request.name, { request, needPages, result, resolve });
+      const pool = { id: request.name, needPages };
+      if (this.session === undefined) {
+        this.session = startSession([pool]);
+        this.startLoop();
+      } else {
+        this.session = enqueue(this.session, pool);
+        this.changed.notify();
+      }
+    });
+  }
+
+  private startLoop(): void {
+    const loop = this.runBatch();
+    this.loop = loop;
+    void loop.finally(() => {
+      if (this.loop === loop) this.loop = undefined;
+    });
+  }
+
+  private settle(id: string, outcome: { domid: number } | { error: unknown }): void {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    this.entries.delete(id);
+    if ('domid' in outcome) entry.resolve(this.shell.succeed(entry.result, outcome.domid));
+    else {
+      this.shell.ours.delete(id);
+      entry.resolve(this.shell.fail(entry.result, outcome.error));
+    }
+  }
+
+  private startBuild(id: string): void {
+    const entry = this.entries.get(id)!;
+    const shell = this.shell;
+    entry.result.admittedAtMs = shell.now();
+    shell.ours.add(id);
+    shell.emit({ type: 'admitted', request: id, via: 'pool' });
+    shell.emit({ type: 'building', request: id, claim: false, attempt: 1 });
+    const build = shell.backend.createGuest(entry.request.config, { claim: false }).then(
+      (domid) => {
+        this.session = this.session && buildFinished(this.session, id, true);
+        this.settle(id, { domid });
+      },
+      (error: unknown) => {
+        this.session = this.session && buildFinished(this.session, id, false);
+        this.settle(id, { error });
+      },
+    );
+    this.builds.add(build);
+    void build.finally(() => {
+      this.builds.delete(build);
+      this.changed.notify();
+    });
+  }
+
+  private failWaiting(cause: GiveUpCause, wait: WaitState | undefined, lastPlan: BalloonPlan | undefined): void {
+    const session = this.session!;
+    for (const pending of session.pending) {
+      const error = wait
+        ? new AdmissionError(buildGiveUpReport({
+            request: pending.id, cause, wait: { ...wait, needPages: pending.needPages }, nowMs: this.shell.now(), lastPlan,
+          }))
+        : new Error(`${pending.id}: gave up waiting for memory (${cause})`);
+      this.settle(pending.id, { error });
+    }
+    this.session = giveUpWaiting(session);
+  }
+
+  /** One batch: checks until nothing waits or builds; the limits are removed however it ends. */
+  private async runBatch(): Promise<void> {
+    const shell = this.shell;
+    let wait: WaitState | undefined;
+    let lastPlan: BalloonPlan | undefined;
+    let rotateAfterDomid: number | undefined;
+    try {
+      for (;;) {
+        const action = nextAction(this.session!);
+        if (action.kind === 'release-limits') break;
+        if (action.kind === 'wait-for-builds') {
+          await this.changed.wait();
+          continue;
+        }
+
+        // Check: limit, read free memory once, admit from that pool.
+        let observation = await shell.observe();
+        const limits = limitsFor(observation.state, {}, this.session!.limits);
+        if (limits.length > 0) {
+          const set: MaxMemLimit[] = [];
+          try {
+            for (const limit of limits) {
+              await shell.backend.setMaxMem(limit.domid, limit.toKiB);
+              this.session = addLimits(this.session!, [limit]);
+              set.push(limit);
+            }
+          } finally {
+            if (set.length > 0) shell.emit({ type: 'limits-set', request: null, limits: set });
+          }
+          observation = await shell.observe();
+        }
+        const round = checkRound(observation.state, this.session!.pending, { policy: shell.planPolicy(), rotateAfterDomid });
+        this.session = applyRound(this.session!, round);
+        for (const impossible of round.impossible) {
+          this.settle(impossible.id, { error: impossibleRequestError(shell, impossible.id, impossible.needPages, observation.state) });
+        }
+        for (const admitted of round.admitted) this.startBuild(admitted.id);
+        if (round.admitted.length > 0) wait = undefined;
+
+        const plan = round.balloon;
+        if (plan === null) continue;
+        lastPlan = plan;
+        const target = round.remainingPoolPages + plan.shortfallPages;
+        let step: WaitStep = wait === undefined
+          ? startWaiting({ needPages: target, plan, nowMs: shell.now(), headroomPages: round.remainingPoolPages, config: shell.options.wait })
+          : applyPlan({ ...wait, needPages: target }, plan, shell.now());
+        wait = step.state;
+        if (step.decision.kind !== 'give-up') {
+          await shell.setDonorTargets(plan, null);
+          const asked = plan.donors.filter((d) => d.askedPages > 0);
+          if (asked.length > 0) rotateAfterDomid = asked[asked.length - 1]!.domid;
+        }
+        // Builds in flight: the next check waits for all of them (the ballooning goes on meanwhile).
+        if (this.session!.building.length > 0 && step.decision.kind !== 'give-up') continue;
+
+        // Nothing building: wait on the donors until the pool would cover the waiting run, then check again.
+        for (;;) {
+          const decision = step.decision;
+          if (decision.kind === 'give-up') {
+            const asked = wait.asked;
+            this.failWaiting(decision.cause, wait, lastPlan);
+            wait = undefined;
+            await shell.restoreDonors(asked, null);
+            break;
+          }
+          if (decision.kind === 'retry-claim') break;
+          if (decision.kind === 'replan') {
+            await shell.pause();
+            break;
+          }
+          if (decision.kind === 'mark-uncooperative') {
+            for (const domid of decision.domids) {
+              shell.uncooperative.add(domid);
+              const stuck = wait.uncooperative.find((u) => u.domid === domid);
+              shell.emit({ type: 'donor-uncooperative', request: null, domid, name: stuck?.name ?? `domain-${domid}` });
+            }
+            break;
+          }
+          await shell.pause(decision.untilMs);
+          const seen = await shell.observe();
+          shell.donorProgress(null, wait.asked, seen.domains);
+          step = observeProgress(wait, {
+            nowMs: shell.now(),
+            headroomPages: headroomPages(seen.state.host),
+            donors: seen.domains.map((d) => ({ domid: d.domid, totPages: d.totPages })),
+          });
+          wait = step.state;
+        }
+      }
+    } catch (error) {
+      // An observation or a limit failed: fail what waits (builds in flight finish on their own), give donors back.
+      const session = this.session!;
+      for (const pending of session.pending) this.settle(pending.id, { error });
+      this.session = { ...session, pending: [] };
+      if (wait) await shell.restoreDonors(wait.asked, null);
+    } finally {
+      await this.releaseLimits();
+    }
+  }
+
+  /** Removes every limit of the batch (each retried once), then starts a new batch for requests that came meanwhile. */
+  private async releaseLimits(): Promise<void> {
+    const shell = this.shell;
+    // Builds admitted from the pool still run: the batch ends when they have finished.
+    while (this.session!.building.length > 0) await this.changed.wait();
+    const limits = [...this.session!.limits];
+    const removed: MaxMemLimit[] = [];
+    for (const limit of limits) {
+      const ok = await shell.cleanup(null, `remove the max_pages limit of ${limit.name} (domid ${limit.domid})`, () =>
+        shell.backend.setMaxMem(limit.domid, limit.fromKiB),
+      );
+      if (ok) removed.push({ ...limit, fromKiB: limit.toKiB, toKiB: limit.fromKiB });
+    }
+    if (removed.length > 0) shell.emit({ type: 'limits-removed', request: null, limits: removed });
+    const late = this.session!.pending;
+    this.session = undefined;
+    if (late.length > 0) {
+      this.session = startSession(late);
+      this.startLoop();
+    }
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * The model strategy (xapi's squeezed): one loop keeps an internal model of free memory — host headroom minus what
+ * running guests will still grow to minus what admitted builds are still owed (reservations) — and admits from it,
+ * in arrival order, without limits or claims (builds use claim: false). Each poll it observes the host, ties
+ * reservations to the domains being built, reconciles the model with what the hypervisor reports (guests converge,
+ * donors free memory), admits what now fits, and balloons donors (the same fraction of each range) for what waits.
+ * A build finishing releases its reservation. Stuck donors are detected by progress.ts and never asked again;
+ * the wait for memory is budgeted by wall time. A build refused memory by the hypervisor (something grew that the
+ * model could not foresee, e.g. a guest ballooning up on its own) goes back to the queue while the budget lasts.
+ */
+import { AdmissionError, buildGiveUpReport } from '../admission/give-up.js';
+import {
+  admitFromModel, createModel, modelFreePages, reconcile, releaseReservation, transferReservation, type HostModel,
+} from '../admission/model.js';
+import { applyPlan, observeProgress, startWaiting, type WaitState, type WaitStep } from '../admission/progress.js';
+import type { BalloonPlan } from '../admission/balloon-plan.js';
+import { eventError } from './events.js';
+import { checkRequest, impossibleRequestError, isOutOfMemory, Shell, Signal } from './shell.js';
+import type { AdmissionResult, AdmissionStrategy, GuestRequest, StrategyOptions } from './types.js';
+
+interface Entry {
+  request: GuestRequest;
+  needPages: number;
+  result: AdmissionResult;
+  resolve: (result: AdmissionResult) => void;
+  attempts: number;
+  firstAdmittedAtMs: number | null;
+}
+
+export class ModelStrategy implements AdmissionStrategy {
+  readonly name = 'model' as const;
+  readonly shell: Shell;
+  private model: HostModel | undefined;
+  /** Waiting, in arrival order. */
+  private pending: Entry[] = [];
+  private readonly building = new Map<string, Entry>();
+  private readonly changed = new Signal();
+  private loop: Promise<void> | undefined;
+  private readonly tasks = new Set<Promise<unknown>>();
+
+  constructor(options: StrategyOptions) {
+    this.shell = new Shell('model', options);
+  }
+
+  admit(request: GuestRequest): Promise<AdmissionResult> {
+    const work = this.enter(request);
+    this.track(work);
+    return work;
+  }
+
+  async idle(): Promise<void> {
+    for (;;) {
+      const pending = [...this.tasks, ...(this.loop ? [this.loop] : [])];
+      if (pending.length === 0) return;
+      await Promise.allSettled(pending);
+    }
+  }
+
+  private track(work: Promise<unknown>): void {
+    this.tasks.add(work);
+    void work.finally(() => this.tasks.delete(work));
+  }
+
+  private known(name: string): boolean {
+    return this.pending.some((e) => e.request.name === name) || this.building.has(name);
+  }
+
+  private async enter(request: GuestRequest): Promise<AdmissionResult> {
+    const shell = this.shell;
+    const result = shell.newResult(request);
+    let needPages: number;
+    try {
+      checkRequest('createGuests', request);
+      if (this.known(request.name)) throw new Error(`createGuests: request "${request.name}" is already in this batch`);
+      needPages = await shell.needPages(request);
+    } catch (error) {
+      return shell.fail(result, error);
+    }
+    return new Promise<AdmissionResult>((resolve) => {
+      this.pending.push({ request, needPages, result, resolve, attempts: 0, firstAdmittedAtMs: null });
+      if (this.loop === undefined) this.startLoop();
+      else this.changed.notify();
+    });
+  }
+
+  private startLoop(): void {
+    const loop = this.run();
+    this.loop = loop;
+    void loop.finally(() => {
+      if (this.loop === loop) this.loop = undefined;
+      if (this.loop === undefined && this.pending.length > 0) this.startLoop();
+    });
+  }
+
+  private settle(entry: Entry, outcome: { domid: number } | { error: unknown }): void {
+    if ('domid' in outcome) entry.resolve(this.shell.succeed(entry.result, outcome.domid));
+    else {
+      this.shell.ours.delete(entry.request.name);
+      entry.resolve(this.shell.fail(entry.result, outcome.error));
+    }
+  }
+
+  private startBuild(entry: Entry): void {
+    const shell = this.shell;
+    const name = entry.request.name;
+    entry.attempts++;
+    entry.result.admittedAtMs = shell.now();
+    shell.ours.add(name);
+    this.building.set(name, entry);
+    shell.emit({ type: 'admitted', request: name, via: 'model' });
+    shell.emit({ type: 'building', request: name, claim: false, attempt: entry.attempts });
+    const build = shell.backend.createGuest(entry.request.config, { claim: false }).then(
+      (domid) => {
+        this.release(name);
+        this.settle(entry, { domid });
+      },
+      (error: unknown) => {
+        this.release(name);
+        const budgetMs = { ...{ budgetMs: 60_000 }, ...shell.options.wait }.budgetMs;
+        if (isOutOfMemory(error) && shell.now() - entry.result.requestedAtMs < budgetMs) {
+          // The hypervisor disagreed with the model: reconcile and try again from the queue.
+          shell.emit({ type: 'claim-refused', request: name, error: eventError(error) });
+          entry.result.admittedAtMs = null;
+          this.pending.unshift(entry);
+          if (this.loop === undefined) this.startLoop();
+          return;
+        }
+        this.settle(entry, { error });
+      },
+    );
+    this.track(build);
+    void build.finally(() => this.changed.notify());
+  }
+
+  private release(name: string): void {
+    this.building.delete(name);
+    if (this.model) this.model = releaseReservation(this.model, name);
+  }
+
+  private async run(): Promise<void> {
+    const shell = this.shell;
+    let wait: WaitState | undefined;
+    let lastPlan: BalloonPlan | undefined;
+    try {
+      this.model = createModel((await shell.observe()).state);
+      while (this.pending.length > 0 || this.building.size > 0) {
+        const observation = await shell.observe();
+        let model = this.model!;
+        for (const reservation of model.reservations) {
+          if (reservation.domid !== undefined) continue;
+          const domain = observation.domains.find((d) => d.name === reservation.id && !d.dying);
+          if (domain) model = transferReservation(model, reservation.id, domain.domid);
+        }
+        model = reconcile(model, observation.state).model;
+
+        const waiting = this.pending.map((e) => ({ id: e.request.name, needPages: e.needPages }));
+        const admission = admitFromModel(model, waiting, shell.planPolicy());
+        this.model = admission.model;
+        const byName = new Map(this.pending.map((e) => [e.request.name, e]));
+        const leaving = new Set([...admission.admitted, ...admission.impossible].map((r) => r.id));
+        this.pending = this.pending.filter((e) => !leaving.has(e.request.name));
+        for (const impossible of admission.impossible) {
+          this.settle(byName.get(impossible.id)!, {
+            error: impossibleRequestError(shell, impossible.id, impossible.needPages, observation.state),
+          });
+        }
+        for (const admitted of admission.admitted) this.startBuild(byName.get(admitted.id)!);
+
+        const plan = admission.balloon;
+        if (plan === null || this.pending.length === 0) {
+          wait = undefined;
+          if (this.pending.length === 0 && this.building.size > 0) await this.changed.wait();
+          continue;
+        }
+        lastPlan = plan;
+        const freePages = modelFreePages(this.model);
+        const target = Math.max(1, plan.shortfallPages + Math.max(0, freePages));
+        let step: WaitStep;
+        const newAsks = plan.donors.some((d) => d.askedPages > 0);
+        if (!plan.feasible && this.building.size > 0) {
+          // What is reserved for builds in flight blocks the plan: wait for them to finish and look again.
+          await Promise.race([this.changed.wait(), shell.pause()]);
+          continue;
+        }
+        if (wait === undefined) {
+          step = startWaiting({ needPages: target, plan, nowMs: shell.now(), headroomPages: Math.max(0, freePages), config: shell.options.wait });
+        } else if (newAsks || !plan.feasible) {
+          step = applyPlan({ ...wait, needPages: target }, plan, shell.now());
+        } else {
+          shell.donorProgress(null, wait.asked, observation.domains);
+          step = observeProgress({ ...wait, needPages: target }, {
+            nowMs: shell.now(),
+            headroomPages: Math.max(0, freePages),
+            donors: observation.domains.map((d) => ({ domid: d.domid, totPages: d.totPages })),
+          });
+        }
+        wait = step.state;
+        const decision = step.decision;
+        if (decision.kind === 'give-up') {
+          const asked = wait.asked;
+          for (const entry of this.pending) {
+            const report = buildGiveUpReport({
+              request: entry.request.name, cause: decision.cause, wait: { ...wait, needPages: entry.needPages }, nowMs: shell.now(), lastPlan,
+            });
+            this.settle(entry, { error: new AdmissionError(report) });
+          }
+          this.pending = [];
+          wait = undefined;
+          await shell.restoreDonors(asked, null);
+          continue;
+        }
+        if (newAsks) await shell.setDonorTargets(plan, null);
+        if (decision.kind === 'mark-uncooperative') {
+          for (const domid of decision.domids) {
+            shell.uncooperative.add(domid);
+            const stuck = wait.uncooperative.find((u) => u.domid === domid);
+            shell.emit({ type: 'donor-uncooperative', request: null, domid, name: stuck?.name ?? `domain-${domid}` });
+          }
+          continue;
+        }
+        await Promise.race([this.changed.wait(), shell.pause(decision.kind === 'wait' ? decision.untilMs : undefined)]);
+      }
+    } catch (error) {
+      // An observation failed: fail what waits (builds in flight finish on their own), give donors back.
+      const waiting = this.pending;
+      this.pending = [];
+      for (const entry of waiting) this.settle(entry, { error });
+      if (wait) await shell.restoreDonors(wait.asked, null);
+    }
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * What the three executors share: the backend calls they make (observe, set donor targets, restore them, build a
+ * guest), events stamped with the clock, and the facts the toolstack knows that Xen does not (floors, which
+ * domains this toolstack is building, which donors did not cooperate).
+ */
+import { planBalloon, type BalloonPlan, type BalloonPolicy } from '../admission/balloon-plan.js';
+import { AdmissionError, buildGiveUpReport } from '../admission/give-up.js';
+import { startWaiting, type AskedDonor } from '../admission/progress.js';
+import { headroomPages, kibToPagesCeil, observeState, type DomainFacts, type ObservedState } from '../admission/state.js';
+import type { DomainInfo, Physinfo, XenBackend } from '../backend.js';
+import type { Clock } from '../clock.js';
+import { ERRNO, XenError } from '../errors.js';
+import { eventError, type AdmissionEvent, type DonorTarget, type EventBody } from './events.js';
+import { DEFAULT_POLL_MS, type AdmissionResult, type GuestRequest, type StrategyName, type StrategyOptions } from './types.js';
+
+export interface Observation {
+  physinfo: Physinfo;
+  domains: DomainInfo[];
+  state: ObservedState;
+}
+
+/** ENOMEM from the claim or the allocation: errno 12, or the code itself. */
+export function isOutOfMemory(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const e = error as Error & { code?: unknown; errno?: unknown };
+  return e.code === 'ENOMEM' || e.errno === ERRNO.ENOMEM;
+}
+
+export class Shell {
+  readonly backend: XenBackend;
+  readonly clock: Clock;
+  readonly pollMs: number;
+  readonly policy: Partial<BalloonPolicy>;
+  /** Names of guests this instance is building or has built: never donors (lesson 9: not booted yet). */
+  readonly ours = new Set<string>();
+  /** Donors found uncooperative: never asked again by this instance. */
+  readonly uncooperative = new Set<number>();
+  balloonRounds = 0;
+  private readonly floorsKiB: ReadonlyMap<string, number>;
+  private readonly onEvent: ((event: AdmissionEvent) => void) | undefined;
+
+  constructor(readonly strategy: StrategyName, readonly options: StrategyOptions) {
+    this.backend = options.backend;
+    this.clock = options.clock;
+    this.pollMs = options.pollMs ?? DEFAULT_POLL_MS;
+    if (!Number.isFinite(this.pollMs) || this.pollMs <= 0) {
+      throw new XenError(`${strategy}: pollMs must be a finite number > 0, got ${String(options.pollMs)}`, { code: 'EINVAL', op: strategy });
+    }
+    this.policy = options.policy ?? {};
+    this.floorsKiB = options.floorsKiB ?? new Map();
+    this.onEvent = options.onEvent;
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  emit(body: EventBody): void {
+    if (!this.onEvent) return;
+    try {
+      this.onEvent({ ...body, atMs: this.clock.now(), strategy: this.strategy } as AdmissionEvent);
+    } catch {
+      // A display that throws must not break an admission.
+    }
+  }
+
+  /** The policy with every uncooperative donor excluded. */
+  planPolicy(): Partial<BalloonPolicy> {
+    return { ...this.policy, excludedDomids: [...(this.policy.excludedDomids ?? []), ...this.uncooperative] };
+  }
+
+  facts(domains: readonly DomainInfo[]): Map<number, DomainFacts> {
+    const facts = new Map<number, DomainFacts>();
+    for (const d of domains) {
+      const name = d.name;
+      const floor = name === undefined ? undefined : this.floorsKiB.get(name);
+      const ownKiB = d.totPages * 4;
+      let minKiB = floor ?? (d.domid === 0 ? 0 : ownKiB);
+      minKiB = Math.min(minKiB, Math.max(ownKiB, d.targetKiB ?? 0, d.maxPages * 4));
+      facts.set(d.domid, {
+        minKiB,
+        maxKiB: Math.max(d.maxPages * 4, minKiB),
+        building: name !== undefined && this.ours.has(name),
+        uncooperative: this.uncooperative.has(d.domid),
+      });
+    }
+    return facts;
+  }
+
+  async observe(): Promise<Observation> {
+    const physinfo = await this.backend.physinfo();
+    const domains = await this.backend.listDomains();
+    return { physinfo, domains, state: observeState(physinfo, domains, this.facts(domains)) };
+  }
+
+  async needPages(request: GuestRequest): Promise<number> {
+    const needKiB = await this.backend.needMemoryKiB(request.config);
+    this.emit({ type: 'requested', request: request.name, needKiB });
+    return kibToPagesCeil(needKiB);
+  }
+
+  /** Sets the new targets of a plan's donors (only those newly asked). enforce: false leaves max_pages alone. */
+  async setDonorTargets(plan: BalloonPlan, request: string | null): Promise<void> {
+    const asked = plan.donors.filter((d) => d.askedPages > 0 && d.toKiB !== d.fromKiB);
+    if (asked.length === 0) return;
+    this.balloonRounds++;
+    this.emit({
+      type: 'ballooning',
+      request,
+      round: this.balloonRounds,
+      method: plan.method,
+      shortfallKiB: plan.shortfallPages * 4,
+      donors: asked.map((d) => ({ domid: d.domid, name: d.name, fromKiB: d.fromKiB, toKiB: d.toKiB })),
+    });
+    for (const donor of asked) {
+      await this.backend.setMemoryTarget(donor.domid, donor.toKiB, { enforce: false });
+    }
+  }
+
+  /**
+   * Gives back what a failed admission asked of its donors: each target is raised by (original − asked), relative to
+   * where it is now, so a later admission's own lowering of the same donor is kept. Each call is retried once; a
+   * donor that is gone is skipped. Never throws: a failure is reported as a cleanup-failed event.
+   */
+  async restoreDonors(asked: readonly AskedDonor[], request: string | null): Promise<void> {
+    const restored: DonorTarget[] = [];
+    for (const donor of asked) {
+      const delta = donor.originalKiB - donor.lastTargetKiB;
+      if (delta <= 0) continue;
+      const ok = await this.cleanup(request, `restore the target of ${donor.name} (domid ${donor.domid})`, () =>
+        this.backend.setMemoryTarget(donor.domid, delta, { relative: true, enforce: false }),
+      );
+      if (ok) restored.push({ domid: donor.domid, name: donor.name, fromKiB: donor.lastTargetKiB, toKiB: donor.originalKiB });
+    }
+    if (restored.length > 0) this.emit({ type: 'donors-restored', request, donors: restored });
+  }
+
+  /** Runs a cleanup step, retrying once; ESRCH (the domain is gone) counts as done. */
+  async cleanup(request: string | null, step: string, action: () => Promise<void>): Promise<boolean> {
+    let last: unknown;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await action();
+        return true;
+      } catch (error) {
+        if (error instanceof XenError && error.code === 'ESRCH') return true;
+        last = error;
+      }
+    }
+    this.emit({ type: 'cleanup-failed', request, step, error: eventError(last) });
+    return false;
+  }
+
+  /** Emits donor-progress for every watched donor seen in an observation. */
+  donorProgress(request: string | null, asked: readonly AskedDonor[], domains: readonly DomainInfo[]): void {
+    for (const donor of asked) {
+      const info = domains.find((d) => d.domid === donor.domid);
+      if (!info) continue;
+      const wanted = donor.firstTotPages - kibToPagesCeil(donor.lastTargetKiB);
+      const given = donor.firstTotPages - info.totPages;
+      this.emit({
+        type: 'donor-progress',
+        request,
+        domid: donor.domid,
+        name: donor.name,
+        totKiB: info.totPages * 4,
+        targetKiB: donor.lastTargetKiB,
+        fraction: wanted <= 0 ? 1 : Math.max(0, Math.min(1, given / wanted)),
+      });
+    }
+  }
+
+  /** Sleeps on the clock for the poll interval (or less, to wake at `untilMs`). */
+  async pause(untilMs?: number): Promise<void> {
+    const now = this.clock.now();
+    const ms = untilMs === undefined ? this.pollMs : Math.max(0, Math.min(this.pollMs, untilMs - now));
+    await this.clock.sleep(ms === 0 ? this.pollMs : ms);
+  }
+
+  newResult(request: GuestRequest): AdmissionResult {
+    return {
+      name: request.name,
+      ok: false,
+      domid: null,
+      error: null,
+      report: null,
+      requestedAtMs: this.clock.now(),
+      admittedAtMs: null,
+      runningAtMs: null,
+      failedAtMs: null,
+    };
+  }
+
+  succeed(result: AdmissionResult, domid: number): AdmissionResult {
+    result.ok = true;
+    result.domid = domid;
+    result.runningAtMs = this.clock.now();
+    this.emit({ type: 'running', request: result.name, domid });
+    return result;
+  }
+
+  fail(result: AdmissionResult, error: unknown): AdmissionResult {
+    const err = error instanceof Error ? error : new Error(String(error));
+    result.ok = false;
+    result.error = err;
+    result.failedAtMs = this.clock.now();
+    const report = (err as Error & { report?: AdmissionResult['report'] }).report;
+    if (report) {
+      result.report = report;
+      this.emit({ type: 'gave-up', request: result.name, report, message: err.message });
+    } else {
+      this.emit({ type: 'failed', request: result.name, error: eventError(err) });
+    }
+    return result;
+  }
+}
+
+/** A request's config must name the guest it is for. */
+export function checkRequest(op: string, request: GuestRequest): void {
+  if (typeof request !== 'object' || request === null || typeof request.name !== 'string' || request.name === '') {
+    throw new XenError(`${op}: request.name must be a non-empty string`, { code: 'EINVAL', op });
+  }
+  const configName = request.config?.c_info?.name;
+  if (configName !== request.name) {
+    throw new XenError(
+      `${op}: request "${request.name}": config.c_info.name must be "${request.name}", got ${JSON.stringify(configName)}`,
+      { code: 'EINVAL', op },
+    );
+  }
+}
+
+/**
+ * The error for a request no ballooning can make fit: an AdmissionError whose report says nobody was asked
+ * (built from an infeasible plan, so it names the need, the headroom and what could at most be freed).
+ */
+export function impossibleRequestError(shell: Shell, request: string, needPages: number, state: ObservedState): AdmissionError {
+  const plan = planBalloon(state, { needPages, policy: shell.planPolicy() });
+  const nowMs = shell.now();
+  const step = startWaiting({ needPages, plan: { ...plan, feasible: false, donors: [] }, nowMs, headroomPages: headroomPages(state.host), config: shell.options.wait });
+  return new AdmissionError(buildGiveUpReport({ request, cause: 'nothing-left-to-ask', wait: step.state, nowMs, lastPlan: plan }));
+}
+
+/** A promise with its resolve, for the executors' "something changed" signals. */
+export class Signal {
+  private waiters: Array<() => void> = [];
+
+  wait(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  notify(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
