@@ -14,7 +14,7 @@ import { applyPlan, observeProgress, startWaiting, type WaitState, type WaitStep
 import { headroomPages } from '../admission/state.js';
 import { eventError } from './events.js';
 import { HostLock } from './host-lock.js';
-import { checkRequest, isOutOfMemory, Shell } from './shell.js';
+import { checkRequest, impossibleRequestError, isOutOfMemory, Shell } from './shell.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest, StrategyOptions } from './types.js';
 
 export interface ClaimFirstOptions extends StrategyOptions {
@@ -66,6 +66,14 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
           if (!isOutOfMemory(error)) throw error;
           shell.emit({ type: 'claim-refused', request: request.name, error: eventError(error) });
         }
+      }
+      // More than the host could ever give (headroom + everything reclaimable + pages still coming back): fail
+      // now, without waiting for the lock and without asking anyone.
+      const observation = await shell.observe();
+      const plan = planBalloon(observation.state, { needPages, policy: shell.planPolicy() });
+      const returning = observation.domains.filter((d) => d.dying).reduce((sum, d) => sum + d.totPages, 0);
+      if (needPages > headroomPages(observation.state.host) + plan.reclaimablePages + returning) {
+        throw impossibleRequestError(shell, request.name, needPages, observation.state);
       }
       return await this.fallback(request, needPages, result, attempt);
     } catch (error) {

@@ -6,6 +6,8 @@
  *   then re-check only after every guest being built has finished — or, when nothing is building, once the
  *   ballooning has freed enough (progress.ts: stall per donor, wall-time budget);
  *   end: remove every limit, on every path (finally), failures and exceptions included.
+ * A request arriving while guests are built is admitted from what is left of the last check's pool when it fits;
+ * otherwise it waits for the re-check after those builds (which is what makes this strategy slow in case B).
  * On Xen ≥ 4.13 there is no tmem to freeze or cap; on a tmem host the freeze/cap step is not implemented here.
  * Donors ballooned for requests that end up admitted keep their targets; when the wait gives up they get back
  * what was asked of them.
@@ -35,6 +37,8 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
   private readonly entries = new Map<string, Entry>();
   private readonly changed = new Signal();
   private loop: Promise<void> | undefined;
+  /** What is left of the pool the last check computed. */
+  private poolLeftPages = 0;
   private readonly builds = new Set<Promise<void>>();
   private readonly admissions = new Set<Promise<AdmissionResult>>();
 
@@ -124,6 +128,27 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
     });
   }
 
+  /**
+   * While builds run, a newcomer is admitted from what is left of the pool the last check computed (no re-check:
+   * memory freed since is not in it), in arrival order; the first that does not fit waits for the re-check.
+   */
+  private admitFromPool(): void {
+    const session = this.session!;
+    const admitted: string[] = [];
+    for (const pending of session.pending) {
+      if (pending.needPages > this.poolLeftPages) break;
+      this.poolLeftPages -= pending.needPages;
+      admitted.push(pending.id);
+    }
+    if (admitted.length === 0) return;
+    this.session = {
+      ...session,
+      pending: session.pending.filter((p) => !admitted.includes(p.id)),
+      building: [...session.building, ...admitted],
+    };
+    for (const id of admitted) this.startBuild(id);
+  }
+
   private failWaiting(cause: GiveUpCause, wait: WaitState | undefined, lastPlan: BalloonPlan | undefined): void {
     const session = this.session!;
     for (const pending of session.pending) {
@@ -144,10 +169,13 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
     let lastPlan: BalloonPlan | undefined;
     let rotateAfterDomid: number | undefined;
     try {
+      // Requests arriving at the same instant join the first check.
+      await shell.clock.sleep(0);
       for (;;) {
         const action = nextAction(this.session!);
         if (action.kind === 'release-limits') break;
         if (action.kind === 'wait-for-builds') {
+          this.admitFromPool();
           await this.changed.wait();
           continue;
         }
@@ -170,6 +198,7 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
         }
         const round = checkRound(observation.state, this.session!.pending, { policy: shell.planPolicy(), rotateAfterDomid });
         this.session = applyRound(this.session!, round);
+        this.poolLeftPages = round.remainingPoolPages;
         for (const impossible of round.impossible) {
           this.settle(impossible.id, { error: impossibleRequestError(shell, impossible.id, impossible.needPages, observation.state) });
         }
@@ -215,7 +244,10 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
             }
             break;
           }
-          await shell.pause(decision.untilMs);
+          const arrived = this.session!.pending.length;
+          await Promise.race([shell.pause(decision.untilMs), this.changed.wait()]);
+          // A newcomer is checked at once (nothing is building, so a re-check is allowed).
+          if (this.session!.pending.length > arrived) break;
           const seen = await shell.observe();
           shell.donorProgress(null, wait.asked, seen.domains);
           step = observeProgress(wait, {

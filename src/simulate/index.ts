@@ -1,0 +1,5 @@
+/** The simulator: scenarios in, one report per strategy out. */
+export * from './scenario.js';
+export { runScenario, runStrategy, requestConfig, type RunScenarioOptions, type StrategyReport, type RequestReport, type DemandReport } from './run.js';
+export { formatReportTable } from './report.js';
+export { checkHostInvariants, snapshotMaxPages } from './invariants.js';

@@ -1,0 +1,204 @@
+/**
+ * Plays a scenario (scenario-format.md) on a fresh mock host in virtual time, once per strategy, and reports what
+ * each achieved. Deterministic: the same scenario gives the same report, every time.
+ *
+ * Per strategy: a new VirtualClock and MockBackend (the scenario's host), the running guests added with their
+ * profiles, each request's build rate set by name; requests are admitted at their `at` times, demands sent to the
+ * guests at theirs. The run ends when every request has settled and the host is quiescent (builds, balloon drivers
+ * and page returns done). `lowerBoundS` is not computed yet (null): it needs a per-scenario optimum, a later issue.
+ */
+import { VirtualClock } from '../clock.js';
+import { MockBackend } from '../mock/backend.js';
+import { createStrategy } from '../toolstack/create.js';
+import type { AdmissionEvent } from '../toolstack/events.js';
+import type { AdmissionResult, StrategyOptions } from '../toolstack/types.js';
+import { checkHostInvariants, snapshotMaxPages } from './invariants.js';
+import type { Scenario, ScenarioRequest, StrategyName } from './scenario.js';
+
+export interface RequestReport {
+  name: string;
+  requestedAtS: number;
+  /** When its successful build began (null when it never got that far). */
+  admittedAtS: number | null;
+  runningAtS: number | null;
+  failedAtS: number | null;
+  error: string | null;
+}
+
+export interface DemandReport {
+  guest: string;
+  targetMiB: number;
+  requestedAtS: number;
+  /** When the guest reached its target; null when it never did (or a toolstack target replaced the demand). */
+  satisfiedAtS: number | null;
+}
+
+export interface StrategyReport {
+  scenario: string;
+  strategy: StrategyName;
+  /** When the last request settled (running or failed), in seconds from the start. */
+  makespanS: number;
+  /** Mean of runningAtS − requestedAtS over the started requests (null when none started). */
+  meanStartLatencyS: number | null;
+  started: number;
+  failed: number;
+  requests: RequestReport[];
+  demands: DemandReport[];
+  /** Times the strategy set new donor targets. */
+  balloonRounds: number;
+  /** Hypercalls the toolstack side issued (directly or through libxl): claim, setMaxMem, populate, … */
+  hypercalls: Record<string, number>;
+  /** Hypercalls the guests' own balloon drivers issued. */
+  guestHypercalls: Record<string, number>;
+  peakOutstandingPages: number;
+  /** Outstanding claims once the run settled: must be 0. */
+  leakedClaimPages: number;
+  /** Not computed yet (a later issue): always null. */
+  lowerBoundS: null;
+  /** The invariants' violations after the run (issue 5): must be empty. */
+  invariantViolations: string[];
+}
+
+export interface RunScenarioOptions extends Pick<StrategyOptions, 'policy' | 'wait' | 'pollMs'> {
+  /** Which strategies to play (default: the scenario's list). */
+  strategies?: readonly StrategyName[];
+  onEvent?: (event: AdmissionEvent) => void;
+  /** Give up on a run after this much virtual time (default one day). */
+  limitS?: number;
+}
+
+/** How often the simulator looks at a demanding guest (virtual time). */
+const DEMAND_POLL_MS = 100;
+
+function seconds(ms: number): number {
+  return Math.round(ms) / 1000;
+}
+
+export function requestConfig(request: ScenarioRequest): { c_info: { type: 'pv'; name: string }; b_info: { max_memkb: number; target_memkb: number } } {
+  return {
+    c_info: { type: 'pv', name: request.name },
+    b_info: { max_memkb: request.memoryMiB * 1024, target_memkb: request.memoryMiB * 1024 },
+  };
+}
+
+export async function runScenario(scenario: Scenario, options: RunScenarioOptions = {}): Promise<StrategyReport[]> {
+  const reports: StrategyReport[] = [];
+  for (const strategy of options.strategies ?? scenario.strategies) reports.push(await runStrategy(scenario, strategy, options));
+  return reports;
+}
+
+export async function runStrategy(scenario: Scenario, strategyName: StrategyName, options: RunScenarioOptions = {}): Promise<StrategyReport> {
+  const clock = new VirtualClock();
+  const backend = new MockBackend({
+    host: { memoryMiB: scenario.host.memoryMiB, dom0MiB: scenario.host.dom0MiB, xenVersion: scenario.host.xenVersion },
+    clock,
+  });
+  const control = backend.control;
+  try {
+    const domids = new Map<string, number>();
+    const floorsKiB = new Map<string, number>();
+    for (const guest of scenario.guests) {
+      const domid = control.addRunningGuest({
+        name: guest.name,
+        memoryMiB: guest.memoryMiB,
+        maxMiB: guest.maxMiB,
+        minMiB: guest.minMiB,
+        balloonMiBps: guest.balloonMiBps,
+        cooperative: guest.cooperative,
+        ...(guest.stallAfterMiB === null ? {} : { stallAfterMiB: guest.stallAfterMiB }),
+      });
+      domids.set(guest.name, domid);
+      floorsKiB.set(guest.name, guest.minMiB * 1024);
+    }
+    for (const request of scenario.requests) control.setGuestProfile(request.name, { buildMiBps: request.buildMiBps });
+    const baseline = await snapshotMaxPages(backend);
+    control.resetCalls();
+    control.resetPeakOutstanding();
+
+    let balloonRounds = 0;
+    const strategy = createStrategy(strategyName, {
+      backend,
+      clock,
+      floorsKiB,
+      ...(options.policy ? { policy: options.policy } : {}),
+      ...(options.wait ? { wait: options.wait } : {}),
+      ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+      onEvent: (event) => {
+        if (event.type === 'ballooning') balloonRounds++;
+        options.onEvent?.(event);
+      },
+    });
+
+    let watching = true;
+    const demands: DemandReport[] = scenario.demands.map((d) => ({
+      guest: d.guest, targetMiB: d.targetMiB, requestedAtS: d.at, satisfiedAtS: null,
+    }));
+    const watchers = scenario.demands.map(async (demand, i) => {
+      await clock.sleep(demand.at * 1000);
+      const domid = domids.get(demand.guest)!;
+      control.requestGrowth(domid, demand.targetMiB * 1024);
+      for (;;) {
+        const state = control.guestState(domid);
+        if (!state || state.demandPages === undefined) return;
+        if (state.demandSatisfied) {
+          demands[i]!.satisfiedAtS = seconds(clock.now());
+          return;
+        }
+        if (!watching) return;
+        await clock.sleep(DEMAND_POLL_MS);
+      }
+    });
+
+    const limitMs = (options.limitS ?? 24 * 3600) * 1000;
+    const results = await clock.run(
+      (async (): Promise<AdmissionResult[]> => {
+        const all = await Promise.all(
+          scenario.requests.map(async (request) => {
+            await clock.sleep(request.at * 1000);
+            return strategy.admit({ name: request.name, config: requestConfig(request) });
+          }),
+        );
+        await strategy.idle();
+        return all;
+      })(),
+      limitMs,
+    );
+    // Let the host finish what it is doing (balloon drivers, page returns), then stop watching demands.
+    await control.settle(limitMs);
+    watching = false;
+    await clock.run(Promise.all(watchers), limitMs);
+
+    const accounting = control.accounting();
+    const calls = control.calls;
+    const requests: RequestReport[] = results.map((r, i) => ({
+      name: r.name,
+      requestedAtS: scenario.requests[i]!.at,
+      admittedAtS: r.admittedAtMs === null ? null : seconds(r.admittedAtMs),
+      runningAtS: r.runningAtMs === null ? null : seconds(r.runningAtMs),
+      failedAtS: r.failedAtMs === null ? null : seconds(r.failedAtMs),
+      error: r.error === null ? null : r.error.message,
+    }));
+    const startedRequests = requests.filter((r) => r.runningAtS !== null);
+    const latencies = startedRequests.map((r) => r.runningAtS! - r.requestedAtS);
+    const ends = requests.map((r) => r.runningAtS ?? r.failedAtS ?? 0);
+    return {
+      scenario: scenario.name,
+      strategy: strategyName,
+      makespanS: ends.length === 0 ? 0 : Math.max(...ends),
+      meanStartLatencyS: latencies.length === 0 ? null : Math.round((latencies.reduce((a, b) => a + b, 0) / latencies.length) * 1000) / 1000,
+      started: startedRequests.length,
+      failed: requests.length - startedRequests.length,
+      requests,
+      demands,
+      balloonRounds,
+      hypercalls: { ...calls.hypercalls },
+      guestHypercalls: { ...calls.guestHypercalls },
+      peakOutstandingPages: accounting.peakOutstandingPages,
+      leakedClaimPages: accounting.outstandingPages,
+      lowerBoundS: null,
+      invariantViolations: await checkHostInvariants(backend, baseline),
+    };
+  } finally {
+    await backend.close();
+  }
+}
