@@ -12,6 +12,7 @@ export { ConfigError, isConfigError, type ConfigErrorPlace } from './config-erro
 export { parseDiskSpec, DiskSpecError, type LibxlDiskJson } from './disk-spec.js';
 export { parseNicSpec, NicSpecError, type LibxlNicJson } from './nic-spec.js';
 export { parseLibxlJson } from './libxl-json.js';
+export { formatLibxlJson } from './libxl-json-format.js';
 export { xlToLibxl, MAX_GUEST_MEMORY_MIB, type GuestConfigOptions, type GuestConfigResult } from './to-libxl.js';
 export { parseXlConfig, XlConfig, type XlList, type XlSetting, type XlString, type XlValue } from './xl-parser.js';
 

@@ -359,7 +359,8 @@ class Mapper {
     if (cmdline !== undefined) b_info['cmdline'] = cmdline;
     if (ramdisk) b_info['ramdisk'] = ramdisk.value;
     if (bootloader) b_info['bootloader'] = bootloader.value;
-    if (bootloaderArgs) b_info['bootloader_args'] = bootloaderArgs;
+    // Empty lists are libxl's defaults (NULL, count 0), which its JSON leaves out.
+    if (bootloaderArgs && bootloaderArgs.length > 0) b_info['bootloader_args'] = bootloaderArgs;
     if (type === 'hvm') {
       const hvm: Record<string, unknown> = { vga: {}, vnc: display?.vnc ?? {} };
       if (display?.keymap !== undefined) hvm['keymap'] = display.keymap;
@@ -372,8 +373,8 @@ class Mapper {
     b_info['arch_x86'] = {};
 
     const config: LibxlDomainConfig = { c_info, b_info };
-    if (disks) config['disks'] = disks;
-    if (nics) config['nics'] = nics;
+    if (disks && disks.length > 0) config['disks'] = disks;
+    if (nics && nics.length > 0) config['nics'] = nics;
     if (type === 'pv' && display) {
       const vfb: Record<string, unknown> = { devid: 0, vnc: display.vnc, sdl: display.sdl };
       if (display.keymap !== undefined) vfb['keymap'] = display.keymap;

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadGuestConfig, parseGuestConfig } from '../../src/config/index.js';
+import { ConfigError, formatLibxlJson, loadGuestConfig, parseGuestConfig } from '../../src/config/index.js';
 import { MAX_GUEST_MEMORY_MIB } from '../../src/config/to-libxl.js';
 
 const FIXED_UUID = '0e7b6c3a-5f0d-4d8e-9a51-3c2b1f0e9d77';
@@ -41,7 +41,22 @@ describe("the example configs give xl's own JSON", () => {
       // Key order follows libxl_types.idl, as libxl prints it.
       expect(JSON.stringify(config)).toBe(JSON.stringify(expected(name)));
     });
+
+    it(`${name}.cfg printed byte for byte as xl prints it`, async () => {
+      const { config } = await loadGuestConfig(fixture(`${name}.cfg`), opts);
+      expect(formatLibxlJson(config)).toBe(readFileSync(fixture(`${name}.xl.json`), 'utf8'));
+    });
   }
+
+  it('prints escapes and empty containers as libxl does', () => {
+    // xl printed this for: name = "g\t", kernel = "/k\a\"\\/é", vif = [ 'bridge=\b' ]
+    const config = { c_info: { name: 'g\t' }, b_info: { kernel: '/k\x07"\\/é', sched_params: {}, list: [] }, nics: [{ devid: 0, bridge: '\b' }] };
+    expect(formatLibxlJson(config)).toBe(
+      '{\n    "c_info": {\n        "name": "g\\t"\n    },\n    "b_info": {\n        "kernel": "/k\\u0007\\"\\\\/é",\n' +
+        '        "sched_params": {\n\n        },\n        "list": [\n\n        ]\n    },\n' +
+        '    "nics": [\n        {\n            "devid": 0,\n            "bridge": "\\b"\n        }\n    ]\n}\n',
+    );
+  });
 
   it('warns about nothing in the clean examples', async () => {
     for (const name of ['pvlinux', 'pvhlinux', 'hvm']) {
