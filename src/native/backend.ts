@@ -286,14 +286,20 @@ export class NativeBackend implements XenBackend {
     return this.call('tmemFreeablePages', async () => Number(await this.binding.tmemControl('freeablePages')));
   }
 
+  /**
+   * `options.claim` wins; without it the config's own b_info.claim_mode; without that, claim (the contract's
+   * default, and xl's since Xen 4.4).
+   */
   async createGuest(config: LibxlDomainConfig, options: CreateGuestOptions = {}): Promise<number> {
     const op = 'createGuest';
-    const configJson = checkLibxlConfig(op, config);
     checkObject(op, 'options', options);
-    const claim = checkBoolean(op, 'options.claim', options.claim, true);
+    const explicitClaim = options.claim === undefined ? undefined : checkBoolean(op, 'options.claim', options.claim, true);
     const paused = checkBoolean(op, 'options.paused', options.paused, false);
+    const { json, claimMode } = checkLibxlConfig(op, config, explicitClaim);
+    // The addon sets b_info.claim_mode from `claim` after parsing, whatever the JSON says.
+    const claim = explicitClaim ?? claimMode ?? true;
     const createGuest = this.libxl(op, 'createGuest');
-    return this.call(op, () => createGuest(configJson, { claim, paused }));
+    return this.call(op, () => createGuest(json, { claim, paused }));
   }
 
   async destroyGuest(domid: number): Promise<void> {
@@ -318,9 +324,9 @@ export class NativeBackend implements XenBackend {
 
   async needMemoryKiB(config: LibxlDomainConfig): Promise<number> {
     const op = 'needMemoryKiB';
-    const configJson = checkLibxlConfig(op, config);
+    const { json } = checkLibxlConfig(op, config);
     const needMemoryKiB = this.libxl(op, 'needMemoryKiB');
-    return this.call(op, () => needMemoryKiB(configJson));
+    return this.call(op, () => needMemoryKiB(json));
   }
 
   async freeMemoryKiB(): Promise<number> {
@@ -338,12 +344,22 @@ export class NativeBackend implements XenBackend {
 
 const DOMAIN_TYPES = ['pv', 'pvh', 'hvm'] as const;
 
+/** libxl's JSON spells a libxl_defbool as one of these strings (a JSON boolean is refused by libxl's parser). */
+type Defbool = 'True' | 'False' | '<default>';
+
+export interface CheckedLibxlConfig {
+  /** The config as libxl_domain_config_from_json takes it. */
+  json: string;
+  /** b_info.claim_mode as the config gives it: undefined when absent or '<default>'. */
+  claimMode: boolean | undefined;
+}
+
 /**
- * The checks on libxl's JSON domain config that are ours to make (libxl checks the rest and says so in its log):
- * an object with c_info and b_info objects, a known type, sane memory and vCPU counts, and claim_mode either
- * absent, a boolean, or libxl's defbool strings. Returns the JSON to hand to libxl.
+ * The checks on libxl's JSON domain config that are ours to make (libxl checks the rest and logs why): an object
+ * with c_info and b_info objects, a known type, sane memory and vCPU counts, and claim_mode absent, a boolean, or
+ * a libxl defbool string. `claim`, when given, replaces b_info.claim_mode; the caller's object is not modified.
  */
-export function checkLibxlConfig(op: string, config: unknown): string {
+export function checkLibxlConfig(op: string, config: unknown, claim?: boolean): CheckedLibxlConfig {
   const root = checkObject(op, 'config', config);
   const cInfo = checkObject(op, 'config.c_info', root.c_info);
   const bInfo = checkObject(op, 'config.b_info', root.b_info);
@@ -355,16 +371,23 @@ export function checkLibxlConfig(op: string, config: unknown): string {
     if (bInfo[field] !== undefined) checkCount(op, `config.b_info.${field}`, bInfo[field]);
   }
   if (bInfo.max_vcpus !== undefined) checkInteger(op, 'config.b_info.max_vcpus', bInfo.max_vcpus, 1, MAX_VCPUS);
-  const claimMode = bInfo.claim_mode;
-  if (claimMode !== undefined && typeof claimMode !== 'boolean' && claimMode !== 'True' && claimMode !== 'False' &&
-      claimMode !== '<default>') {
-    throw invalidArgument(op, 'config.b_info.claim_mode', "true, false, 'True', 'False' or '<default>'", claimMode);
+  const given = bInfo.claim_mode;
+  let claimMode: boolean | undefined;
+  if (given === true || given === 'True') claimMode = true;
+  else if (given === false || given === 'False') claimMode = false;
+  else if (given !== undefined && given !== '<default>') {
+    throw invalidArgument(op, 'config.b_info.claim_mode', "true, false, 'True', 'False' or '<default>'", given);
   }
+  const effective = claim ?? claimMode;
+  const defbool: Defbool | undefined = effective === undefined ? (given === undefined ? undefined : '<default>') : effective ? 'True' : 'False';
+  const normalised = { ...root, b_info: { ...bInfo, ...(defbool === undefined ? {} : { claim_mode: defbool }) } };
+  let json: string;
   try {
-    return JSON.stringify(root);
+    json = JSON.stringify(normalised);
   } catch (error) {
     throw invalidArgument(op, 'config', 'JSON-serialisable', (error as Error).message);
   }
+  return { json, claimMode };
 }
 
 function unreachable(reason: string, cause: XenError | undefined, code: string, errno?: number): XenError {

@@ -8,11 +8,17 @@ const XC_FUNCTIONS = [
   'populatePhysmap', 'decreaseReservation', 'destroyDomain', 'pauseDomain', 'unpauseDomain', 'tmemControl',
   'takeUnattributedLog',
 ];
+const LIBXL_FUNCTIONS = ['createGuest', 'destroyGuest', 'setMemoryTarget', 'needMemoryKiB', 'freeMemoryKiB', 'domainNamesAndTargets'];
 
 describe('the native addon', () => {
   it('is built and exports the libxenctrl functions', () => {
     const addon = loadAddon();
     for (const name of XC_FUNCTIONS) expect(typeof (addon as unknown as Record<string, unknown>)[name], name).toBe('function');
+  });
+
+  it('exports the libxenlight functions', () => {
+    const addon = loadAddon();
+    for (const name of LIBXL_FUNCTIONS) expect(typeof (addon as unknown as Record<string, unknown>)[name], name).toBe('function');
   });
 
   it('was compiled against Xen 4.17 headers: domctl interface 0x15, no tmem', () => {
@@ -28,11 +34,18 @@ describe('the native addon', () => {
     expect(loadNativeBinding(byDefault)).toBe(byDefault);
   });
 
-  it('reports features from the addon: claims, no tmem', () => {
+  it('reports features from the addon: claims, no tmem, libxl', () => {
     const backend = new NativeBackend(loadAddon());
     expect(backend.kind).toBe('native');
-    expect(backend.features.claims).toBe(true);
-    expect(backend.features.tmem).toBe(false);
+    expect(backend.features).toEqual({ claims: true, tmem: false, libxl: true });
+  });
+
+  it('an addon without libxl support reports features.libxl false and refuses libxl calls with ENOSYS', async () => {
+    const addon = loadAddon();
+    const xcOnly = Object.fromEntries(Object.entries(addon).filter(([name]) => !LIBXL_FUNCTIONS.includes(name)));
+    const backend = new NativeBackend(Object.assign(xcOnly, { hasTmem: addon.hasTmem }) as never);
+    expect(backend.features.libxl).toBe(false);
+    await expect(backend.freeMemoryKiB()).rejects.toMatchObject({ code: 'ENOSYS', op: 'freeMemoryKiB' });
   });
 
   it('features.claims follows the Xen version (claims arrived in 4.3)', () => {

@@ -68,6 +68,32 @@ describe.skipIf(hasXen)('without Xen (skipped: this machine has /dev/xen/privcmd
     expect(addon.takeUnattributedLog()).toEqual([]);
   });
 
+  it('libxl operations fail with libxl_ctx_alloc ERROR_FAIL and the lines libxl and libxenctrl logged', async () => {
+    const backend = new NativeBackend(loadAddon());
+    const config = { c_info: { type: 'pv' as const, name: 'g' }, b_info: { max_memkb: 131072, target_memkb: 131072, 'type.pv': {} } };
+    const ops: Array<[string, () => Promise<unknown>]> = [
+      ['createGuest', () => backend.createGuest(config)],
+      ['destroyGuest', () => backend.destroyGuest(1)],
+      ['setMemoryTarget', () => backend.setMemoryTarget(1, 131072)],
+      ['needMemoryKiB', () => backend.needMemoryKiB(config)],
+      ['freeMemoryKiB', () => backend.freeMemoryKiB()],
+    ];
+    for (const [op, run] of ops) {
+      const error = await rejection(run);
+      expect(error.code, op).toBe('ERROR_FAIL');
+      expect(error.errno, op).toBeUndefined();
+      expect(error.op, op).toBe(op);
+      expect(error.message, op).toContain('libxl_ctx_alloc');
+      expect(error.xenLog.some((line) => /libxl_ctx_alloc: cannot open libxc handle/.test(line)), op).toBe(true);
+      expect(error.xenLog.some((line) => XENCALL_LINE.test(line)), op).toBe(true);
+    }
+  });
+
+  it('listDomains and getDomain do not depend on libxl: their error is the hypervisor\'s', async () => {
+    const backend = new NativeBackend(loadAddon());
+    expect((await rejection(() => backend.getDomain(0))).code).toBe('ENOENT');
+  });
+
   it('tmem calls fail with ENOSYS saying tmem was removed in Xen 4.13', async () => {
     const backend = new NativeBackend(loadAddon());
     for (const [op, run] of [

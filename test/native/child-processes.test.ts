@@ -1,0 +1,61 @@
+/**
+ * The addon pins libuv's SIGCHLD handler at load and later chains libxl's to it (native/sigchld_chain.h): Node's
+ * own child processes must keep working in a process that loaded the addon and used libxl (here libxl's ctx
+ * cannot be created without Xen, so this checks the load-time half; the real-Xen tests check the rest).
+ */
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { ADDON_PATH } from './helpers.js';
+
+const SCRIPT = `
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const addon = require(process.argv[1]);
+const exitOf = (child) => new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+(async () => {
+  const results = [];
+  results.push(spawnSync('sh', ['-c', 'exit 3']).status);          // a private libuv loop: SIGCHLD watcher comes and goes
+  results.push(await exitOf(spawn('sh', ['-c', 'exit 4'])));        // the main loop's child watcher
+  await addon.freeMemoryKiB().catch(() => undefined);               // libxl (its ctx, where Xen exists)
+  results.push(await exitOf(spawn('sh', ['-c', 'exit 5'])));
+  results.push(spawnSync('sh', ['-c', 'exit 6']).status);
+  const many = await Promise.all(Array.from({ length: 8 }, (_, i) => exitOf(spawn('sh', ['-c', 'exit ' + (10 + i)]))));
+  results.push(...many);
+  results.push(execFileSync('sh', ['-c', 'echo ok']).toString().trim());
+  process.stdout.write(JSON.stringify(results));
+})();
+`;
+
+describe("Node's child processes in a process that loaded the addon", () => {
+  it('spawn, spawnSync and exit events all still work, before and after a libxl call', () => {
+    const child = spawnSync(process.execPath, ['-e', SCRIPT, ADDON_PATH], { encoding: 'utf8', timeout: 30_000 });
+    expect(child.error).toBeUndefined();
+    expect(child.stderr).toBe('');
+    expect(JSON.parse(child.stdout)).toEqual([3, 4, 5, 6, 10, 11, 12, 13, 14, 15, 16, 17, 'ok']);
+  });
+});
+
+const PROBE_SCRIPT = `
+const { spawn, spawnSync } = require('node:child_process');
+const probe = require(process.argv[1]);
+const exitOf = (child) => new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+(async () => {
+  const results = [];
+  results.push(await exitOf(spawn('sh', ['-c', 'exit 1'])));        // libuv's handler is in place, Node reaps
+  results.push(probe.negotiate());                                   // libxl's stand-in must find SIG_DFL
+  results.push(await exitOf(spawn('sh', ['-c', 'exit 2'])));        // after the chain: Node still sees exits
+  results.push(spawnSync('sh', ['-c', 'exit 3']).status);
+  results.push(...(await Promise.all([4, 5, 6].map((n) => exitOf(spawn('sh', ['-c', 'sleep 0.05; exit ' + n]))))));
+  results.push(probe.libxlHandlerCalls() >= 5);                      // and libxl's handler heard every exit
+  process.stdout.write(JSON.stringify(results));
+})();
+`;
+
+describe('SIGCHLD negotiation between libuv and libxl (native/sigchld_chain.cc, with a stand-in for libxl)', () => {
+  it('libxl finds SIG_DFL as it requires, and afterwards both Node and libxl hear child exits', () => {
+    const probe = ADDON_PATH.replace(/xenclaim\.node$/, 'sigchld_probe.node');
+    const child = spawnSync(process.execPath, ['-e', PROBE_SCRIPT, probe], { encoding: 'utf8', timeout: 30_000 });
+    expect(child.error).toBeUndefined();
+    expect(child.stderr).toBe('');
+    expect(JSON.parse(child.stdout)).toEqual([1, true, 2, 3, 4, 5, 6, true]);
+  });
+});
