@@ -14,7 +14,7 @@ import { applyPlan, observeProgress, startWaiting, type WaitState, type WaitStep
 import { headroomPages } from '../admission/state.js';
 import { eventError } from './events.js';
 import { HostLock } from './host-lock.js';
-import { checkRequest, impossibleRequestError, isOutOfMemory, Shell } from './shell.js';
+import { checkRequest, DonorLedger, impossibleRequestError, isOutOfMemory, Shell } from './shell.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest, StrategyOptions } from './types.js';
 
 export interface ClaimFirstOptions extends StrategyOptions {
@@ -89,6 +89,7 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
     let lastPlan: BalloonPlan | undefined;
     let attempt = attempts;
     let buildAtMs = 0;
+    const ledger = new DonorLedger();
     const giveUp = (cause: 'budget-exhausted' | 'nothing-left-to-ask'): AdmissionError =>
       new AdmissionError(buildGiveUpReport({ request: name, cause, wait: wait!, nowMs: shell.now(), lastPlan }));
 
@@ -103,7 +104,7 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
             ? startWaiting({ needPages, plan, nowMs, headroomPages: headroomPages(observation.state.host), config: shell.options.wait })
             : applyPlan(wait, plan, nowMs);
           wait = step.state;
-          if (step.decision.kind !== 'give-up') await shell.setDonorTargets(plan, name);
+          if (step.decision.kind !== 'give-up') await shell.setDonorTargets(plan, name, ledger);
           return step;
         };
 
@@ -133,6 +134,8 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
                 const stuck = wait!.uncooperative.find((u) => u.domid === domid);
                 shell.emit({ type: 'donor-uncooperative', request: name, domid, name: stuck?.name ?? `domain-${domid}` });
               }
+              // What a stuck donor did not give is not counted on: give its target back, then ask the others.
+              await shell.restoreDonors(ledger, name, decision.domids);
               step = await replan();
               break;
             case 'replan':
@@ -159,8 +162,7 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
       const domid = await claimed.build;
       return shell.succeed(result, domid);
     } catch (error) {
-      const asked = wait?.asked ?? [];
-      if (asked.length > 0) await this.lock.withLock(() => shell.restoreDonors(asked, name));
+      if (ledger.size > 0) await this.lock.withLock(() => shell.restoreDonors(ledger, name));
       throw error;
     }
   }

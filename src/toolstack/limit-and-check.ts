@@ -20,7 +20,7 @@ import {
 import { applyPlan, observeProgress, startWaiting, type GiveUpCause, type WaitState, type WaitStep } from '../admission/progress.js';
 import type { BalloonPlan } from '../admission/balloon-plan.js';
 import { headroomPages } from '../admission/state.js';
-import { checkRequest, impossibleRequestError, Shell, Signal } from './shell.js';
+import { checkRequest, DonorLedger, impossibleRequestError, Shell, Signal } from './shell.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest, StrategyOptions } from './types.js';
 
 interface Entry {
@@ -168,6 +168,7 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
     let wait: WaitState | undefined;
     let lastPlan: BalloonPlan | undefined;
     let rotateAfterDomid: number | undefined;
+    const ledger = new DonorLedger();
     try {
       // Requests arriving at the same instant join the first check.
       await shell.clock.sleep(0);
@@ -200,10 +201,16 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
         this.session = applyRound(this.session!, round);
         this.poolLeftPages = round.remainingPoolPages;
         for (const impossible of round.impossible) {
-          this.settle(impossible.id, { error: impossibleRequestError(shell, impossible.id, impossible.needPages, observation.state) });
+          this.settle(impossible.id, { error: impossibleRequestError(shell, impossible.id, impossible.needPages, observation.state, wait) });
         }
+        // Nobody left to benefit from what was asked: donors get it back.
+        if (round.admitted.length === 0 && this.session!.pending.length === 0) await shell.restoreDonors(ledger, null);
         for (const admitted of round.admitted) this.startBuild(admitted.id);
-        if (round.admitted.length > 0) wait = undefined;
+        if (round.admitted.length > 0) {
+          // Those admitted keep what was freed for them.
+          wait = undefined;
+          ledger.commit();
+        }
 
         const plan = round.balloon;
         if (plan === null) continue;
@@ -214,7 +221,7 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
           : applyPlan({ ...wait, needPages: target }, plan, shell.now());
         wait = step.state;
         if (step.decision.kind !== 'give-up') {
-          await shell.setDonorTargets(plan, null);
+          await shell.setDonorTargets(plan, null, ledger);
           const asked = plan.donors.filter((d) => d.askedPages > 0);
           if (asked.length > 0) rotateAfterDomid = asked[asked.length - 1]!.domid;
         }
@@ -225,10 +232,9 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
         for (;;) {
           const decision = step.decision;
           if (decision.kind === 'give-up') {
-            const asked = wait.asked;
             this.failWaiting(decision.cause, wait, lastPlan);
             wait = undefined;
-            await shell.restoreDonors(asked, null);
+            await shell.restoreDonors(ledger, null);
             break;
           }
           if (decision.kind === 'retry-claim') break;
@@ -242,6 +248,7 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
               const stuck = wait.uncooperative.find((u) => u.domid === domid);
               shell.emit({ type: 'donor-uncooperative', request: null, domid, name: stuck?.name ?? `domain-${domid}` });
             }
+            await shell.restoreDonors(ledger, null, decision.domids);
             break;
           }
           const arrived = this.session!.pending.length;
@@ -263,7 +270,7 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
       const session = this.session!;
       for (const pending of session.pending) this.settle(pending.id, { error });
       this.session = { ...session, pending: [] };
-      if (wait) await shell.restoreDonors(wait.asked, null);
+      await shell.restoreDonors(ledger, null);
     } finally {
       await this.releaseLimits();
     }

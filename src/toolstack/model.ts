@@ -15,7 +15,7 @@ import {
 import { applyPlan, observeProgress, startWaiting, type WaitState, type WaitStep } from '../admission/progress.js';
 import type { BalloonPlan } from '../admission/balloon-plan.js';
 import { eventError } from './events.js';
-import { checkRequest, impossibleRequestError, isOutOfMemory, Shell, Signal } from './shell.js';
+import { checkRequest, DonorLedger, impossibleRequestError, isOutOfMemory, Shell, Signal } from './shell.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest, StrategyOptions } from './types.js';
 
 interface Entry {
@@ -141,6 +141,7 @@ export class ModelStrategy implements AdmissionStrategy {
     const shell = this.shell;
     let wait: WaitState | undefined;
     let lastPlan: BalloonPlan | undefined;
+    const ledger = new DonorLedger();
     try {
       this.model = createModel((await shell.observe()).state);
       while (this.pending.length > 0 || this.building.size > 0) {
@@ -161,10 +162,14 @@ export class ModelStrategy implements AdmissionStrategy {
         this.pending = this.pending.filter((e) => !leaving.has(e.request.name));
         for (const impossible of admission.impossible) {
           this.settle(byName.get(impossible.id)!, {
-            error: impossibleRequestError(shell, impossible.id, impossible.needPages, observation.state),
+            error: impossibleRequestError(shell, impossible.id, impossible.needPages, observation.state, wait),
           });
         }
+        // Nobody left to benefit from what was asked: donors get it back.
+        if (admission.admitted.length === 0 && this.pending.length === 0) await shell.restoreDonors(ledger, null);
         for (const admitted of admission.admitted) this.startBuild(byName.get(admitted.id)!);
+        // Those admitted keep what was freed for them.
+        if (admission.admitted.length > 0) ledger.commit();
 
         const plan = admission.balloon;
         if (plan === null || this.pending.length === 0) {
@@ -197,7 +202,6 @@ export class ModelStrategy implements AdmissionStrategy {
         wait = step.state;
         const decision = step.decision;
         if (decision.kind === 'give-up') {
-          const asked = wait.asked;
           for (const entry of this.pending) {
             const report = buildGiveUpReport({
               request: entry.request.name, cause: decision.cause, wait: { ...wait, needPages: entry.needPages }, nowMs: shell.now(), lastPlan,
@@ -206,16 +210,17 @@ export class ModelStrategy implements AdmissionStrategy {
           }
           this.pending = [];
           wait = undefined;
-          await shell.restoreDonors(asked, null);
+          await shell.restoreDonors(ledger, null);
           continue;
         }
-        if (newAsks) await shell.setDonorTargets(plan, null);
+        if (newAsks) await shell.setDonorTargets(plan, null, ledger);
         if (decision.kind === 'mark-uncooperative') {
           for (const domid of decision.domids) {
             shell.uncooperative.add(domid);
             const stuck = wait.uncooperative.find((u) => u.domid === domid);
             shell.emit({ type: 'donor-uncooperative', request: null, domid, name: stuck?.name ?? `domain-${domid}` });
           }
+          await shell.restoreDonors(ledger, null, decision.domids);
           continue;
         }
         await Promise.race([this.changed.wait(), shell.pause(decision.kind === 'wait' ? decision.untilMs : undefined)]);
@@ -225,7 +230,7 @@ export class ModelStrategy implements AdmissionStrategy {
       const waiting = this.pending;
       this.pending = [];
       for (const entry of waiting) this.settle(entry, { error });
-      if (wait) await shell.restoreDonors(wait.asked, null);
+      await shell.restoreDonors(ledger, null);
     }
   }
 }

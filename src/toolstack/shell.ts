@@ -5,7 +5,7 @@
  */
 import { planBalloon, type BalloonPlan, type BalloonPolicy } from '../admission/balloon-plan.js';
 import { AdmissionError, buildGiveUpReport } from '../admission/give-up.js';
-import { startWaiting, type AskedDonor } from '../admission/progress.js';
+import { startWaiting, type AskedDonor, type WaitState } from '../admission/progress.js';
 import { headroomPages, kibToPagesCeil, observeState, type DomainFacts, type ObservedState } from '../admission/state.js';
 import type { DomainInfo, Physinfo, XenBackend } from '../backend.js';
 import type { Clock } from '../clock.js';
@@ -99,9 +99,13 @@ export class Shell {
     return kibToPagesCeil(needKiB);
   }
 
-  /** Sets the new targets of a plan's donors (only those newly asked). enforce: false leaves max_pages alone. */
-  async setDonorTargets(plan: BalloonPlan, request: string | null): Promise<void> {
-    const asked = plan.donors.filter((d) => d.askedPages > 0 && d.toKiB !== d.fromKiB);
+  /**
+   * Sets the new targets of a plan's newly asked donors (enforce: false leaves max_pages alone), recording in the
+   * ledger what was actually lowered — a failure half-way leaves the ledger exact, so a restore gives back only
+   * what was really asked.
+   */
+  async setDonorTargets(plan: BalloonPlan, request: string | null, ledger: DonorLedger): Promise<void> {
+    const asked = plan.donors.filter((d) => d.askedPages > 0 && d.toKiB < d.fromKiB);
     if (asked.length === 0) return;
     this.balloonRounds++;
     this.emit({
@@ -114,23 +118,22 @@ export class Shell {
     });
     for (const donor of asked) {
       await this.backend.setMemoryTarget(donor.domid, donor.toKiB, { enforce: false });
+      ledger.lowered(donor.domid, donor.name, donor.fromKiB, donor.toKiB);
     }
   }
 
   /**
-   * Gives back what a failed admission asked of its donors: each target is raised by (original − asked), relative to
-   * where it is now, so a later admission's own lowering of the same donor is kept. Each call is retried once; a
-   * donor that is gone is skipped. Never throws: a failure is reported as a cleanup-failed event.
+   * Gives back what the ledger says was asked (all donors, or only `domids`): each target is raised by what was
+   * asked, relative to where it is now, so another admission's own lowering of the same donor is kept. Each call is
+   * retried once; a donor that is gone is skipped. Never throws: a failure is reported as a cleanup-failed event.
    */
-  async restoreDonors(asked: readonly AskedDonor[], request: string | null): Promise<void> {
+  async restoreDonors(ledger: DonorLedger, request: string | null, domids?: readonly number[]): Promise<void> {
     const restored: DonorTarget[] = [];
-    for (const donor of asked) {
-      const delta = donor.originalKiB - donor.lastTargetKiB;
-      if (delta <= 0) continue;
-      const ok = await this.cleanup(request, `restore the target of ${donor.name} (domid ${donor.domid})`, () =>
-        this.backend.setMemoryTarget(donor.domid, delta, { relative: true, enforce: false }),
+    for (const entry of ledger.take(domids)) {
+      const ok = await this.cleanup(request, `restore the target of ${entry.name} (domid ${entry.domid})`, () =>
+        this.backend.setMemoryTarget(entry.domid, entry.askedKiB, { relative: true, enforce: false }),
       );
-      if (ok) restored.push({ domid: donor.domid, name: donor.name, fromKiB: donor.lastTargetKiB, toKiB: donor.originalKiB });
+      if (ok) restored.push({ domid: entry.domid, name: entry.name, fromKiB: entry.toKiB, toKiB: entry.toKiB + entry.askedKiB });
     }
     if (restored.length > 0) this.emit({ type: 'donors-restored', request, donors: restored });
   }
@@ -215,6 +218,45 @@ export class Shell {
   }
 }
 
+export interface LedgerEntry {
+  domid: number;
+  name: string;
+  /** Total KiB its target was lowered by. */
+  askedKiB: number;
+  /** Its latest target. */
+  toKiB: number;
+}
+
+/** What an admission has really asked of its donors (targets set), so a failure gives back exactly that. */
+export class DonorLedger {
+  private readonly entries = new Map<number, LedgerEntry>();
+
+  lowered(domid: number, name: string, fromKiB: number, toKiB: number): void {
+    const known = this.entries.get(domid);
+    this.entries.set(domid, { domid, name, askedKiB: (known?.askedKiB ?? 0) + (fromKiB - toKiB), toKiB });
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Forgets what was asked: the admission it was for succeeded, the donors keep their targets. */
+  commit(): void {
+    this.entries.clear();
+  }
+
+  /** Removes and returns the entries (all, or those of `domids`). */
+  take(domids?: readonly number[]): LedgerEntry[] {
+    const out: LedgerEntry[] = [];
+    for (const [domid, entry] of this.entries) {
+      if (domids !== undefined && !domids.includes(domid)) continue;
+      out.push(entry);
+      this.entries.delete(domid);
+    }
+    return out;
+  }
+}
+
 /** A request's config must name the guest it is for. */
 export function checkRequest(op: string, request: GuestRequest): void {
   if (typeof request !== 'object' || request === null || typeof request.name !== 'string' || request.name === '') {
@@ -230,14 +272,23 @@ export function checkRequest(op: string, request: GuestRequest): void {
 }
 
 /**
- * The error for a request no ballooning can make fit: an AdmissionError whose report says nobody was asked
- * (built from an infeasible plan, so it names the need, the headroom and what could at most be freed).
+ * The error for a request no ballooning can make fit: an AdmissionError built from an infeasible plan, so it names
+ * the need, the headroom and what could at most be freed. With the wait that led here (donors asked, some found
+ * uncooperative), the report says who was asked and who did not cooperate; without one, that nobody was asked.
  */
-export function impossibleRequestError(shell: Shell, request: string, needPages: number, state: ObservedState): AdmissionError {
+export function impossibleRequestError(
+  shell: Shell,
+  request: string,
+  needPages: number,
+  state: ObservedState,
+  wait?: WaitState,
+): AdmissionError {
   const plan = planBalloon(state, { needPages, policy: shell.planPolicy() });
   const nowMs = shell.now();
-  const step = startWaiting({ needPages, plan: { ...plan, feasible: false, donors: [] }, nowMs, headroomPages: headroomPages(state.host), config: shell.options.wait });
-  return new AdmissionError(buildGiveUpReport({ request, cause: 'nothing-left-to-ask', wait: step.state, nowMs, lastPlan: plan }));
+  const waited = wait
+    ? { ...wait, needPages, lastHeadroomPages: headroomPages(state.host) }
+    : startWaiting({ needPages, plan: { ...plan, feasible: false, donors: [] }, nowMs, headroomPages: headroomPages(state.host), config: shell.options.wait }).state;
+  return new AdmissionError(buildGiveUpReport({ request, cause: 'nothing-left-to-ask', wait: waited, nowMs, lastPlan: plan }));
 }
 
 /** A promise with its resolve, for the executors' "something changed" signals. */

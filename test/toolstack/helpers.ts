@@ -1,0 +1,80 @@
+/** A simulated host with running guests, requests for new ones, and a strategy to admit them, on virtual time. */
+import type { LibxlDomainConfig } from '../../src/backend.js';
+import { VirtualClock } from '../../src/clock.js';
+import { MockBackend, type RunningGuestSpec } from '../../src/mock/backend.js';
+import type { AdmissionEvent } from '../../src/toolstack/events.js';
+import { createStrategy } from '../../src/toolstack/create.js';
+import type { AdmissionResult, AdmissionStrategy, GuestRequest, StrategyName, StrategyOptions } from '../../src/toolstack/types.js';
+import { checkHostInvariants, snapshotMaxPages } from '../../src/simulate/invariants.js';
+
+export const ALL: StrategyName[] = ['claim-first', 'limit-and-check', 'model'];
+
+export function pvConfig(name: string, memoryMiB: number): LibxlDomainConfig {
+  return { c_info: { type: 'pv', name }, b_info: { max_memkb: memoryMiB * 1024, target_memkb: memoryMiB * 1024 } };
+}
+
+export function request(name: string, memoryMiB: number): GuestRequest {
+  return { name, config: pvConfig(name, memoryMiB) };
+}
+
+export interface TestHost {
+  backend: MockBackend;
+  clock: VirtualClock;
+  domids: Map<string, number>;
+  floorsKiB: Map<string, number>;
+  baseline: Map<number, number>;
+}
+
+export function makeHost(memoryMiB: number, dom0MiB: number, guests: (RunningGuestSpec & { minMiB?: number })[]): TestHost {
+  const clock = new VirtualClock();
+  const backend = new MockBackend({ host: { memoryMiB, dom0MiB }, clock });
+  const domids = new Map<string, number>();
+  const floorsKiB = new Map<string, number>();
+  for (const guest of guests) {
+    domids.set(guest.name, backend.control.addRunningGuest(guest));
+    if (guest.minMiB !== undefined) floorsKiB.set(guest.name, guest.minMiB * 1024);
+  }
+  return { backend, clock, domids, floorsKiB, baseline: new Map() };
+}
+
+export interface Run {
+  results: AdmissionResult[];
+  events: AdmissionEvent[];
+  strategy: AdmissionStrategy;
+}
+
+/** Admits every request at once, runs virtual time until all settle and the host is quiet, checks the invariants. */
+export async function admitAll(
+  host: TestHost,
+  strategyName: StrategyName,
+  requests: GuestRequest[],
+  options: Partial<StrategyOptions> = {},
+): Promise<Run> {
+  const events: AdmissionEvent[] = [];
+  host.baseline = await snapshotMaxPages(host.backend);
+  const strategy = createStrategy(strategyName, {
+    backend: host.backend,
+    clock: host.clock,
+    floorsKiB: host.floorsKiB,
+    onEvent: (e) => events.push(e),
+    ...options,
+  });
+  const results = await host.clock.run(
+    (async () => {
+      const all = await Promise.all(requests.map((r) => strategy.admit(r)));
+      await strategy.idle();
+      return all;
+    })(),
+  );
+  await host.backend.control.settle();
+  return { results, events, strategy };
+}
+
+/** The invariants must hold after every run; returns the violations (expected to be []). */
+export async function violations(host: TestHost): Promise<string[]> {
+  return checkHostInvariants(host.backend, host.baseline);
+}
+
+export function mib(pages: number): number {
+  return pages / 256;
+}

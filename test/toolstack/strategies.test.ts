@@ -1,0 +1,235 @@
+/**
+ * The three admission strategies on the mock host, in virtual time: the same situations for each, and the
+ * invariants checked after every run (no claim left, no max_pages left lowered, no half-built domain, memory adds up).
+ */
+import { describe, expect, it } from 'vitest';
+import { AdmissionError } from '../../src/admission/give-up.js';
+import type { AdmissionEvent } from '../../src/toolstack/events.js';
+import { ALL, admitAll, makeHost, request, violations, type TestHost } from './helpers.js';
+
+async function targetKiB(host: TestHost, name: string): Promise<number> {
+  const info = await host.backend.getDomain(host.domids.get(name)!);
+  return info.targetKiB!;
+}
+
+async function totMiB(host: TestHost, name: string): Promise<number> {
+  const info = await host.backend.getDomain(host.domids.get(name)!);
+  return info.totPages / 256;
+}
+
+function ofType<T extends AdmissionEvent['type']>(events: AdmissionEvent[], type: T): Extract<AdmissionEvent, { type: T }>[] {
+  return events.filter((e): e is Extract<AdmissionEvent, { type: T }> => e.type === type);
+}
+
+describe.each(ALL)('%s', (strategy) => {
+  it('enough memory: every guest starts at once, nobody is ballooned', async () => {
+    // 16384 MiB host: Xen keeps 136, dom0 1024, web1 4096 → 11128 MiB free for 3 × 2048.
+    const host = makeHost(16384, 1024, [{ name: 'web1', memoryMiB: 4096, minMiB: 1024 }]);
+    const run = await admitAll(host, strategy, [request('a', 2048), request('b', 2048), request('c', 2048)]);
+    expect(run.results.map((r) => r.ok)).toEqual([true, true, true]);
+    expect(run.results.map((r) => r.admittedAtMs)).toEqual([0, 0, 0]);
+    // 2048 MiB at the mock's default 1024 MiB/s.
+    expect(run.results.map((r) => r.runningAtMs)).toEqual([2000, 2000, 2000]);
+    expect(ofType(run.events, 'ballooning')).toEqual([]);
+    expect(host.backend.control.calls.ops.setMemoryTarget).toBe(0);
+    expect(await targetKiB(host, 'web1')).toBe(4096 * 1024);
+    expect(await violations(host)).toEqual([]);
+  });
+
+  for (const donors of [1, 2, 10]) {
+    it(`ballooning needed: ${donors} donor(s) share the load and keep their lowered targets`, async () => {
+      const size = Math.floor(24000 / donors);
+      const guests = Array.from({ length: donors }, (_, i) => ({ name: `d${i}`, memoryMiB: size, minMiB: Math.ceil(size / 4), balloonMiBps: 1024 }));
+      // 32768 − 264 (Xen) − 1024 (dom0, at its 1 GiB floor) − ~24000 → ~7480 MiB free; the request needs 11264 + 2.
+      const host = makeHost(32768, 1024, guests);
+      const free = (await host.backend.physinfo()).freePages / 256;
+      const run = await admitAll(host, strategy, [request('big', 11264)]);
+      expect(run.results[0]!.ok).toBe(true);
+      expect(ofType(run.events, 'ballooning').length).toBeGreaterThanOrEqual(1);
+      let given = 0;
+      for (const guest of guests) {
+        const now = await totMiB(host, guest.name);
+        expect(now).toBeGreaterThanOrEqual(guest.minMiB);
+        expect(now).toBeLessThan(guest.memoryMiB);
+        expect(await targetKiB(host, guest.name)).toBeLessThan(guest.memoryMiB * 1024);
+        given += guest.memoryMiB - now;
+      }
+      expect(given).toBeGreaterThanOrEqual(11266 - free);
+      // Spread: no donor gave more than twice the mean share.
+      for (const guest of guests) expect(guest.memoryMiB - (await totMiB(host, guest.name))).toBeLessThanOrEqual((2 * given) / donors + 1);
+      expect(await violations(host)).toEqual([]);
+    });
+  }
+
+  it('a stuck donor is marked uncooperative, given its target back, and the others cover for it', async () => {
+    const host = makeHost(32768, 1024, [
+      { name: 'stuck', memoryMiB: 8192, minMiB: 2048, cooperative: false },
+      { name: 'ok1', memoryMiB: 8192, minMiB: 2048, balloonMiBps: 1024 },
+      { name: 'ok2', memoryMiB: 8192, minMiB: 2048, balloonMiBps: 1024 },
+    ]);
+    // Free ≈ 32768 − 264 − 1024 − 24576 = 6904 MiB; the request needs ~3 GiB more than that.
+    const run = await admitAll(host, strategy, [request('big', 10240)]);
+    const result = run.results[0]!;
+    expect(result.ok).toBe(true);
+    const stuck = ofType(run.events, 'donor-uncooperative');
+    expect(stuck.map((e) => e.name)).toEqual(['stuck']);
+    expect(stuck[0]!.atMs).toBeGreaterThanOrEqual(5000); // squeezed's 5 s without progress
+    expect(await targetKiB(host, 'stuck')).toBe(8192 * 1024);
+    expect(await totMiB(host, 'stuck')).toBe(8192);
+    expect(result.runningAtMs!).toBeGreaterThan(5000);
+    expect(await violations(host)).toEqual([]);
+  });
+
+  it('a donor that stalls halfway keeps what it gave, is marked, and the plan is redone without it', async () => {
+    const host = makeHost(32768, 1024, [
+      { name: 'stalls', memoryMiB: 8192, minMiB: 2048, stallAfterMiB: 256, balloonMiBps: 1024 },
+      { name: 'ok1', memoryMiB: 8192, minMiB: 2048, balloonMiBps: 1024 },
+      { name: 'ok2', memoryMiB: 8192, minMiB: 2048, balloonMiBps: 1024 },
+    ]);
+    const run = await admitAll(host, strategy, [request('big', 10240)]);
+    expect(run.results[0]!.ok).toBe(true);
+    expect(ofType(run.events, 'donor-uncooperative').map((e) => e.name)).toEqual(['stalls']);
+    expect(await totMiB(host, 'stalls')).toBe(8192 - 256);
+    expect(await violations(host)).toEqual([]);
+  });
+
+  it('requests arriving while another is ballooning: both start, nobody goes below a floor', async () => {
+    const host = makeHost(32768, 1024, [
+      { name: 'd1', memoryMiB: 12288, minMiB: 2048, balloonMiBps: 512 },
+      { name: 'd2', memoryMiB: 12288, minMiB: 2048, balloonMiBps: 512 },
+    ]);
+    // Free ≈ 32768 − 264 − 1024 − 24576 = 6904 MiB. a needs 8192 (balloons); b arrives 1 s later and needs 4096 more.
+    const events: AdmissionEvent[] = [];
+    const { createStrategy } = await import('../../src/toolstack/create.js');
+    const { snapshotMaxPages } = await import('../../src/simulate/invariants.js');
+    host.baseline = await snapshotMaxPages(host.backend);
+    const s = createStrategy(strategy, { backend: host.backend, clock: host.clock, floorsKiB: host.floorsKiB, onEvent: (e) => events.push(e) });
+    const results = await host.clock.run(
+      (async () => {
+        const a = s.admit(request('a', 8192));
+        await host.clock.sleep(1000);
+        const b = s.admit(request('b', 4096));
+        const all = await Promise.all([a, b]);
+        await s.idle();
+        return all;
+      })(),
+    );
+    await host.backend.control.settle();
+    expect(results.map((r) => r.ok)).toEqual([true, true]);
+    const rounds = ofType(events, 'ballooning');
+    expect(rounds.length).toBeGreaterThanOrEqual(1);
+    if (strategy === 'claim-first') {
+      // One brain: b's ballooning (if any) is planned only once a's claim is staked.
+      const aClaimed = events.find((e) => e.type === 'admitted' && e.request === 'a')!;
+      for (const round of rounds.filter((r) => r.request === 'b')) expect(round.atMs).toBeGreaterThanOrEqual(aClaimed.atMs);
+      expect(results[1]!.admittedAtMs!).toBeGreaterThanOrEqual(results[0]!.admittedAtMs!);
+    }
+    for (const name of ['d1', 'd2']) expect(await totMiB(host, name)).toBeGreaterThanOrEqual(2048);
+    expect(await violations(host)).toEqual([]);
+  });
+
+  it('50 concurrent requests: all start, with ballooning, and the invariants hold', async () => {
+    const guests = [1, 2, 3, 4].map((i) => ({ name: `d${i}`, memoryMiB: 8192, minMiB: 2048, balloonMiBps: 1024 }));
+    const host = makeHost(65536, 1024, guests);
+    // Free ≈ 65536 − 520 − 1024 − 32768 = 31224 MiB for 50 × 770 = 38500 MiB.
+    const requests = Array.from({ length: 50 }, (_, i) => request(`g${String(i).padStart(2, '0')}`, 768));
+    const run = await admitAll(host, strategy, requests);
+    expect(run.results.filter((r) => r.ok).length).toBe(50);
+    expect(ofType(run.events, 'ballooning').length).toBeGreaterThanOrEqual(1);
+    const physinfo = await host.backend.physinfo();
+    expect(physinfo.outstandingPages).toBe(0);
+    if (strategy === 'claim-first') {
+      expect(host.backend.control.accounting().peakOutstandingPages).toBeLessThanOrEqual(31224 * 256);
+    }
+    for (const guest of guests) expect(await totMiB(host, guest.name)).toBeGreaterThanOrEqual(2048);
+    expect(await violations(host)).toEqual([]);
+  });
+
+  it('the impossible request fails fast, without ballooning anyone, while the others start', async () => {
+    const host = makeHost(16384, 2048, [{ name: 'web1', memoryMiB: 4096, minMiB: 1024 }]);
+    const run = await admitAll(host, strategy, [request('huge', 32768), request('small', 1024)]);
+    const [huge, small] = run.results;
+    expect(small!.ok).toBe(true);
+    expect(huge!.ok).toBe(false);
+    expect(huge!.failedAtMs).toBe(0);
+    expect(huge!.error).toBeInstanceOf(AdmissionError);
+    expect((huge!.error as AdmissionError).code).toBe('ENOMEM');
+    expect(huge!.report!.donorsAsked).toEqual([]);
+    expect(huge!.report!.neededPages).toBe((32768 + 2) * 256);
+    expect(huge!.error!.message).toMatch(/needs 32770 MiB/);
+    expect(ofType(run.events, 'ballooning')).toEqual([]);
+    expect(host.backend.control.calls.ops.setMemoryTarget).toBe(0);
+    expect(await violations(host)).toEqual([]);
+  });
+
+  it('gives up when every donor is stuck, says who, and restores their targets', async () => {
+    const host = makeHost(32768, 1024, [
+      { name: 's1', memoryMiB: 8192, minMiB: 2048, cooperative: false },
+      { name: 's2', memoryMiB: 8192, minMiB: 2048, cooperative: false },
+    ]);
+    const run = await admitAll(host, strategy, [request('big', 18432)]);
+    const result = run.results[0]!;
+    expect(result.ok).toBe(false);
+    expect(result.error).toBeInstanceOf(AdmissionError);
+    const report = result.report!;
+    expect(report.uncooperative.map((u) => u.name).sort()).toEqual(['s1', 's2']);
+    expect(report.donorsAsked.map((d) => d.name).sort()).toEqual(['s1', 's2']);
+    expect(report.neededPages).toBe((18432 + 2) * 256);
+    expect(result.error!.message).toMatch(/Did not cooperate/);
+    expect(result.failedAtMs!).toBeGreaterThanOrEqual(5000);
+    expect(await targetKiB(host, 's1')).toBe(8192 * 1024);
+    expect(await targetKiB(host, 's2')).toBe(8192 * 1024);
+    expect(await violations(host)).toEqual([]);
+  });
+
+  it('gives up when the wall-time budget runs out, and the slow donor gets its memory back', async () => {
+    const host = makeHost(32768, 1024, [{ name: 'slow', memoryMiB: 16384, minMiB: 2048, balloonMiBps: 16 }]);
+    // Free ≈ 15096 MiB; 4 GiB more must come from a donor that gives 16 MiB/s: 3 s of budget is not enough.
+    const run = await admitAll(host, strategy, [request('big', 19456)], { wait: { budgetMs: 3000 } });
+    const result = run.results[0]!;
+    expect(result.ok).toBe(false);
+    expect(result.report!.cause).toBe('budget-exhausted');
+    expect(result.report!.freedPages).toBeGreaterThan(0);
+    expect(result.failedAtMs!).toBeGreaterThanOrEqual(3000);
+    expect(result.failedAtMs!).toBeLessThan(5000);
+    expect(ofType(run.events, 'donors-restored').length).toBe(1);
+    expect(await targetKiB(host, 'slow')).toBe(16384 * 1024);
+    expect(await totMiB(host, 'slow')).toBe(16384);
+    expect(await violations(host)).toEqual([]);
+  });
+});
+
+describe('limit-and-check specifics', () => {
+  it('limits every running guest to its size while building and removes the limits at the end', async () => {
+    const host = makeHost(16384, 1024, [{ name: 'web1', memoryMiB: 4096, maxMiB: 8192, minMiB: 1024 }]);
+    const run = await admitAll(host, 'limit-and-check', [request('a', 2048)]);
+    const set = ofType(run.events, 'limits-set');
+    const removed = ofType(run.events, 'limits-removed');
+    expect(set.length).toBe(1);
+    expect(set[0]!.limits.find((l) => l.name === 'web1')).toMatchObject({ fromKiB: (8192 + 1) * 1024, toKiB: 4096 * 1024 });
+    expect(removed.length).toBe(1);
+    expect(removed[0]!.atMs).toBeGreaterThanOrEqual(run.results[0]!.runningAtMs!);
+    const web1 = await host.backend.getDomain(host.domids.get('web1')!);
+    expect(web1.maxPages).toBe((8192 + 1) * 256);
+    expect(await violations(host)).toEqual([]);
+  });
+});
+
+describe('claim-first specifics', () => {
+  it('claims in the builder: the claim is visible while building and gone after', async () => {
+    const host = makeHost(16384, 1024, []);
+    const run = await admitAll(host, 'claim-first', [request('a', 4096)]);
+    expect(run.results[0]!.ok).toBe(true);
+    expect(host.backend.control.accounting().peakOutstandingPages).toBe(4096 * 256);
+    expect(host.backend.control.calls.hypercalls.claim).toBe(2); // stake, then cancel on return
+    expect(await violations(host)).toEqual([]);
+  });
+
+  it('refuses a request whose config names another guest, before any build', async () => {
+    const host = makeHost(16384, 1024, []);
+    const run = await admitAll(host, 'claim-first', [{ name: 'a', config: request('b', 1024).config }]);
+    expect(run.results[0]!.ok).toBe(false);
+    expect(run.results[0]!.error!.message).toMatch(/config\.c_info\.name must be "a"/);
+    expect(host.backend.control.calls.ops.createGuest).toBe(0);
+  });
+});
