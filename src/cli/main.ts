@@ -5,7 +5,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { DomainInfo, XenBackend } from '../backend.js';
 import { VirtualClock } from '../clock.js';
-import { loadGuestConfig } from '../config/index.js';
+import { formatLibxlJson, loadGuestConfig } from '../config/index.js';
 import { XenError } from '../errors.js';
 import { MockBackend, openBackend, type BackendKind, type OpenBackendOptions } from '../index.js';
 import { formatInfo, formatList } from './format.js';
@@ -173,7 +173,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     .action(async (file: string) => {
       const { config, warnings } = await loadGuestConfig(file);
       for (const warning of warnings) io.stderr(`${warning}\n`);
-      emitJson(config);
+      io.stdout(formatLibxlJson(config));
     });
 
   try {

@@ -90,10 +90,10 @@ describe('xenclaim CLI', () => {
     const { mock, domid } = hostWithGuest();
     const out = await run(['destroy', 'web1'], mock);
     expect(out.code).toBe(0);
-    const domain = await mock.getDomain(domid).catch((e: unknown) => e);
-    // Destroyed: dying while its pages go back, or gone.
-    if (domain instanceof Error) expect((domain as { code?: string }).code).toBe('ESRCH');
-    else expect(domain.dying).toBe(true);
+    // Destroyed: dying while its pages go back, then gone.
+    expect((await mock.getDomain(domid)).dying).toBe(true);
+    await mock.control.settle();
+    await expect(mock.getDomain(domid)).rejects.toMatchObject({ code: 'ESRCH' });
   });
 
   it('an unknown domain fails with exit 1 and one line naming it', async () => {
