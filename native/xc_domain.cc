@@ -28,7 +28,8 @@ std::string DomainText(uint32_t domid) { return "domain " + std::to_string(domid
 bool ReadDomainInfo(xc_interface* xch, uint32_t domid, xc_domaininfo_t& out, bool& found, XenFailure& failure) {
   const int n = xc_domain_getinfolist(xch, domid, 1, &out);
   if (n < 0) {
-    failure.SetErrno("xc_domain_getinfolist", errno, DomainText(domid));
+    failure.SetErrno("xc_domain_getinfolist", errno);
+    failure.detail = DomainText(domid);
     return false;
   }
   found = n == 1 && out.domain == domid;
@@ -119,7 +120,8 @@ Napi::Value ClaimPages(const Napi::CallbackInfo& info) {
         if (xch == nullptr) return;
         // Before Xen 4.22 libxc turns ENOSYS from this call into success (xen-claim-rules.md, rule 15).
         if (xc_domain_claim_pages(xch, domid, static_cast<unsigned long>(pages)) != 0) {
-          failure.SetErrno("xc_domain_claim_pages", errno, DomainText(domid) + ", " + std::to_string(pages) + " pages");
+          failure.SetErrno("xc_domain_claim_pages", errno);
+          failure.detail = DomainText(domid) + ", " + std::to_string(pages) + " pages";
         }
       },
       ResolveUndefined);
@@ -134,7 +136,8 @@ Napi::Value SetMaxMem(const Napi::CallbackInfo& info) {
         xc_interface* xch = XcHandle(failure);
         if (xch == nullptr) return;
         if (xc_domain_setmaxmem(xch, domid, max_kib) != 0) {
-          failure.SetErrno("xc_domain_setmaxmem", errno, DomainText(domid) + ", " + std::to_string(max_kib) + " KiB");
+          failure.SetErrno("xc_domain_setmaxmem", errno);
+          failure.detail = DomainText(domid) + ", " + std::to_string(max_kib) + " KiB";
         }
       },
       ResolveUndefined);
@@ -185,7 +188,8 @@ Napi::Value CreateEmptyDomain(const Napi::CallbackInfo& info) {
 
         uint32_t domid = 0;  // 0 (not a valid new domid): Xen picks the next free one
         if (xc_domain_create(xch, &domid, &config) != 0) {
-          failure.SetErrno("xc_domain_create", errno, type == EmptyDomainType::kPv ? "PV domain" : "PVH domain");
+          failure.SetErrno("xc_domain_create", errno);
+          failure.detail = type == EmptyDomainType::kPv ? "PV domain" : "PVH domain";
           return;
         }
         // Xen 4.17 sizes the vCPU array at createdomain; XEN_DOMCTL_max_vcpus (same count) creates the vCPUs.
@@ -222,7 +226,8 @@ Napi::Value PopulatePhysmap(const Napi::CallbackInfo& info) {
           // Not (or no longer) tracked: a domain someone else built may use every frame up to maximum_gpfn.
           xen_pfn_t max_gpfn = 0;
           if (xc_domain_maximum_gpfn(xch, domid, &max_gpfn) != 0) {
-            failure.SetErrno("xc_domain_maximum_gpfn", errno, DomainText(domid));
+            failure.SetErrno("xc_domain_maximum_gpfn", errno);
+            failure.detail = DomainText(domid);
             return;
           }
           first_unused = max_gpfn + 1;
@@ -237,7 +242,8 @@ Napi::Value PopulatePhysmap(const Napi::CallbackInfo& info) {
           // belong to the domain and must stay accounted for. Order-0 extents: exact page counts for the claim.
           const int rc = xc_domain_populate_physmap(xch, domid, n, 0, 0, batch.data());
           if (rc < 0) {
-            failure.SetErrno("xc_domain_populate_physmap", errno, DomainText(domid));
+            failure.SetErrno("xc_domain_populate_physmap", errno);
+            failure.detail = DomainText(domid);
             failure.pages_done = static_cast<int64_t>(done);
             break;
           }
@@ -305,7 +311,8 @@ Napi::Value SimpleDomainCall(const Napi::CallbackInfo& info, const char* resourc
         xc_interface* xch = XcHandle(failure);
         if (xch == nullptr) return;
         if (Call(xch, domid) != 0) {
-          failure.SetErrno(xen_call, errno, DomainText(domid));
+          failure.SetErrno(xen_call, errno);
+          failure.detail = DomainText(domid);
           return;
         }
         if (forget_frames) DomainFrames::Instance().Forget(domid);

@@ -47,7 +47,8 @@ Napi::Value XenVersion(const Napi::CallbackInfo& info) {
         // XENVER_version returns (major << 16) | minor, or a negative value with errno set.
         const int version = xc_version(xch, XENVER_version, nullptr);
         if (version < 0) {
-          failure.SetErrno("xc_version", errno, "XENVER_version");
+          failure.SetErrno("xc_version", errno);
+          failure.detail = "XENVER_version";
           return;
         }
         out.major = version >> 16;
@@ -55,7 +56,8 @@ Napi::Value XenVersion(const Napi::CallbackInfo& info) {
         xen_extraversion_t extra;
         std::memset(extra, 0, sizeof extra);
         if (xc_version(xch, XENVER_extraversion, &extra) < 0) {
-          failure.SetErrno("xc_version", errno, "XENVER_extraversion");
+          failure.SetErrno("xc_version", errno);
+          failure.detail = "XENVER_extraversion";
           return;
         }
         out.extra.assign(extra, strnlen(extra, sizeof extra));

@@ -20,7 +20,8 @@ struct XenFailure {
   int64_t pages_done = -1;  // populate/decrease: pages already handled when the call failed (-1: not applicable)
   LogCapture log;
 
-  // errno must be read by the caller right after the failing call, before anything else can change it.
+  // Pass errno straight from the failed call, as SetErrno("call", errno), and fill `detail` afterwards: building
+  // a detail string in the same argument list may run first (unspecified order) and could disturb errno.
   void SetErrno(const char* call, int err, std::string why = {});
   void SetLibxl(const char* call, int rc, std::string why = {});
 };
