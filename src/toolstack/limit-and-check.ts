@@ -39,6 +39,8 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
   private loop: Promise<void> | undefined;
   /** What is left of the pool the last check computed. */
   private poolLeftPages = 0;
+  /** What this batch's ballooning asked of donors and no started guest has used yet. */
+  private readonly ledger = new DonorLedger();
   private readonly builds = new Set<Promise<void>>();
   private readonly admissions = new Set<Promise<AdmissionResult>>();
 
@@ -108,11 +110,14 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
     const entry = this.entries.get(id)!;
     const shell = this.shell;
     entry.result.admittedAtMs = shell.now();
+    const afterAsks = this.ledger.size > 0;
     shell.ours.add(id);
     shell.emit({ type: 'admitted', request: id, via: 'pool' });
     shell.emit({ type: 'building', request: id, claim: false, attempt: 1 });
     const build = shell.backend.createGuest(entry.request.config, { claim: false }).then(
       (domid) => {
+        // Admitted while donors were being asked: it used what they gave, so they keep their targets.
+        if (afterAsks) this.ledger.commit();
         this.session = this.session && buildFinished(this.session, id, true);
         this.settle(id, { domid });
       },
@@ -168,7 +173,7 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
     let wait: WaitState | undefined;
     let lastPlan: BalloonPlan | undefined;
     let rotateAfterDomid: number | undefined;
-    const ledger = new DonorLedger();
+    const ledger = this.ledger;
     try {
       // Requests arriving at the same instant join the first check.
       await shell.clock.sleep(0);
@@ -204,13 +209,11 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
           this.settle(impossible.id, { error: impossibleRequestError(shell, impossible.id, impossible.needPages, observation.state, wait) });
         }
         // Nobody left to benefit from what was asked: donors get it back.
-        if (round.admitted.length === 0 && this.session!.pending.length === 0) await shell.restoreDonors(ledger, null);
-        for (const admitted of round.admitted) this.startBuild(admitted.id);
-        if (round.admitted.length > 0) {
-          // Those admitted keep what was freed for them.
-          wait = undefined;
-          ledger.commit();
+        if (round.admitted.length === 0 && this.session!.pending.length === 0 && this.session!.building.length === 0) {
+          await shell.restoreDonors(ledger, null);
         }
+        for (const admitted of round.admitted) this.startBuild(admitted.id);
+        if (round.admitted.length > 0) wait = undefined;
 
         const plan = round.balloon;
         if (plan === null) continue;
@@ -266,11 +269,11 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
         }
       }
     } catch (error) {
-      // An observation or a limit failed: fail what waits (builds in flight finish on their own), give donors back.
+      // An observation or a limit failed: fail what waits; builds in flight finish on their own, and what was asked
+      // of donors is given back once they have (releaseLimits).
       const session = this.session!;
       for (const pending of session.pending) this.settle(pending.id, { error });
       this.session = { ...session, pending: [] };
-      await shell.restoreDonors(ledger, null);
     } finally {
       await this.releaseLimits();
     }
@@ -281,6 +284,8 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
     const shell = this.shell;
     // Builds admitted from the pool still run: the batch ends when they have finished.
     while (this.session!.building.length > 0) await this.changed.wait();
+    // Asks no started guest used (its request failed or gave up): given back before the limits go.
+    await shell.restoreDonors(this.ledger, null);
     const limits = [...this.session!.limits];
     const removed: MaxMemLimit[] = [];
     for (const limit of limits) {

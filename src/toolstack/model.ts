@@ -37,6 +37,8 @@ export class ModelStrategy implements AdmissionStrategy {
   private readonly changed = new Signal();
   private loop: Promise<void> | undefined;
   private readonly tasks = new Set<Promise<unknown>>();
+  /** What the ballooning asked of donors and no started guest has used yet. */
+  private readonly ledger = new DonorLedger();
 
   constructor(options: StrategyOptions) {
     this.shell = new Shell('model', options);
@@ -105,6 +107,7 @@ export class ModelStrategy implements AdmissionStrategy {
     const name = entry.request.name;
     entry.attempts++;
     entry.result.admittedAtMs = shell.now();
+    const afterAsks = this.ledger.size > 0;
     shell.ours.add(name);
     this.building.set(name, entry);
     shell.emit({ type: 'admitted', request: name, via: 'model' });
@@ -112,6 +115,8 @@ export class ModelStrategy implements AdmissionStrategy {
     const build = shell.backend.createGuest(entry.request.config, { claim: false }).then(
       (domid) => {
         this.release(name);
+        // Admitted while donors were being asked: it used what they gave, so they keep their targets.
+        if (afterAsks) this.ledger.commit();
         this.settle(entry, { domid });
       },
       (error: unknown) => {
@@ -141,7 +146,7 @@ export class ModelStrategy implements AdmissionStrategy {
     const shell = this.shell;
     let wait: WaitState | undefined;
     let lastPlan: BalloonPlan | undefined;
-    const ledger = new DonorLedger();
+    const ledger = this.ledger;
     try {
       this.model = createModel((await shell.observe()).state);
       while (this.pending.length > 0 || this.building.size > 0) {
@@ -166,10 +171,10 @@ export class ModelStrategy implements AdmissionStrategy {
           });
         }
         // Nobody left to benefit from what was asked: donors get it back.
-        if (admission.admitted.length === 0 && this.pending.length === 0) await shell.restoreDonors(ledger, null);
+        if (admission.admitted.length === 0 && this.pending.length === 0 && this.building.size === 0) {
+          await shell.restoreDonors(ledger, null);
+        }
         for (const admitted of admission.admitted) this.startBuild(byName.get(admitted.id)!);
-        // Those admitted keep what was freed for them.
-        if (admission.admitted.length > 0) ledger.commit();
 
         const plan = admission.balloon;
         if (plan === null || this.pending.length === 0) {
@@ -210,8 +215,7 @@ export class ModelStrategy implements AdmissionStrategy {
           }
           this.pending = [];
           wait = undefined;
-          await shell.restoreDonors(ledger, null);
-          continue;
+          continue; // what was asked is given back once the builds in flight are done
         }
         if (newAsks) await shell.setDonorTargets(plan, null, ledger);
         if (decision.kind === 'mark-uncooperative') {
@@ -226,11 +230,14 @@ export class ModelStrategy implements AdmissionStrategy {
         await Promise.race([this.changed.wait(), shell.pause(decision.kind === 'wait' ? decision.untilMs : undefined)]);
       }
     } catch (error) {
-      // An observation failed: fail what waits (builds in flight finish on their own), give donors back.
+      // An observation failed: fail what waits.
       const waiting = this.pending;
       this.pending = [];
       for (const entry of waiting) this.settle(entry, { error });
-      await shell.restoreDonors(ledger, null);
     }
+    // Builds in flight finish first (their memory must not be ballooned back into), then asks no started guest
+    // used are given back.
+    while (this.building.size > 0) await this.changed.wait();
+    await shell.restoreDonors(ledger, null);
   }
 }

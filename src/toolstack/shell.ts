@@ -230,7 +230,6 @@ export interface LedgerEntry {
 /** What an admission has really asked of its donors (targets set), so a failure gives back exactly that. */
 export class DonorLedger {
   private readonly entries = new Map<number, LedgerEntry>();
-
   lowered(domid: number, name: string, fromKiB: number, toKiB: number): void {
     const known = this.entries.get(domid);
     this.entries.set(domid, { domid, name, askedKiB: (known?.askedKiB ?? 0) + (fromKiB - toKiB), toKiB });
