@@ -133,8 +133,11 @@ export async function runStrategy(scenario: Scenario, strategyName: StrategyName
     const demands: DemandReport[] = scenario.demands.map((d) => ({
       guest: d.guest, targetMiB: d.targetMiB, requestedAtS: d.at, satisfiedAtS: null,
     }));
+    const issued: Promise<void>[] = [];
     const watchers = scenario.demands.map(async (demand, i) => {
-      await clock.sleep(demand.at * 1000);
+      const at = clock.sleep(demand.at * 1000);
+      issued.push(at);
+      await at;
       const domid = domids.get(demand.guest)!;
       control.requestGrowth(domid, demand.targetMiB * 1024);
       for (;;) {
@@ -159,6 +162,7 @@ export async function runStrategy(scenario: Scenario, strategyName: StrategyName
           }),
         );
         await strategy.idle();
+        await Promise.all(issued); // every demand has been made
         return all;
       })(),
       limitMs,
