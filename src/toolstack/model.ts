@@ -12,7 +12,7 @@ import { AdmissionError, buildGiveUpReport } from '../admission/give-up.js';
 import {
   admitFromModel, createModel, modelFreePages, reconcile, releaseReservation, transferReservation, type HostModel,
 } from '../admission/model.js';
-import { applyPlan, observeProgress, startWaiting, type WaitState, type WaitStep } from '../admission/progress.js';
+import { applyPlan, observeProgress, resolveWaitConfig, startWaiting, type WaitState, type WaitStep } from '../admission/progress.js';
 import type { BalloonPlan } from '../admission/balloon-plan.js';
 import { eventError } from './events.js';
 import { checkRequest, DonorLedger, impossibleRequestError, isOutOfMemory, Shell, Signal } from './shell.js';
@@ -121,7 +121,7 @@ export class ModelStrategy implements AdmissionStrategy {
       },
       (error: unknown) => {
         this.release(name);
-        const budgetMs = { ...{ budgetMs: 60_000 }, ...shell.options.wait }.budgetMs;
+        const budgetMs = resolveWaitConfig(shell.options.wait).budgetMs;
         if (isOutOfMemory(error) && shell.now() - entry.result.requestedAtMs < budgetMs) {
           // The hypervisor disagreed with the model: reconcile and try again from the queue.
           shell.emit({ type: 'claim-refused', request: name, error: eventError(error) });

@@ -1,0 +1,121 @@
+/**
+ * Real Xen (nested harness, issue 5): fill the host with two small guests, then create a third that only fits after
+ * ballooning them — claim-first succeeds through its fallback, and outstanding_claims is back to 0.
+ * Off Xen this skips visibly with its reason. In the harness run it with
+ *   XENCLAIM_TEST_PATHS="test/toolstack/real-xen.test.ts" npm run test:xen
+ * The guests are the harness's busybox PV guest; they are ballooned only once their console says they are up.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { LibxlDomainConfig, XenBackend } from '../../src/backend.js';
+import { SystemClock } from '../../src/clock.js';
+import { isXenError } from '../../src/errors.js';
+import { createGuests } from '../../src/toolstack/create.js';
+import type { AdmissionEvent } from '../../src/toolstack/events.js';
+import { IN_NESTED_HARNESS, announceSkip, openXen, PAGES_PER_MIB, waitFor, xenSkipReason } from '../xen/xen-env.js';
+
+const skipReason = xenSkipReason();
+const kernel = process.env.XENCLAIM_GUEST_KERNEL;
+const ramdisk = process.env.XENCLAIM_GUEST_RAMDISK;
+const consoleDir = process.env.XENCLAIM_GUEST_CONSOLE_DIR ?? '/var/log/xen/console';
+const THIRD_MIB = 256;
+const FLOOR_MIB = 128;
+
+function guestConfig(name: string, memoryMiB: number): LibxlDomainConfig {
+  return {
+    c_info: { type: 'pv', name },
+    b_info: {
+      max_vcpus: 1,
+      max_memkb: memoryMiB * 1024,
+      target_memkb: memoryMiB * 1024,
+      kernel,
+      ramdisk,
+      cmdline: 'console=hvc0 loglevel=4',
+      'type.pv': {},
+    },
+    on_poweroff: 'destroy',
+    on_reboot: 'destroy',
+    on_crash: 'destroy',
+  };
+}
+
+function consoleLog(name: string): string {
+  const file = join(consoleDir, `guest-${name}.log`);
+  return existsSync(file) ? readFileSync(file, 'utf8') : '';
+}
+
+function guestSkipReason(xen: XenBackend | undefined): string | undefined {
+  if (skipReason !== undefined) return skipReason;
+  if (xen !== undefined && !xen.features.libxl) return 'the native addon has no libxl part (features.libxl is false)';
+  if (kernel === undefined || ramdisk === undefined || !existsSync(kernel) || !existsSync(ramdisk)) {
+    const why = `no test guest kernel/ramdisk (XENCLAIM_GUEST_KERNEL=${kernel}, XENCLAIM_GUEST_RAMDISK=${ramdisk})`;
+    if (IN_NESTED_HARNESS) throw new Error(`${why}: the nested-Xen image must provide them`);
+    return `${why}: \`npm run test:xen\` provides them`;
+  }
+  return undefined;
+}
+
+describe('real Xen: claim-first with its ballooning fallback', () => {
+  let xen: XenBackend | undefined;
+  const domids: number[] = [];
+
+  beforeAll(async () => {
+    if (skipReason === undefined) xen = await openXen();
+    announceSkip('test/toolstack/real-xen.test.ts', guestSkipReason(xen));
+  });
+  beforeEach((context) => {
+    const reason = guestSkipReason(xen);
+    if (reason !== undefined) context.skip(reason);
+  });
+  afterAll(async () => {
+    for (const domid of domids) {
+      await xen?.destroyGuest(domid).catch((error: unknown) => {
+        if (!isXenError(error, 'ESRCH') && !isXenError(error, 'ERROR_DOMAIN_NOTFOUND')) throw error;
+      });
+    }
+    await xen?.close();
+  });
+
+  it('fills the host with two guests, then a third only fits after ballooning them: it starts, no claim is left', { timeout: 900_000 }, async () => {
+    const x = xen as XenBackend;
+    const clock = new SystemClock();
+    const tag = process.pid;
+    const start = await x.physinfo();
+    expect(start.outstandingPages, 'the host must have no outstanding claims before the test').toBe(0);
+    const freeMiB = Math.floor((start.freePages - start.outstandingPages) / PAGES_PER_MIB);
+    // Two guests take all but a few MiB (libxl adds 1 MiB and rounds to 2 MiB per guest).
+    const eachMiB = Math.floor(freeMiB / 2) - 4;
+    expect(eachMiB, `the host has ${freeMiB} MiB free: too little for two guests above their ${FLOOR_MIB} MiB floor`).toBeGreaterThan(FLOOR_MIB + THIRD_MIB / 2);
+    const fillers = [`xenclaim-fill1-${tag}`, `xenclaim-fill2-${tag}`];
+    const filled = await createGuests(x, fillers.map((name) => ({ name, config: guestConfig(name, eachMiB) })), { clock });
+    for (const r of filled) {
+      expect(r.error?.message ?? null, r.name).toBeNull();
+      domids.push(r.domid!);
+    }
+    for (const name of fillers) {
+      await waitFor(`${name} to say it is up`, async () => consoleLog(name), (log) => log.includes('xenclaim-guest: up'), 300_000, 1000);
+    }
+    const full = await x.physinfo();
+    expect((full.freePages - full.outstandingPages) / PAGES_PER_MIB).toBeLessThan(THIRD_MIB);
+
+    const third = `xenclaim-third-${tag}`;
+    const events: AdmissionEvent[] = [];
+    const [result] = await createGuests(x, [{ name: third, config: guestConfig(third, THIRD_MIB) }], {
+      strategy: 'claim-first',
+      clock,
+      floorsKiB: new Map(fillers.map((name) => [name, FLOOR_MIB * 1024])),
+      policy: { dom0Ballooning: false },
+      wait: { stallTimeoutMs: 30_000, budgetMs: 600_000 },
+      pollMs: 1000,
+      onEvent: (event) => events.push(event),
+    });
+    if (result!.domid !== null) domids.push(result!.domid);
+    expect(result!.error?.message ?? null).toBeNull();
+    expect(events.some((e) => e.type === 'claim-refused')).toBe(true);
+    const ballooning = events.filter((e) => e.type === 'ballooning');
+    expect(ballooning.length).toBeGreaterThanOrEqual(1);
+    expect((await x.physinfo()).outstandingPages).toBe(0);
+    for (const name of fillers) expect(consoleLog(name)).not.toMatch(/Kernel panic|System is deadlocked/);
+  });
+});
