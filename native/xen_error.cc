@@ -38,9 +38,17 @@ Napi::Error ToJsError(Napi::Env env, const XenFailure& failure) {
   // The message names the call and what it said; the code goes in `code` (TypeScript puts both in XenError).
   std::string code;
   std::string message = failure.xen_call + ": ";
+  // A libxl failure has no errno of its own: take the one libxl/libxc logged with their first error line.
+  int errno_value = failure.errno_value;
   if (failure.libxl_code < 0) {
     code = LibxlCodeName(failure.libxl_code);
     message += "libxl " + code;
+    if (errno_value <= 0 && failure.log.first_error_errno > 0) {
+      errno_value = failure.log.first_error_errno;
+      char buffer[128];
+      message += " (first error logged with " + ErrnoName(errno_value) + ": " +
+                 strerror_r(errno_value, buffer, sizeof buffer) + ")";
+    }
   } else if (failure.errno_value > 0) {
     char buffer[128];
     code = ErrnoName(failure.errno_value);
@@ -55,7 +63,7 @@ Napi::Error ToJsError(Napi::Env env, const XenFailure& failure) {
   Napi::Object object = error.Value();
   object.Set("code", code);
   object.Set("xenCall", failure.xen_call);
-  if (failure.errno_value > 0) object.Set("errno", failure.errno_value);
+  if (errno_value > 0) object.Set("errno", errno_value);
   if (failure.libxl_code < 0) object.Set("libxlCode", failure.libxl_code);
   Napi::Array lines = Napi::Array::New(env, failure.log.lines.size());
   for (std::size_t i = 0; i < failure.log.lines.size(); ++i) lines.Set(static_cast<uint32_t>(i), failure.log.lines[i]);

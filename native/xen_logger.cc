@@ -31,8 +31,11 @@ const char* LevelName(xentoollog_level level) {
   }
 }
 
-void Record(std::string line) {
+void Record(std::string line, xentoollog_level level = XTL_NONE, int errnoval = -1) {
   if (current_capture != nullptr) {
+    if (level >= XTL_ERROR && errnoval > 0 && current_capture->first_error_errno < 0) {
+      current_capture->first_error_errno = errnoval;
+    }
     auto& lines = current_capture->lines;
     if (lines.size() >= kMaxCapturedLines) {
       lines.erase(lines.begin());
@@ -79,7 +82,7 @@ void CaptureMessage(xentoollog_logger*, xentoollog_level level, int errnoval, co
     line += ": ";
     line += strerror_r(errnoval, errbuf, sizeof errbuf);  // GNU strerror_r returns the message
   }
-  Record(std::move(line));
+  Record(std::move(line), level, errnoval);
   errno = saved_errno;
 }
 

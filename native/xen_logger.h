@@ -14,6 +14,9 @@ namespace xenclaim {
 struct LogCapture {
   std::vector<std::string> lines;
   std::size_t dropped = 0;  // the oldest lines given up once kMaxCapturedLines is reached
+  // The errno the libraries attached to the first error-level line (-1: none). libxl returns only ERROR_* codes;
+  // the errno behind them (e.g. ENOMEM from a refused claim) reaches us only through its log calls.
+  int first_error_errno = -1;
 };
 
 // The newest lines are kept: a failure is explained by what was logged last.

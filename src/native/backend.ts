@@ -356,21 +356,36 @@ export interface CheckedLibxlConfig {
 
 /**
  * The checks on libxl's JSON domain config that are ours to make (libxl checks the rest and logs why): an object
- * with c_info and b_info objects, a known type, sane memory and vCPU counts, and claim_mode absent, a boolean, or
- * a libxl defbool string. `claim`, when given, replaces b_info.claim_mode; the caller's object is not modified.
+ * with c_info and b_info objects, a known type and a name, sane memory and vCPU counts, and claim_mode absent, a
+ * boolean, or a libxl defbool string. The JSON handed on gets b_info's "type.<type>" key where it lacks one, and
+ * `claim`, when given, as b_info.claim_mode; the caller's object is not modified.
  */
 export function checkLibxlConfig(op: string, config: unknown, claim?: boolean): CheckedLibxlConfig {
   const root = checkObject(op, 'config', config);
   const cInfo = checkObject(op, 'config.c_info', root.c_info);
   const bInfo = checkObject(op, 'config.b_info', root.b_info);
-  if (cInfo.type !== undefined) checkOneOf(op, 'config.c_info.type', cInfo.type, DOMAIN_TYPES);
-  if (cInfo.name !== undefined && (typeof cInfo.name !== 'string' || cInfo.name.length === 0 || cInfo.name.length > 64)) {
-    throw invalidArgument(op, 'config.c_info.name', 'a string of 1 to 64 characters', cInfo.name);
+  const type = checkOneOf(op, 'config.c_info.type', cInfo.type, DOMAIN_TYPES);
+  const name = cInfo.name;
+  // The rule the mock host applies too: names that are safe as xenstore values and on xl's command line.
+  if (typeof name !== 'string' || name.length === 0 || name.length > 64 || !/^[A-Za-z0-9_.:+-]+$/.test(name)) {
+    throw invalidArgument(op, 'config.c_info.name', 'a name of 1 to 64 characters from A-Z a-z 0-9 _ . : + -', name);
   }
-  for (const field of ['max_memkb', 'target_memkb'] as const) {
-    if (bInfo[field] !== undefined) checkCount(op, `config.b_info.${field}`, bInfo[field]);
+  const maxKiB = bInfo.max_memkb === undefined ? undefined : checkCount(op, 'config.b_info.max_memkb', bInfo.max_memkb);
+  const targetKiB = bInfo.target_memkb === undefined ? undefined : checkCount(op, 'config.b_info.target_memkb', bInfo.target_memkb);
+  if (maxKiB !== undefined && targetKiB !== undefined && targetKiB > maxKiB) {
+    // libxl refuses this too (ERROR_INVAL, "target memory is higher than max memory").
+    throw invalidArgument(op, 'config.b_info.target_memkb', `at most config.b_info.max_memkb (${maxKiB})`, targetKiB);
   }
   if (bInfo.max_vcpus !== undefined) checkInteger(op, 'config.b_info.max_vcpus', bInfo.max_vcpus, 1, MAX_VCPUS);
+
+  // libxl's JSON gives b_info its type through a "type.<type>" key (libxl_domain_build_info's keyed union); without
+  // one libxl says "invalid domain type". xl derives it from c_info.type, and so do we.
+  const unionKeys = Object.keys(bInfo).filter((key) => key.startsWith('type.'));
+  if (unionKeys.some((key) => key !== `type.${type}`)) {
+    throw invalidArgument(op, 'config.b_info', `no type key other than "type.${type}" (c_info.type is '${type}')`, unionKeys.join(', '));
+  }
+  const typeUnion = unionKeys.length === 0 ? { [`type.${type}`]: {} } : {};
+
   const given = bInfo.claim_mode;
   let claimMode: boolean | undefined;
   if (given === true || given === 'True') claimMode = true;
@@ -380,7 +395,10 @@ export function checkLibxlConfig(op: string, config: unknown, claim?: boolean): 
   }
   const effective = claim ?? claimMode;
   const defbool: Defbool | undefined = effective === undefined ? (given === undefined ? undefined : '<default>') : effective ? 'True' : 'False';
-  const normalised = { ...root, b_info: { ...bInfo, ...(defbool === undefined ? {} : { claim_mode: defbool }) } };
+  const normalised = {
+    ...root,
+    b_info: { ...bInfo, ...typeUnion, ...(defbool === undefined ? {} : { claim_mode: defbool }) },
+  };
   let json: string;
   try {
     json = JSON.stringify(normalised);

@@ -30,6 +30,14 @@ describe('checkLibxlConfig', () => {
     expect(checkLibxlConfig('createGuest', dflt).claimMode).toBeUndefined();
   });
 
+  it('gives b_info its "type.<type>" key from c_info.type when it has none (as xl does)', () => {
+    const config: LibxlDomainConfig = { c_info: { type: 'pvh', name: 'g' }, b_info: { target_memkb: 65536 } };
+    expect(JSON.parse(checkLibxlConfig('createGuest', config).json).b_info['type.pvh']).toEqual({});
+    expect(config.b_info).not.toHaveProperty('type.pvh');
+    const given = { c_info: { type: 'pv' as const, name: 'g' }, b_info: { 'type.pv': { bootloader: 'pygrub' } } };
+    expect(JSON.parse(checkLibxlConfig('createGuest', given).json).b_info['type.pv']).toEqual({ bootloader: 'pygrub' });
+  });
+
   it('keeps every other field for libxl as given', () => {
     const config = { ...base(), on_poweroff: 'destroy', disks: [{ vdev: 'xvda' }] };
     expect(JSON.parse(checkLibxlConfig('needMemoryKiB', config).json)).toMatchObject({ on_poweroff: 'destroy', disks: [{ vdev: 'xvda' }], b_info: { 'type.pv': {} } });
