@@ -302,11 +302,23 @@ export class NativeBackend implements XenBackend {
     return this.call(op, () => createGuest(json, { claim, paused }));
   }
 
+  /**
+   * libxl answers a domid that does not exist with whatever step failed first (ERROR_LOCK_FAIL from its userdata
+   * lock, for instance); asking Xen first gives the operator ESRCH. A domain that vanishes in between still gets
+   * libxl's own code.
+   */
+  private async requireDomain(op: string, domid: number): Promise<void> {
+    if ((await this.binding.getDomainInfo(domid)) === null) throw XenError.fromErrno(op, 3, `domain ${domid} does not exist`);
+  }
+
   async destroyGuest(domid: number): Promise<void> {
     const op = 'destroyGuest';
     checkDomid(op, domid);
     const destroyGuest = this.libxl(op, 'destroyGuest');
-    return this.call(op, () => destroyGuest(domid));
+    return this.call(op, async () => {
+      await this.requireDomain(op, domid);
+      await destroyGuest(domid);
+    });
   }
 
   async setMemoryTarget(domid: number, targetKiB: number, options: SetMemoryTargetOptions = {}): Promise<void> {
@@ -319,7 +331,10 @@ export class NativeBackend implements XenBackend {
     if (relative) checkSignedCount(op, 'targetKiB', targetKiB);
     else checkCount(op, 'targetKiB', targetKiB);
     const setMemoryTarget = this.libxl(op, 'setMemoryTarget');
-    return this.call(op, () => setMemoryTarget(domid, targetKiB, relative, enforce));
+    return this.call(op, async () => {
+      await this.requireDomain(op, domid);
+      await setMemoryTarget(domid, targetKiB, relative, enforce);
+    });
   }
 
   async needMemoryKiB(config: LibxlDomainConfig): Promise<number> {

@@ -52,7 +52,7 @@ async function gone(backend: XenBackend, domid: number): Promise<boolean> {
   }
 }
 
-describe.skipIf(!hasXen)(`libxl on real Xen (${NO_XEN_REASON})`, () => {
+describe.skipIf(!hasXen)(hasXen ? 'libxl on real Xen' : `libxl on real Xen (${NO_XEN_REASON})`, () => {
   let backend: XenBackend;
   const created: number[] = [];
   const open = async (): Promise<XenBackend> => (backend ??= await openNativeBackend({}));
@@ -98,7 +98,7 @@ describe.skipIf(!hasXen)(`libxl on real Xen (${NO_XEN_REASON})`, () => {
     expect((await backend.physinfo()).outstandingPages).toBe(before.outstandingPages);
   });
 
-  describe.skipIf(KERNEL === undefined)(`with a guest kernel (${NO_KERNEL_REASON})`, () => {
+  describe.skipIf(KERNEL === undefined)(KERNEL !== undefined ? 'with a guest kernel' : `with a guest kernel (${NO_KERNEL_REASON})`, () => {
     it('creates a running PV guest with claim_mode, names it, sets its target within static-max, destroys it', async () => {
       await open();
       const config = pvConfig();
