@@ -29,6 +29,8 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
   readonly shell: Shell;
   private readonly lock: HostLock;
   private readonly inFlight = new Set<Promise<AdmissionResult>>();
+  /** Names of requests in flight: a second request for the same name fails at once. */
+  private readonly names = new Set<string>();
 
   constructor(options: ClaimFirstOptions) {
     this.shell = new Shell('claim-first', options);
@@ -51,6 +53,21 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
     const result = shell.newResult(request);
     try {
       checkRequest('createGuests', request);
+      if (this.names.has(request.name)) throw new Error(`createGuests: request "${request.name}" is already in this batch`);
+    } catch (error) {
+      return shell.fail(result, error);
+    }
+    this.names.add(request.name);
+    try {
+      return await this.admitOne(request, result);
+    } finally {
+      this.names.delete(request.name);
+    }
+  }
+
+  private async admitOne(request: GuestRequest, result: AdmissionResult): Promise<AdmissionResult> {
+    const shell = this.shell;
+    try {
       const needPages = await shell.needPages(request);
       shell.ours.add(request.name);
       let attempt = 0;

@@ -35,6 +35,8 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
   readonly shell: Shell;
   private session: LimitAndCheckSession | undefined;
   private readonly entries = new Map<string, Entry>();
+  /** Names of requests in this strategy, from the moment they arrive until they settle. */
+  private readonly names = new Set<string>();
   private readonly changed = new Signal();
   private loop: Promise<void> | undefined;
   /** What is left of the pool the last check computed. */
@@ -69,8 +71,14 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
     let needPages: number;
     try {
       checkRequest('createGuests', request);
-      if (this.entries.has(request.name)) throw new Error(`createGuests: request "${request.name}" is already in this batch`);
-      needPages = await shell.needPages(request);
+      if (this.names.has(request.name)) throw new Error(`createGuests: request "${request.name}" is already in this batch`);
+      this.names.add(request.name);
+      try {
+        needPages = await shell.needPages(request);
+      } catch (error) {
+        this.names.delete(request.name);
+        throw error;
+      }
     } catch (error) {
       return shell.fail(result, error);
     }
@@ -99,6 +107,7 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
     const entry = this.entries.get(id);
     if (!entry) return;
     this.entries.delete(id);
+    this.names.delete(id);
     if ('domid' in outcome) entry.resolve(this.shell.succeed(entry.result, outcome.domid));
     else {
       this.shell.ours.delete(id);

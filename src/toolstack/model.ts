@@ -34,6 +34,8 @@ export class ModelStrategy implements AdmissionStrategy {
   /** Waiting, in arrival order. */
   private pending: Entry[] = [];
   private readonly building = new Map<string, Entry>();
+  /** Names of requests in this strategy, from the moment they arrive until they settle. */
+  private readonly names = new Set<string>();
   private readonly changed = new Signal();
   private loop: Promise<void> | undefined;
   private readonly tasks = new Set<Promise<unknown>>();
@@ -63,18 +65,20 @@ export class ModelStrategy implements AdmissionStrategy {
     void work.finally(() => this.tasks.delete(work));
   }
 
-  private known(name: string): boolean {
-    return this.pending.some((e) => e.request.name === name) || this.building.has(name);
-  }
-
   private async enter(request: GuestRequest): Promise<AdmissionResult> {
     const shell = this.shell;
     const result = shell.newResult(request);
     let needPages: number;
     try {
       checkRequest('createGuests', request);
-      if (this.known(request.name)) throw new Error(`createGuests: request "${request.name}" is already in this batch`);
-      needPages = await shell.needPages(request);
+      if (this.names.has(request.name)) throw new Error(`createGuests: request "${request.name}" is already in this batch`);
+      this.names.add(request.name);
+      try {
+        needPages = await shell.needPages(request);
+      } catch (error) {
+        this.names.delete(request.name);
+        throw error;
+      }
     } catch (error) {
       return shell.fail(result, error);
     }
@@ -95,6 +99,7 @@ export class ModelStrategy implements AdmissionStrategy {
   }
 
   private settle(entry: Entry, outcome: { domid: number } | { error: unknown }): void {
+    this.names.delete(entry.request.name);
     if ('domid' in outcome) entry.resolve(this.shell.succeed(entry.result, outcome.domid));
     else {
       this.shell.ours.delete(entry.request.name);
