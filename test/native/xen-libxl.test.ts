@@ -93,6 +93,8 @@ describe.skipIf(!hasXen)(hasXen ? 'libxl on real Xen' : `libxl on real Xen (${NO
     const config = pvConfig((before.freePages + 256 * 1024) * 4); // free memory + 1 GiB
     const error = await rejection(() => backend.createGuest(config, { claim: true }));
     expect(error.code).toMatch(/^ERROR_/);
+    // libxl returns only ERROR_*; the errno is the one libxl/libxc logged with the first error line (the claim's).
+    expect(error.errno, `${error.message}\n${error.xenLog.join('\n')}`).toBe(12);
     const names = (await backend.listDomains()).filter((d) => !d.dying).map((d) => d.name);
     expect(names).not.toContain(config.c_info.name);
     expect((await backend.physinfo()).outstandingPages).toBe(before.outstandingPages);
