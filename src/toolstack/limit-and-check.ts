@@ -18,8 +18,8 @@ import {
   type LimitAndCheckSession, type MaxMemLimit,
 } from '../admission/limit-and-check.js';
 import { applyPlan, observeProgress, startWaiting, type GiveUpCause, type WaitState, type WaitStep } from '../admission/progress.js';
-import type { BalloonPlan } from '../admission/balloon-plan.js';
-import { headroomPages } from '../admission/state.js';
+import { planBalloon, type BalloonPlan } from '../admission/balloon-plan.js';
+import { headroomPages, type ObservedState } from '../admission/state.js';
 import { checkRequest, DonorLedger, impossibleRequestError, Shell, Signal } from './shell.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest, StrategyOptions } from './types.js';
 
@@ -41,6 +41,8 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
   private loop: Promise<void> | undefined;
   /** What is left of the pool the last check computed. */
   private poolLeftPages = 0;
+  /** The last check's observation and the most any later check could find. */
+  private lastCheck: { state: ObservedState; capacityPages: number } | undefined;
   /** What this batch's ballooning asked of donors and no started guest has used yet. */
   private readonly ledger = new DonorLedger();
   private readonly builds = new Set<Promise<void>>();
@@ -147,6 +149,14 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
    * memory freed since is not in it), in arrival order; the first that does not fit waits for the re-check.
    */
   private admitFromPool(): void {
+    // More than any re-check could find (the last pool, everything reclaimable, pages still coming back): fail now.
+    const last = this.lastCheck;
+    if (last !== undefined) {
+      for (const pending of this.session!.pending.filter((p) => p.needPages > last.capacityPages)) {
+        this.session = { ...this.session!, pending: this.session!.pending.filter((p) => p.id !== pending.id) };
+        this.settle(pending.id, { error: impossibleRequestError(this.shell, pending.id, pending.needPages, last.state) });
+      }
+    }
     const session = this.session!;
     const admitted: string[] = [];
     for (const pending of session.pending) {
@@ -214,6 +224,9 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
         const round = checkRound(observation.state, this.session!.pending, { policy: shell.planPolicy(), rotateAfterDomid });
         this.session = applyRound(this.session!, round);
         this.poolLeftPages = round.remainingPoolPages;
+        const reclaimable = planBalloon(observation.state, { needPages: 0, policy: { ...shell.planPolicy(), countPendingGrowth: false } }).reclaimablePages;
+        const returning = observation.domains.filter((d) => d.dying).reduce((sum, d) => sum + d.totPages, 0);
+        this.lastCheck = { state: observation.state, capacityPages: round.poolPages + reclaimable + returning };
         for (const impossible of round.impossible) {
           this.settle(impossible.id, { error: impossibleRequestError(shell, impossible.id, impossible.needPages, observation.state, wait) });
         }
@@ -306,6 +319,7 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
     if (removed.length > 0) shell.emit({ type: 'limits-removed', request: null, limits: removed });
     const late = this.session!.pending;
     this.session = undefined;
+    this.lastCheck = undefined;
     if (late.length > 0) {
       this.session = startSession(late);
       this.startLoop();
