@@ -7,6 +7,7 @@
  * guests at theirs. The run ends when every request has settled and the host is quiescent (builds, balloon drivers
  * and page returns done). `lowerBoundS` is not computed yet (null): it needs a per-scenario optimum, a later issue.
  */
+import type { XenBackend } from '../backend.js';
 import { VirtualClock } from '../clock.js';
 import { MockBackend } from '../mock/backend.js';
 import { createStrategy } from '../toolstack/create.js';
@@ -65,6 +66,8 @@ export interface RunScenarioOptions extends Pick<StrategyOptions, 'policy' | 'wa
   onEvent?: (event: AdmissionEvent) => void;
   /** Give up on a run after this much virtual time (default one day). */
   limitS?: number;
+  /** Tests: what the strategy talks to instead of the mock host itself (e.g. a wrapper that injects faults). */
+  wrapBackend?: (backend: MockBackend, strategy: StrategyName) => XenBackend;
 }
 
 /** How often the simulator looks at a demanding guest (virtual time). */
@@ -117,7 +120,7 @@ export async function runStrategy(scenario: Scenario, strategyName: StrategyName
 
     let balloonRounds = 0;
     const strategy = createStrategy(strategyName, {
-      backend,
+      backend: options.wrapBackend ? options.wrapBackend(backend, strategyName) : backend,
       clock,
       floorsKiB,
       ...(options.policy ? { policy: options.policy } : {}),

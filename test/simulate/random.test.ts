@@ -8,6 +8,7 @@ import type { AdmissionEvent } from '../../src/toolstack/events.js';
 import { runScenario } from '../../src/simulate/run.js';
 import { validateScenario } from '../../src/simulate/scenario.js';
 import { prng, randomInt } from '../admission/helpers.js';
+import { failAtCall } from '../toolstack/faulty-backend.js';
 
 function randomScenario(seed: number): unknown {
   const random = prng(seed);
@@ -75,6 +76,22 @@ describe('random workloads', () => {
           if (floor !== undefined) expect(d.toKiB, `${e.strategy} ${d.name}`).toBeGreaterThanOrEqual(floor);
           expect(d.toKiB).toBeLessThan(d.fromKiB);
         }
+      }
+    });
+  }
+
+  for (let seed = 101; seed <= 140; seed++) {
+    it(`seed ${seed} with a fault at a random backend call: every request settles, invariants hold`, async () => {
+      const scenario = validateScenario(randomScenario(seed));
+      const random = prng(seed * 7919);
+      const k = randomInt(random, 1, 60);
+      const code = random() < 0.5 ? 'EIO' : 'ENOMEM';
+      const reports = await runScenario(scenario, { wrapBackend: (backend) => failAtCall(backend, k, code).backend });
+      for (const r of reports) {
+        const label = `${scenario.name} ${r.strategy} (${code} at call ${k})`;
+        expect(r.invariantViolations, label).toEqual([]);
+        expect(r.leakedClaimPages, label).toBe(0);
+        expect(r.started + r.failed, label).toBe(scenario.requests.length);
       }
     });
   }
