@@ -21,6 +21,12 @@ fi
 xl list > "$out/xl-list.txt" 2>&1
 stage "xen up: $(awk '/^xen_version/ { print $3 } /^total_memory/ { print "total_memory " $3 " MiB" } /^free_memory/ { print "free_memory " $3 " MiB" }' "$out/xl-info.txt" | paste -sd' ')"
 
+if [ -n "${XENCLAIM_DOM0_HOOK:-}" ]; then
+  # A debugging aid (and how the harness's own crash detection is tested): a shell command run in dom0 first.
+  stage "dom0 hook: $XENCLAIM_DOM0_HOOK"
+  sh -c "$XENCLAIM_DOM0_HOOK" > "$out/dom0-hook.txt" 2>&1
+fi
+
 if [ "$XENCLAIM_MODE" = tests ]; then
   stage "mount project"
   mkdir -p "$XENCLAIM_REPO" /opt/hostnode

@@ -13,6 +13,7 @@
 #   XENCLAIM_QEMU_TIMEOUT    hard limit for the whole QEMU run in seconds (default 1500)
 #   XENCLAIM_BOOT_TIMEOUT    seconds until dom0 must have Xen's daemons up (default 300)
 #   XENCLAIM_VERBOSE=1       stream the whole serial console (Xen + dom0) instead of stage lines only
+#   XENCLAIM_DOM0_HOOK       a shell command dom0 runs before the tests (debugging; output in dom0-hook.txt)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -112,6 +113,7 @@ cp "$here/dom0-run.sh" "$results/dom0-run.sh"
   printf 'XENCLAIM_REPO=%q\n' "$repo"
   printf 'XENCLAIM_NODE_NAME=%q\n' "$(basename "$node_bin")"
   printf 'XENCLAIM_TEST_PATHS=%q\n' "$test_paths"
+  printf 'XENCLAIM_DOM0_HOOK=%q\n' "${XENCLAIM_DOM0_HOOK:-}"
 } > "$results/env.sh"
 serial="$results/serial.log"
 : > "$serial"
