@@ -8,7 +8,8 @@
  *   end: remove every limit, on every path (finally), failures and exceptions included.
  * A request arriving while guests are built is admitted from what is left of the last check's pool when it fits;
  * otherwise it waits for the re-check after those builds (which is what makes this strategy slow in case B).
- * On Xen ≥ 4.13 there is no tmem to freeze or cap; on a tmem host the freeze/cap step is not implemented here.
+ * On a host with tmem (before Xen 4.13) the batch also freezes tmem and caps it at its size, and thaws it at the end;
+ * on Xen ≥ 4.13 there is no tmem (features.tmem is false) and nothing is called.
  * Donors ballooned for requests that end up admitted keep their targets; when the wait gives up they get back
  * what was asked of them.
  */
@@ -41,6 +42,8 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
   private loop: Promise<void> | undefined;
   /** What is left of the pool the last check computed. */
   private poolLeftPages = 0;
+  /** tmem frozen and capped by this batch (pre-4.13 hosts only). */
+  private tmemFrozen = false;
   /** The last check's observation and the most any later check could find. */
   private lastCheck: { state: ObservedState; capacityPages: number } | undefined;
   /** What this batch's ballooning asked of donors and no started guest has used yet. */
@@ -144,6 +147,14 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
     });
   }
 
+  /** Pre-4.13 hosts only: tmem must not grow into the pool either — freeze it and cap it at its current size. */
+  private async freezeTmem(): Promise<void> {
+    const backend = this.shell.backend;
+    this.tmemFrozen = true; // set first: a failure below still thaws at the end
+    await backend.tmemFreeze();
+    await backend.tmemSetCap(await backend.tmemFreeablePages());
+  }
+
   /**
    * While builds run, a newcomer is admitted from what is left of the pool the last check computed (no re-check:
    * memory freed since is not in it), in arrival order; the first that does not fit waits for the re-check.
@@ -206,6 +217,7 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
         }
 
         // Check: limit, read free memory once, admit from that pool.
+        if (shell.backend.features.tmem && !this.tmemFrozen) await this.freezeTmem();
         let observation = await shell.observe();
         const limits = limitsFor(observation.state, {}, this.session!.limits);
         if (limits.length > 0) {
@@ -317,6 +329,12 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
       if (ok) removed.push({ ...limit, fromKiB: limit.toKiB, toKiB: limit.fromKiB });
     }
     if (removed.length > 0) shell.emit({ type: 'limits-removed', request: null, limits: removed });
+    if (this.tmemFrozen) {
+      this.tmemFrozen = false;
+      // The cap is lifted (tmem has no "get cap" to restore an earlier one from) and tmem may take pages again.
+      await shell.cleanup(null, 'lift the tmem cap', () => shell.backend.tmemSetCap(Number.MAX_SAFE_INTEGER));
+      await shell.cleanup(null, 'thaw tmem', () => shell.backend.tmemThaw());
+    }
     const late = this.session!.pending;
     this.session = undefined;
     this.lastCheck = undefined;

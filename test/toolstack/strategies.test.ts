@@ -5,6 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { AdmissionError } from '../../src/admission/give-up.js';
 import type { AdmissionEvent } from '../../src/toolstack/events.js';
+import { VirtualClock } from '../../src/clock.js';
+import { MockBackend } from '../../src/mock/backend.js';
+import { checkHostInvariants, snapshotMaxPages } from '../../src/simulate/invariants.js';
+import { createGuests } from '../../src/toolstack/create.js';
 import { ALL, admitAll, makeHost, request, violations, type TestHost } from './helpers.js';
 
 async function targetKiB(host: TestHost, name: string): Promise<number> {
@@ -212,6 +216,29 @@ describe('limit-and-check specifics', () => {
     const web1 = await host.backend.getDomain(host.domids.get('web1')!);
     expect(web1.maxPages).toBe((8192 + 1) * 256);
     expect(await violations(host)).toEqual([]);
+  });
+});
+
+describe('limit-and-check on a pre-4.13 host with tmem', () => {
+  it('freezes and caps tmem for the batch, then lifts the cap and thaws it', async () => {
+    const clock = new VirtualClock();
+    const backend = new MockBackend({ host: { memoryMiB: 8192, dom0MiB: 1024, tmem: true }, clock });
+    expect(backend.control.tmemPut(256 * 256)).toBe(256 * 256);
+    const before = await snapshotMaxPages(backend);
+    const results = await clock.run(createGuests(backend, [request('a', 1024)], { strategy: 'limit-and-check', clock }));
+    await backend.control.settle();
+    expect(results[0]!.ok).toBe(true);
+    const ops = backend.control.calls.ops;
+    expect([ops.tmemFreeze, ops.tmemSetCap, ops.tmemThaw]).toEqual([1, 2, 1]);
+    expect(backend.control.tmemPut(256)).toBe(256); // thawed and uncapped again
+    expect(await checkHostInvariants(backend, before)).toEqual([]);
+  });
+
+  it('never calls tmem on a host without it (every Xen >= 4.13)', async () => {
+    const host = makeHost(8192, 1024, []);
+    await admitAll(host, 'limit-and-check', [request('a', 1024)]);
+    const ops = host.backend.control.calls.ops;
+    expect(ops.tmemFreeze + ops.tmemSetCap + ops.tmemThaw + ops.tmemFreeablePages).toBe(0);
   });
 });
 
