@@ -32,9 +32,13 @@ interface Outcome {
  * 16384 MiB host: Xen 136, dom0 1024 (at its floor), donors 10240 → 4984 MiB free. `a` (2048) fits at once; `b`
  * (4096) needs ~1.2 GiB ballooned, and the stuck donor must be found out and replaced on the way.
  */
-async function flow(strategy: StrategyName, fault: (backend: MockBackend) => { backend: MockBackend; count(): number; failed(): string | undefined }): Promise<Outcome> {
+async function flow(
+  strategy: StrategyName,
+  fault: (backend: MockBackend) => { backend: MockBackend; count(): number; failed(): string | undefined },
+  tmem = false,
+): Promise<Outcome> {
   const clock = new VirtualClock();
-  const mock = new MockBackend({ host: { memoryMiB: 16384, dom0MiB: 1024 }, clock });
+  const mock = new MockBackend({ host: { memoryMiB: 16384, dom0MiB: 1024, tmem }, clock });
   const floorsKiB = new Map<string, number>();
   for (const donor of DONORS) {
     mock.control.addRunningGuest(donor);
@@ -52,6 +56,11 @@ async function flow(strategy: StrategyName, fault: (backend: MockBackend) => { b
     3600_000,
   );
   await mock.control.settle();
+  if (tmem) {
+    // Thawed and uncapped again, whatever failed.
+    const put = mock.control.tmemPut(1);
+    if (put !== 1) throw new Error('tmem left frozen or capped after the run');
+  }
   const targetsKiB = new Map<string, number>();
   for (const d of await mock.listDomains()) if (d.name && d.targetKiB !== undefined) targetsKiB.set(d.name, d.targetKiB);
   return {
@@ -122,4 +131,23 @@ describe.each(ALL)('%s under injected faults', (strategy) => {
       }
     }
   }
+});
+
+describe('limit-and-check on a tmem host under injected faults', () => {
+  it('a fault (EIO) at every backend call, tmem calls included, leaves tmem thawed and nothing behind', async () => {
+    let k = 1;
+    const failedOps = new Set<string>();
+    for (;;) {
+      const outcome = await flow('limit-and-check', (mock) => {
+        const f = failAtCall(mock, k, 'EIO');
+        return { backend: f.backend as MockBackend, count: () => f.calls.length, failed: () => f.failed };
+      }, true);
+      if (outcome.calls < k) break;
+      failedOps.add(outcome.failedOp!);
+      checkOutcome(outcome, `tmem host, EIO at call ${k} (${outcome.failedOp})`);
+      k++;
+      if (k > 2000) throw new Error('the flow did not end');
+    }
+    for (const op of ['tmemFreeze', 'tmemSetCap', 'tmemFreeablePages', 'tmemThaw']) expect(failedOps).toContain(op);
+  });
 });
