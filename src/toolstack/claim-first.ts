@@ -151,8 +151,8 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
                 const stuck = wait!.uncooperative.find((u) => u.domid === domid);
                 shell.emit({ type: 'donor-uncooperative', request: name, domid, name: stuck?.name ?? `domain-${domid}` });
               }
-              // What a stuck donor did not give is not counted on: give its target back, then ask the others.
-              await shell.restoreDonors(ledger, name, decision.domids);
+              // A stuck donor keeps what it gave and is asked for nothing more; the others are asked instead.
+              await shell.releaseStuckDonors(ledger, name, wait!.uncooperative.filter((u) => decision.domids.includes(u.domid)));
               step = await replan();
               break;
             case 'replan':

@@ -285,7 +285,7 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
               const stuck = wait.uncooperative.find((u) => u.domid === domid);
               shell.emit({ type: 'donor-uncooperative', request: null, domid, name: stuck?.name ?? `domain-${domid}` });
             }
-            await shell.restoreDonors(ledger, null, decision.domids);
+            await shell.releaseStuckDonors(ledger, null, wait.uncooperative.filter((u) => decision.domids.includes(u.domid)));
             break;
           }
           const arrived = this.session!.pending.length;

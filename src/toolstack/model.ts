@@ -229,7 +229,7 @@ export class ModelStrategy implements AdmissionStrategy {
             const stuck = wait.uncooperative.find((u) => u.domid === domid);
             shell.emit({ type: 'donor-uncooperative', request: null, domid, name: stuck?.name ?? `domain-${domid}` });
           }
-          await shell.restoreDonors(ledger, null, decision.domids);
+          await shell.releaseStuckDonors(ledger, null, wait.uncooperative.filter((u) => decision.domids.includes(u.domid)));
           continue;
         }
         await Promise.race([this.changed.wait(), shell.pause(decision.kind === 'wait' ? decision.untilMs : undefined)]);

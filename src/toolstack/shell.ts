@@ -138,6 +138,29 @@ export class Shell {
     if (restored.length > 0) this.emit({ type: 'donors-restored', request, donors: restored });
   }
 
+  /**
+   * Donors found uncooperative keep what they gave and are asked for nothing more: each target goes up to where the
+   * donor stopped (never above its target before it was asked), so a stalled driver is not mistaken for a guest
+   * about to grow. What it did give stays in the ledger, given back too if the admission fails.
+   */
+  async releaseStuckDonors(ledger: DonorLedger, request: string | null, stuck: readonly { domid: number; totPages: number }[]): Promise<void> {
+    const released: DonorTarget[] = [];
+    for (const donor of stuck) {
+      const entry = ledger.get(donor.domid);
+      if (!entry) continue;
+      const stoppedKiB = Math.min(entry.toKiB + entry.askedKiB, donor.totPages * 4);
+      const raiseKiB = stoppedKiB - entry.toKiB;
+      if (raiseKiB <= 0) continue;
+      const ok = await this.cleanup(request, `give ${entry.name} (domid ${entry.domid}) its target back`, () =>
+        this.backend.setMemoryTarget(entry.domid, raiseKiB, { relative: true, enforce: false }),
+      );
+      if (!ok) continue;
+      ledger.raised(entry.domid, raiseKiB);
+      released.push({ domid: entry.domid, name: entry.name, fromKiB: entry.toKiB, toKiB: stoppedKiB });
+    }
+    if (released.length > 0) this.emit({ type: 'donors-restored', request, donors: released });
+  }
+
   /** Runs a cleanup step, retrying once; ESRCH (the domain is gone) counts as done. */
   async cleanup(request: string | null, step: string, action: () => Promise<void>): Promise<boolean> {
     let last: unknown;
@@ -237,6 +260,20 @@ export class DonorLedger {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  get(domid: number): LedgerEntry | undefined {
+    const entry = this.entries.get(domid);
+    return entry && { ...entry };
+  }
+
+  /** The donor's target was raised by `kib` (it keeps what it gave): less to give back later. */
+  raised(domid: number, kib: number): void {
+    const entry = this.entries.get(domid);
+    if (!entry) return;
+    const askedKiB = entry.askedKiB - kib;
+    if (askedKiB <= 0) this.entries.delete(domid);
+    else this.entries.set(domid, { ...entry, askedKiB, toKiB: entry.toKiB + kib });
   }
 
   /** Forgets what was asked: the admission it was for succeeded, the donors keep their targets. */

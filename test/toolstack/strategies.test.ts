@@ -65,7 +65,7 @@ describe.each(ALL)('%s', (strategy) => {
     });
   }
 
-  it('a stuck donor is marked uncooperative, given its target back, and the others cover for it', async () => {
+  it('a stuck donor is marked uncooperative, its target set back to where it stayed, and the others cover for it', async () => {
     const host = makeHost(32768, 1024, [
       { name: 'stuck', memoryMiB: 8192, minMiB: 2048, cooperative: false },
       { name: 'ok1', memoryMiB: 8192, minMiB: 2048, balloonMiBps: 1024 },
@@ -94,6 +94,8 @@ describe.each(ALL)('%s', (strategy) => {
     expect(run.results[0]!.ok).toBe(true);
     expect(ofType(run.events, 'donor-uncooperative').map((e) => e.name)).toEqual(['stalls']);
     expect(await totMiB(host, 'stalls')).toBe(8192 - 256);
+    // It keeps what it gave (the guest started) and its target is where it stopped: no phantom growth.
+    expect(await targetKiB(host, 'stalls')).toBe((8192 - 256) * 1024);
     expect(await violations(host)).toEqual([]);
   });
 
