@@ -1,7 +1,7 @@
 /** createGuests and createStrategy: the entry points the CLI calls, and the event stream it displays. */
 import { describe, expect, it } from 'vitest';
 import { createGuests, createStrategy } from '../../src/toolstack/create.js';
-import type { AdmissionEvent } from '../../src/toolstack/events.js';
+import { resultJson, type AdmissionEvent } from '../../src/toolstack/events.js';
 import { makeHost, request, violations } from './helpers.js';
 import { snapshotMaxPages } from '../../src/simulate/invariants.js';
 
@@ -20,6 +20,11 @@ describe('createGuests', () => {
     await host.backend.control.settle();
     expect(results.map((r) => [r.name, r.ok])).toEqual([['z', true], ['a', false], ['m', true]]);
     expect(results[1]!.error).toMatchObject({ code: 'ENOMEM', name: 'AdmissionError' });
+    const json = JSON.parse(JSON.stringify(results.map(resultJson)));
+    expect(json[1].error).toMatchObject({ code: 'ENOMEM', errno: 12 });
+    expect(json[1].error.message).toMatch(/Cannot admit guest "a"/);
+    expect(json[1].report.neededPages).toBe((9000 + 2) * 256);
+    expect(json[0]).toMatchObject({ name: 'z', ok: true, error: null, report: null });
     expect(new Set(events.map((e) => e.strategy))).toEqual(new Set(['claim-first']));
     expect(host.backend.control.calls.hypercalls.claim).toBeGreaterThan(0);
     expect(await violations(host)).toEqual([]);
