@@ -210,7 +210,7 @@ else
   tests_status="$(cat "$results/tests.status")"
   if [ "$mode" = tests ]; then
     if [ -f "$results/vitest.json" ]; then
-      node "$here/summarize.mjs" "$results/vitest.json" || status=1
+      node "$here/summarize.mjs" "$results/vitest.json" "$results/vitest.log" || status=1
     else
       say "FAILED: vitest wrote no JSON report. Its output:"
       tail -60 "$results/vitest.log" 2>/dev/null | sed 's/^/  | /' >&2

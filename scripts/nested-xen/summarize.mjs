@@ -31,5 +31,8 @@ for (const test of cases.filter((t) => t.status !== 'passed' && t.status !== 'fa
   out(`  ↓ skipped: ${shortName(test.file)} › ${test.fullName}${test.meta?.note ? ` [${test.meta.note}]` : ''}`);
 }
 const fileFailures = files.filter((file) => file.status === 'failed').length;
+if (failed > 0 || fileFailures > 0) {
+  out(`  (full output, with each XenError's captured Xen log lines: ${process.argv[3] ?? 'vitest.log'})`);
+}
 if (cases.length === 0) out('nested-xen: FAILED: no test ran in dom0');
 process.exit(failed > 0 || fileFailures > 0 || cases.length === 0 || report.success === false ? 1 : 0);
