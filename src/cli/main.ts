@@ -4,11 +4,15 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import type { DomainInfo, XenBackend } from '../backend.js';
-import { VirtualClock } from '../clock.js';
+import { readFile } from 'node:fs/promises';
+import { SystemClock, VirtualClock, type Clock } from '../clock.js';
 import { formatLibxlJson, loadGuestConfig } from '../config/index.js';
 import { XenError } from '../errors.js';
 import { MockBackend, openBackend, type BackendKind, type OpenBackendOptions } from '../index.js';
+import { formatReportTable, parseScenario, runScenario, ScenarioError } from '../simulate/index.js';
+import { createGuests, resultJson, STRATEGIES, type GuestRequest, type StrategyName } from '../toolstack/index.js';
 import { formatInfo, formatList } from './format.js';
+import { ProgressPrinter } from './progress.js';
 import { parseSizeKiB, SizeError } from './sizes.js';
 
 export const EXIT_OK = 0;
@@ -45,6 +49,14 @@ export function findDomain(domains: readonly DomainInfo[], spec: string): Domain
     if (byId) return byId;
   }
   throw new XenError(`domain '${spec}' does not exist`, { code: 'ESRCH', op: 'findDomain' });
+}
+
+/** `--floor NAME=SIZE`, repeatable: a running guest's balloon floor (guests without one are never ballooned). */
+function collectFloor(text: string, floors: Map<string, number>): Map<string, number> {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new UsageError(`--floor must be NAME=SIZE (e.g. web1=512m), got ${JSON.stringify(text)}`);
+  floors.set(text.slice(0, eq), sizeArg(text.slice(eq + 1), `--floor ${text.slice(0, eq)}`));
+  return floors;
 }
 
 function sizeArg(text: string, what: string): number {
@@ -176,6 +188,64 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       io.stdout(formatLibxlJson(config));
     });
 
+  program
+    .command('create')
+    .description('create guests from xl.cfg (or libxl JSON) files, concurrently, admitted by a strategy')
+    .argument('<files...>', 'one config file per guest')
+    .option('-p, --paused', 'leave the guests paused', false)
+    .addOption(
+      new Option('--strategy <name>', 'how guests are admitted when memory is short').choices([...STRATEGIES]).default('claim-first'),
+    )
+    .option('--floor <name=size>', "a running guest's balloon floor; repeatable (others are never ballooned)", (v, acc: Map<string, number>) => collectFloor(v, acc), new Map<string, number>())
+    .option('--dom0-min <size>', 'never balloon dom0 below this (default 1g)')
+    .action(async (files: string[], options: { paused: boolean; strategy: StrategyName; floor: Map<string, number>; dom0Min?: string }) => {
+      // Configs are read before the backend opens: on the mock host, virtual time runs only while no real I/O waits.
+      const requests: GuestRequest[] = [];
+      for (const file of files) {
+        const { config, warnings } = await loadGuestConfig(file);
+        for (const warning of warnings) io.stderr(`${warning}\n`);
+        const name = config.c_info.name;
+        if (typeof name !== 'string' || name.length === 0) throw new UsageError(`${file}: the guest has no name (c_info.name)`);
+        requests.push({ name, config, paused: options.paused });
+      }
+      const dom0MinKiB = options.dom0Min === undefined ? undefined : sizeArg(options.dom0Min, '--dom0-min');
+      await withBackend(async (backend, global) => {
+        const clock: Clock = backend instanceof MockBackend ? backend.clock : new SystemClock();
+        const printer = new ProgressPrinter(io.stdout);
+        const results = await createGuests(backend, requests, {
+          strategy: options.strategy,
+          clock,
+          floorsKiB: options.floor,
+          ...(dom0MinKiB === undefined ? {} : { policy: { dom0MinKiB } }),
+          onEvent: (event) => (global.json ? io.stdout(`${JSON.stringify({ event })}\n`) : printer.onEvent(event)),
+        });
+        if (global.json) io.stdout(`${JSON.stringify({ results: results.map(resultJson) })}\n`);
+        const failed = results.filter((r) => !r.ok);
+        for (const r of failed) io.stderr(`xenclaim: ${r.name}: ${r.error?.message ?? 'failed'}\n`);
+        if (failed.length > 0) exitCode = EXIT_FAILED;
+      })();
+    });
+
+  program
+    .command('simulate')
+    .description('play a scenario on the simulated host under each strategy and report (see shared/scenario-format.md)')
+    .argument('<scenario>', 'scenario JSON file')
+    .addOption(new Option('--strategy <name>', 'play only this strategy').choices([...STRATEGIES]))
+    .action(async (file: string, options: { strategy?: StrategyName }) => {
+      const global = program.opts<GlobalOptions>();
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (error) {
+        throw new XenError(`simulate: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { code: (error as NodeJS.ErrnoException).code ?? 'EIO', op: 'simulate' });
+      }
+      const scenario = parseScenario(text);
+      const reports = await runScenario(scenario, options.strategy === undefined ? {} : { strategies: [options.strategy] });
+      if (global.json) emitJson(reports.length === 1 ? reports[0] : reports);
+      else emitText(formatReportTable(reports));
+      if (reports.some((r) => r.invariantViolations.length > 0 || r.leakedClaimPages > 0)) exitCode = EXIT_FAILED;
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -188,6 +258,10 @@ function reportError(error: unknown, io: CliIo): number {
   if (error instanceof CommanderError) {
     // commander has already printed its message; help and version are successes.
     return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+  }
+  if (error instanceof ScenarioError) {
+    io.stderr(`xenclaim: invalid scenario: ${error.message}\n`);
+    return EXIT_FAILED;
   }
   if (error instanceof UsageError) {
     io.stderr(`xenclaim: ${error.message}\n`);

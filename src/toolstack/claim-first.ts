@@ -76,7 +76,7 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
         const atMs = shell.now();
         shell.emit({ type: 'building', request: request.name, claim: true, attempt });
         try {
-          const domid = await shell.backend.createGuest(request.config, { claim: true });
+          const domid = await shell.backend.createGuest(request.config, { claim: true, paused: request.paused ?? false });
           result.admittedAtMs = atMs;
           return shell.succeed(result, domid);
         } catch (error) {
@@ -192,7 +192,7 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
     const shell = this.shell;
     const atMs = shell.now();
     shell.emit({ type: 'building', request: request.name, claim: true, attempt });
-    const build = shell.backend.createGuest(request.config, { claim: true });
+    const build = shell.backend.createGuest(request.config, { claim: true, paused: request.paused ?? false });
     let settled: { ok: true; domid: number } | { ok: false; error: unknown } | undefined;
     build.then(
       (domid) => (settled = { ok: true, domid }),

@@ -128,7 +128,7 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
     shell.ours.add(id);
     shell.emit({ type: 'admitted', request: id, via: 'pool' });
     shell.emit({ type: 'building', request: id, claim: false, attempt: 1 });
-    const build = shell.backend.createGuest(entry.request.config, { claim: false }).then(
+    const build = shell.backend.createGuest(entry.request.config, { claim: false, paused: entry.request.paused ?? false }).then(
       (domid) => {
         // Admitted while donors were being asked: it used what they gave, so they keep their targets.
         if (afterAsks) this.ledger.commit();

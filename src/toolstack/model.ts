@@ -117,7 +117,7 @@ export class ModelStrategy implements AdmissionStrategy {
     this.building.set(name, entry);
     shell.emit({ type: 'admitted', request: name, via: 'model' });
     shell.emit({ type: 'building', request: name, claim: false, attempt: entry.attempts });
-    const build = shell.backend.createGuest(entry.request.config, { claim: false }).then(
+    const build = shell.backend.createGuest(entry.request.config, { claim: false, paused: entry.request.paused ?? false }).then(
       (domid) => {
         this.release(name);
         // Admitted while donors were being asked: it used what they gave, so they keep their targets.

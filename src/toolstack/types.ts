@@ -17,6 +17,8 @@ export const STRATEGIES: readonly StrategyName[] = Object.freeze(['claim-first',
 export interface GuestRequest {
   name: string;
   config: LibxlDomainConfig;
+  /** Leave the guest paused once built (xl create -p). */
+  paused?: boolean;
 }
 
 export interface AdmissionResult {

@@ -138,3 +138,74 @@ describe('xenclaim CLI', () => {
     expect(failed.stderr).toMatch(new RegExp(`^xenclaim: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: `));
   });
 });
+
+describe('xenclaim create and simulate', () => {
+  async function writeGuest(dir: string, name: string, memoryMiB: number): Promise<string> {
+    const file = join(dir, `${name}.cfg`);
+    await writeFile(file, `name = "${name}"\ntype = "pv"\nmemory = ${memoryMiB}\nkernel = "/boot/vmlinuz"\n`);
+    return file;
+  }
+
+  it('creates several guests concurrently on the mock host, printing progress', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xenclaim-create-'));
+    const mock = new MockBackend({ host: { memoryMiB: 8192, dom0MiB: 1024 } });
+    const files = [await writeGuest(dir, 'a1', 512), await writeGuest(dir, 'a2', 768)];
+    const out = await run(['create', ...files], mock);
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/a1: running as domain \d+/);
+    expect(out.stdout).toMatch(/a2: running as domain \d+/);
+    const names = (await mock.listDomains()).map((d) => d.name);
+    expect(names).toEqual(expect.arrayContaining(['a1', 'a2']));
+    expect((await mock.physinfo()).outstandingPages).toBe(0);
+  });
+
+  it('-p leaves the guests paused; --json prints events and results as JSON lines', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xenclaim-create-'));
+    const mock = new MockBackend({ host: { memoryMiB: 8192, dom0MiB: 1024 } });
+    const out = await run(['--json', 'create', '-p', '--strategy', 'model', await writeGuest(dir, 'p1', 256)], mock);
+    expect(out.code).toBe(0);
+    const lines = out.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.some((l) => l.event?.type === 'running')).toBe(true);
+    expect(lines.every((l) => l.event === undefined || l.event.strategy === 'model')).toBe(true);
+    const final = lines.at(-1);
+    expect(final.results).toEqual([expect.objectContaining({ name: 'p1', ok: true })]);
+    expect((await mock.getDomain(final.results[0].domid)).paused).toBe(true);
+  });
+
+  it('a guest that cannot fit fails with exit 1 and the reason, leaving nothing behind', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xenclaim-create-'));
+    const mock = new MockBackend({ host: { memoryMiB: 4096, dom0MiB: 1024 } });
+    const out = await run(['create', await writeGuest(dir, 'huge', 8192)], mock);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/^xenclaim: huge: /);
+    expect((await mock.listDomains()).map((d) => d.domid)).toEqual([0]);
+    expect((await mock.physinfo()).outstandingPages).toBe(0);
+  });
+
+  it('a bad --floor is bad usage', async () => {
+    const out = await run(['create', '--floor', 'web1', 'x.cfg']);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toMatch(/--floor must be NAME=SIZE/);
+  });
+
+  it('simulate plays an example scenario under every strategy', async () => {
+    const out = await run(['simulate', 'examples/scenarios/b-ballooning-needed.json']);
+    expect(out.code).toBe(0);
+    for (const strategy of ['claim-first', 'limit-and-check', 'model']) expect(out.stdout).toContain(strategy);
+    const json = await run(['--json', 'simulate', '--strategy', 'claim-first', 'examples/scenarios/b-ballooning-needed.json']);
+    const report = JSON.parse(json.stdout);
+    expect(report.strategy).toBe('claim-first');
+    expect(report.leakedClaimPages).toBe(0);
+    expect(report.requests.length).toBeGreaterThan(0);
+  });
+
+  it('simulate names the JSON path of a bad field and exits non-zero', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xenclaim-sim-'));
+    const file = join(dir, 'bad.json');
+    await writeFile(file, JSON.stringify({ host: { memoryMiB: 4096 }, guests: [{ name: 'g', memoryMiB: -5 }], requests: [] }));
+    const out = await run(['simulate', file]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/^xenclaim: invalid scenario: guests\[0\]\.memoryMiB: /);
+  });
+});
