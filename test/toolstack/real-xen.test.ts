@@ -116,6 +116,15 @@ describe('real Xen: claim-first with its ballooning fallback', () => {
     const ballooning = events.filter((e) => e.type === 'ballooning');
     expect(ballooning.length).toBeGreaterThanOrEqual(1);
     expect((await x.physinfo()).outstandingPages).toBe(0);
+    // The donors keep their lowered targets (the creation succeeded), never below their floor.
+    for (const domid of domids.slice(0, 2)) {
+      const filler = await x.getDomain(domid);
+      expect(filler.totPages).toBeGreaterThanOrEqual(FLOOR_MIB * PAGES_PER_MIB);
+      if (filler.targetKiB !== undefined) expect(filler.targetKiB).toBeLessThan(eachMiB * 1024);
+    }
+    const started = await x.getDomain(result!.domid!);
+    expect(started.totPages).toBeGreaterThanOrEqual((THIRD_MIB - 4) * PAGES_PER_MIB);
+    expect(started.outstandingPages).toBe(0);
     for (const name of fillers) expect(consoleLog(name)).not.toMatch(/Kernel panic|System is deadlocked/);
   });
 });
