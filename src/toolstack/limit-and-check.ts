@@ -271,7 +271,9 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
           if (decision.kind === 'give-up') {
             this.failWaiting(decision.cause, wait, lastPlan);
             wait = undefined;
-            await shell.restoreDonors(ledger, null);
+            // Builds use no claims: donors growing back now could take the pool lent to them, so only when none run
+            // (otherwise the end of the batch gives it back).
+            if (this.session!.building.length === 0) await shell.restoreDonors(ledger, null);
             break;
           }
           if (decision.kind === 'retry-claim') break;
