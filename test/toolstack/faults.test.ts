@@ -47,6 +47,19 @@ async function flow(
   const baseline = await snapshotMaxPages(mock);
   const faulty = fault(mock);
   const s = createStrategy(strategy, { backend: faulty.backend, clock, floorsKiB });
+  // While it runs: a claim is only ever held by a domain still being built (paused, not yet handed to its guest).
+  const midRun: string[] = [];
+  let running = true;
+  const watch = (async () => {
+    while (running) {
+      for (const d of await mock.listDomains()) {
+        if (d.outstandingPages > 0 && (!d.paused || mock.control.guestState(d.domid) !== undefined)) {
+          midRun.push(`at ${clock.now()} ms ${d.name} (domid ${d.domid}) holds a claim of ${d.outstandingPages} pages outside a build`);
+        }
+      }
+      await clock.sleep(100);
+    }
+  })();
   const results = await clock.run(
     (async () => {
       const all = await Promise.all([s.admit(request('a', 2048)), s.admit(request('b', 4096))]);
@@ -55,6 +68,8 @@ async function flow(
     })(),
     3600_000,
   );
+  running = false;
+  await clock.run(watch);
   await mock.control.settle();
   if (tmem) {
     // Thawed and uncapped again, whatever failed.
@@ -67,7 +82,7 @@ async function flow(
     calls: faulty.count(),
     failedOp: faulty.failed(),
     results: results.map((r) => ({ name: r.name, ok: r.ok, error: r.error })),
-    problems: await checkHostInvariants(mock, baseline),
+    problems: [...midRun, ...(await checkHostInvariants(mock, baseline))],
     targetsKiB,
   };
 }
