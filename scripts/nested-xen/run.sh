@@ -10,18 +10,21 @@
 #   XENCLAIM_NESTED_RESULTS  where a run's results go (default: $CACHE/runs/<time>)
 #   XENCLAIM_NESTED_MODE     tests (default) | smoke (boot, xl info, power off)
 #   XENCLAIM_TEST_PATHS      what vitest runs in dom0 (default: "test/conformance test/xen test/native")
-#   XENCLAIM_QEMU_TIMEOUT    hard limit for the whole QEMU run in seconds (default 1500)
+#   XENCLAIM_QEMU_TIMEOUT    hard limit for the whole QEMU run in seconds (default 1200)
 #   XENCLAIM_BOOT_TIMEOUT    seconds until dom0 must have Xen's daemons up (default 300)
 #   XENCLAIM_VERBOSE=1       stream the whole serial console (Xen + dom0) instead of stage lines only
 #   XENCLAIM_DOM0_HOOK       a shell command dom0 runs before the tests (debugging; output in dom0-hook.txt)
 set -euo pipefail
+# The whole script is one compound command: bash parses it completely before running it, so editing this file
+# while a run is under way cannot change what that run does.
+{
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 . "$here/lib.sh"
 
 mode="${XENCLAIM_NESTED_MODE:-tests}"
 test_paths="${XENCLAIM_TEST_PATHS:-test/conformance test/xen test/native}"
-qemu_timeout="${XENCLAIM_QEMU_TIMEOUT:-1500}"
+qemu_timeout="${XENCLAIM_QEMU_TIMEOUT:-1200}"
 boot_timeout="${XENCLAIM_BOOT_TIMEOUT:-300}"
 cache="$(xenclaim_cache_dir)"
 t_start="$(now_s)"
@@ -132,6 +135,7 @@ TMPDIR="${TMPDIR:-/var/tmp}" timeout -k 15 "$qemu_timeout" qemu-system-x86_64 \
   -initrd "$image/vmlinuz console=hvc0 earlyprintk=xen root=/dev/vda rw,$image/dom0-initrd.cpio.gz" \
   < /dev/null > "$serial" 2>&1 &
 qemu_pid=$!
+qemu_t0=$(date +%s)
 
 # Xen panics, dom0 crashes and oopses end the run at once; guest crashes fail it at the end.
 fatal_re='Panic on CPU|Kernel panic|Dom0 crashed|XENCLAIM-FATAL|FATAL TRAP|FATAL PAGE FAULT'
@@ -147,7 +151,7 @@ while kill -0 "$qemu_pid" 2>/dev/null; do
     new="$(sed -n "$((shown + 1)),${total}p" "$serial" | tr -d '\r')"
     shown=$total
     if [ "${XENCLAIM_VERBOSE:-0}" = 1 ]; then printf '%s\n' "$new" | sed 's/^/  | /' >&2
-    else printf '%s\n' "$new" | grep -a 'XENCLAIM-' | sed 's/^/  | /' >&2 || true; fi
+    else printf '%s\n' "$new" | grep -a 'XENCLAIM-' | sed "s/^/  | +$(( $(date +%s) - qemu_t0 ))s /" >&2 || true; fi
     s="$(printf '%s\n' "$new" | grep -a -o 'XENCLAIM-STAGE: .*' | tail -1 | cut -c17- || true)"
     [ -n "$s" ] && last_stage="$s"
     if printf '%s\n' "$new" | grep -a -q -E "$fatal_re"; then
@@ -224,3 +228,4 @@ say "results: $results (serial.log, vitest.json, vitest.log, xl-info.txt, xl-dme
 say "timings: ${XENCLAIM_TIMINGS}total=$(awk -v a="$t_start" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }')s"
 [ "$status" = 0 ] && say "PASSED" || say "FAILED"
 exit "$status"
+}

@@ -39,6 +39,13 @@ function guestConfig(name: string): LibxlDomainConfig {
   };
 }
 
+/** The guest's own view: the last "MemTotal N kB" its init printed (its balloon driver changes MemTotal). */
+function guestMemTotalKiB(name: string): number | undefined {
+  const seen = [...consoleLog(name).matchAll(/xenclaim-guest: MemTotal (\d+) kB/g)];
+  const last = seen.at(-1);
+  return last === undefined ? undefined : Number(last[1]);
+}
+
 function consoleLog(name: string): string {
   const file = join(consoleDir, `guest-${name}.log`);
   return existsSync(file) ? readFileSync(file, 'utf8') : '';
@@ -106,6 +113,8 @@ describe('real Xen: a PV guest through libxl', () => {
     await waitFor(`guest ${name} to say it is up on its console`, async () => consoleLog(name), (log) => log.includes('xenclaim-guest: up'), 240_000, 1000);
     const bootLog = consoleLog(name);
     expect(bootLog).not.toMatch(/Kernel panic|System is deadlocked/);
+    const bootMemTotalKiB = guestMemTotalKiB(name) ?? 0;
+    expect(bootMemTotalKiB).toBeGreaterThan(SMALL_MIB * 1024);
 
     await x.setMemoryTarget(domid, SMALL_MIB * 1024);
     const down = await waitFor(
@@ -117,6 +126,8 @@ describe('real Xen: a PV guest through libxl', () => {
     );
     expect(down.totPages).toBeGreaterThanOrEqual(SMALL_MIB * PAGES_PER_MIB - SLACK_PAGES);
     if (down.targetKiB !== undefined) expect(down.targetKiB).toBe(SMALL_MIB * 1024);
+    // The guest itself sees the smaller memory (its balloon driver took the pages out of MemTotal).
+    await waitFor(`guest ${name} to report MemTotal under ${SMALL_MIB} MiB`, async () => guestMemTotalKiB(name), (kib) => kib !== undefined && kib <= SMALL_MIB * 1024, 60_000, 1000);
     const freedPages = built.totPages - down.totPages;
     const afterDown = await x.physinfo();
     expect(afterDown.freePages - before.freePages + needKiB / 4).toBeGreaterThanOrEqual(freedPages - SLACK_PAGES);
@@ -129,6 +140,7 @@ describe('real Xen: a PV guest through libxl', () => {
       120_000,
       1000,
     );
+    await waitFor(`guest ${name} to report its MemTotal back`, async () => guestMemTotalKiB(name), (kib) => kib !== undefined && kib >= bootMemTotalKiB - 4 * 1024, 60_000, 1000);
     expect(up.dying).toBe(false);
     expect(up.shutdown).toBe(false);
     expect(consoleLog(name)).not.toMatch(/Kernel panic|System is deadlocked/);
