@@ -9,23 +9,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DomainInfo } from '../backend.js';
 import { XenError } from '../errors.js';
 
-/** DomainInfo as the addon reports it (xc_domain_getinfolist). */
-export interface RawDomainInfo {
-  domid: number;
-  totPages: number;
-  maxPages: number;
-  outstandingPages: number;
-  shrPages: number;
-  pagedPages: number;
-  dying: boolean;
-  shutdown: boolean;
-  paused: boolean;
-  hvm: boolean;
-  onlineVcpus: number;
-  cpuTimeNs: number;
-}
+/** DomainInfo as the addon reports it (xc_domain_getinfolist): without what only libxl/xenstore know. */
+export type RawDomainInfo = Omit<DomainInfo, 'name' | 'targetKiB'>;
 
 export interface RawPhysinfo {
   totalPages: number;

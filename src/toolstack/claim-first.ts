@@ -146,13 +146,8 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
               break;
             }
             case 'mark-uncooperative':
-              for (const domid of decision.domids) {
-                shell.uncooperative.add(domid);
-                const stuck = wait!.uncooperative.find((u) => u.domid === domid);
-                shell.emit({ type: 'donor-uncooperative', request: name, domid, name: stuck?.name ?? `domain-${domid}` });
-              }
               // A stuck donor keeps what it gave and is asked for nothing more; the others are asked instead.
-              await shell.releaseStuckDonors(ledger, name, wait!.uncooperative.filter((u) => decision.domids.includes(u.domid)));
+              await shell.markUncooperative(ledger, name, wait!, decision.domids);
               step = await replan();
               break;
             case 'replan':

@@ -282,12 +282,7 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
             break;
           }
           if (decision.kind === 'mark-uncooperative') {
-            for (const domid of decision.domids) {
-              shell.uncooperative.add(domid);
-              const stuck = wait.uncooperative.find((u) => u.domid === domid);
-              shell.emit({ type: 'donor-uncooperative', request: null, domid, name: stuck?.name ?? `domain-${domid}` });
-            }
-            await shell.releaseStuckDonors(ledger, null, wait.uncooperative.filter((u) => decision.domids.includes(u.domid)));
+            await shell.markUncooperative(ledger, null, wait, decision.domids);
             break;
           }
           const arrived = this.session!.pending.length;

@@ -224,12 +224,7 @@ export class ModelStrategy implements AdmissionStrategy {
         }
         if (newAsks) await shell.setDonorTargets(plan, null, ledger);
         if (decision.kind === 'mark-uncooperative') {
-          for (const domid of decision.domids) {
-            shell.uncooperative.add(domid);
-            const stuck = wait.uncooperative.find((u) => u.domid === domid);
-            shell.emit({ type: 'donor-uncooperative', request: null, domid, name: stuck?.name ?? `domain-${domid}` });
-          }
-          await shell.releaseStuckDonors(ledger, null, wait.uncooperative.filter((u) => decision.domids.includes(u.domid)));
+          await shell.markUncooperative(ledger, null, wait, decision.domids);
           continue;
         }
         await Promise.race([this.changed.wait(), shell.pause(decision.kind === 'wait' ? decision.untilMs : undefined)]);

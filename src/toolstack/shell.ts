@@ -161,6 +161,19 @@ export class Shell {
     if (released.length > 0) this.emit({ type: 'donors-restored', request, donors: released });
   }
 
+  /**
+   * The waiting policy found donors that made no progress: never ask them again in this strategy instance, say so,
+   * and let each keep what it gave (its target set where it stopped).
+   */
+  async markUncooperative(ledger: DonorLedger, request: string | null, wait: WaitState, domids: readonly number[]): Promise<void> {
+    for (const domid of domids) {
+      this.uncooperative.add(domid);
+      const stuck = wait.uncooperative.find((u) => u.domid === domid);
+      this.emit({ type: 'donor-uncooperative', request, domid, name: stuck?.name ?? `domain-${domid}` });
+    }
+    await this.releaseStuckDonors(ledger, request, wait.uncooperative.filter((u) => domids.includes(u.domid)));
+  }
+
   /** Runs a cleanup step, retrying once; ESRCH (the domain is gone) counts as done. */
   async cleanup(request: string | null, step: string, action: () => Promise<void>): Promise<boolean> {
     let last: unknown;
