@@ -5,6 +5,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { expect } from 'vitest';
+import { XenError } from '../../src/errors.js';
 import type { NativeBinding } from '../../src/native/binding.js';
 
 export const PRIVCMD = '/dev/xen/privcmd';
@@ -32,4 +34,15 @@ export function recordingBinding(binding: NativeBinding): { binding: NativeBindi
     },
   });
   return { binding: proxy, calls };
+}
+
+/** The XenError `run` rejects with (fails the test when it resolves or rejects with anything else). */
+export async function rejection(run: () => Promise<unknown>): Promise<XenError> {
+  try {
+    await run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(XenError);
+    return error as XenError;
+  }
+  throw new Error('expected a rejection');
 }

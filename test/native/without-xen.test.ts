@@ -11,19 +11,9 @@ import { XenError } from '../../src/errors.js';
 import { openBackend } from '../../src/index.js';
 import { NativeBackend, openNativeBackend } from '../../src/native/backend.js';
 import { BUILD_HINT, type NativeBinding } from '../../src/native/binding.js';
-import { hasXen, loadAddon } from './helpers.js';
+import { hasXen, loadAddon, rejection } from './helpers.js';
 
 const XENCALL_LINE = /Could not obtain handle on privileged command interface: No such file or directory/;
-
-async function rejection(run: () => Promise<unknown>): Promise<XenError> {
-  try {
-    await run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(XenError);
-    return error as XenError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe.skipIf(hasXen)(hasXen ? 'without Xen (skipped: this machine has /dev/xen/privcmd)' : 'without Xen', () => {
   it('the first real call fails with xc_interface_open ENOENT, op set, and the captured library lines', async () => {

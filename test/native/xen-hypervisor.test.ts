@@ -7,19 +7,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { XenBackend } from '../../src/backend.js';
 import { XenError } from '../../src/errors.js';
 import { openNativeBackend } from '../../src/native/backend.js';
-import { NO_XEN_REASON, hasXen } from './helpers.js';
+import { NO_XEN_REASON, hasXen, rejection } from './helpers.js';
 
 const MIB_PAGES = 256;
-
-async function rejection(run: () => Promise<unknown>): Promise<XenError> {
-  try {
-    await run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(XenError);
-    return error as XenError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe.skipIf(!hasXen)(hasXen ? 'libxenctrl on real Xen' : `libxenctrl on real Xen (${NO_XEN_REASON})`, () => {
   const created: number[] = [];

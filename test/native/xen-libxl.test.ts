@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { LibxlDomainConfig, XenBackend } from '../../src/backend.js';
 import { XenError } from '../../src/errors.js';
 import { openNativeBackend } from '../../src/native/backend.js';
-import { NO_XEN_REASON, hasXen } from './helpers.js';
+import { NO_XEN_REASON, hasXen, rejection } from './helpers.js';
 
 const KERNEL = process.env.XENCLAIM_GUEST_KERNEL;
 const RAMDISK = process.env.XENCLAIM_GUEST_RAMDISK;
@@ -32,16 +32,6 @@ function pvConfig(memKiB = GUEST_KIB, kernel = KERNEL ?? '/nonexistent/vmlinuz')
     on_reboot: 'destroy',
     on_crash: 'destroy',
   };
-}
-
-async function rejection(run: () => Promise<unknown>): Promise<XenError> {
-  try {
-    await run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(XenError);
-    return error as XenError;
-  }
-  throw new Error('expected a rejection');
 }
 
 async function gone(backend: XenBackend, domid: number): Promise<boolean> {
