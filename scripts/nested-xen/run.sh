@@ -9,7 +9,7 @@
 #   XENCLAIM_NESTED_CACHE    image cache (default /var/cache/xenclaim-nested), keyed on the package versions
 #   XENCLAIM_NESTED_RESULTS  where a run's results go (default: $CACHE/runs/<time>)
 #   XENCLAIM_NESTED_MODE     tests (default) | smoke (boot, xl info, power off)
-#   XENCLAIM_TEST_PATHS      what vitest runs in dom0 (default: "test/conformance test/xen test/native")
+#   XENCLAIM_TEST_PATHS      what vitest runs in dom0 (default: "test/conformance test/xen test/native test/toolstack/real-xen.test.ts")
 #   XENCLAIM_QEMU_TIMEOUT    hard limit for the whole QEMU run in seconds (default 1200)
 #   XENCLAIM_BOOT_TIMEOUT    seconds until dom0 must have Xen's daemons up (default 300)
 #   XENCLAIM_VERBOSE=1       stream the whole serial console (Xen + dom0) instead of stage lines only
@@ -23,7 +23,7 @@ repo="$(cd "$here/../.." && pwd)"
 . "$here/lib.sh"
 
 mode="${XENCLAIM_NESTED_MODE:-tests}"
-test_paths="${XENCLAIM_TEST_PATHS:-test/conformance test/xen test/native}"
+test_paths="${XENCLAIM_TEST_PATHS:-test/conformance test/xen test/native test/toolstack/real-xen.test.ts}"
 qemu_timeout="${XENCLAIM_QEMU_TIMEOUT:-1200}"
 boot_timeout="${XENCLAIM_BOOT_TIMEOUT:-300}"
 cache="$(xenclaim_cache_dir)"
