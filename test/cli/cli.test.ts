@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { main, type CliIo } from '../../src/cli/main.js';
 import type { XenBackend } from '../../src/backend.js';
 import { MockBackend } from '../../src/mock/backend.js';
+import { XenError } from '../../src/errors.js';
 
 interface Run {
   code: number;
@@ -207,5 +208,34 @@ describe('xenclaim create and simulate', () => {
     const out = await run(['simulate', file]);
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(/^xenclaim: invalid scenario: guests\[0\]\.memoryMiB: /);
+  });
+});
+
+describe('xenclaim when the backend cannot be opened', () => {
+  it.each([['info'], ['list'], ['claims'], ['mem-set', 'web1', '1g'], ['mem-max', 'web1', '1g'], ['destroy', 'web1']])(
+    '%s fails with exit 1 and one line naming the reason',
+    async (...argv) => {
+      let stdout = '';
+      let stderr = '';
+      const io: CliIo = {
+        stdout: (t) => (stdout += t),
+        stderr: (t) => (stderr += t),
+        openBackend: async () => {
+          throw new XenError('openBackend: Xen is not reachable: not a Xen dom0 (no /dev/xen/privcmd)', { code: 'ENOENT', op: 'openBackend' });
+        },
+      };
+      const code = await main(['--backend', 'native', ...argv], io);
+      expect(code).toBe(1);
+      expect(stdout).toBe('');
+      expect(stderr).toBe('xenclaim: openBackend: Xen is not reachable: not a Xen dom0 (no /dev/xen/privcmd) [ENOENT]\n');
+    },
+  );
+
+  it('a failing hypercall is exit 1 with its Xen code', async () => {
+    const { mock } = hostWithGuest();
+    mock.control.injectFault('setMaxMem', 'EPERM');
+    const out = await run(['mem-max', 'web1', '2g'], mock);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/^xenclaim: .*\[EPERM\]\n$/);
   });
 });
