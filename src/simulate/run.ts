@@ -5,15 +5,18 @@
  * Per strategy: a new VirtualClock and MockBackend (the scenario's host), the running guests added with their
  * profiles, each request's build rate set by name; requests are admitted at their `at` times, demands sent to the
  * guests at theirs. The run ends when every request has settled and the host is quiescent (builds, balloon drivers
- * and page returns done). `lowerBoundS` is not computed yet (null): it needs a per-scenario optimum, a later issue.
+ * and page returns done). `lowerBoundS` is the rate-only bound of lower-bound.ts, the same for every strategy.
  */
+import { DEFAULT_BALLOON_POLICY } from '../admission/balloon-plan.js';
 import type { XenBackend } from '../backend.js';
 import { VirtualClock } from '../clock.js';
 import { MockBackend } from '../mock/backend.js';
+import { DEFAULT_GUEST_PROFILE } from '../mock/spec.js';
 import { createStrategy } from '../toolstack/create.js';
 import type { AdmissionEvent } from '../toolstack/events.js';
 import type { AdmissionResult, StrategyOptions } from '../toolstack/types.js';
 import { checkHostInvariants, snapshotMaxPages } from './invariants.js';
+import { lowerBoundS, type BoundDonor, type BoundInput } from './lower-bound.js';
 import type { Scenario, ScenarioRequest, StrategyName } from './scenario.js';
 
 export interface RequestReport {
@@ -54,8 +57,8 @@ export interface StrategyReport {
   peakOutstandingPages: number;
   /** Outstanding claims once the run settled: must be 0. */
   leakedClaimPages: number;
-  /** Not computed yet (a later issue): always null. */
-  lowerBoundS: null;
+  /** No strategy could have every request running sooner (lower-bound.ts); null when they cannot all fit at once. */
+  lowerBoundS: number | null;
   /** The invariants' violations after the run (issue 5): must be empty. */
   invariantViolations: string[];
 }
@@ -81,6 +84,30 @@ export function requestConfig(request: ScenarioRequest): { c_info: { type: 'pv';
   return {
     c_info: { type: 'pv', name: request.name },
     b_info: { max_memkb: request.memoryMiB * 1024, target_memkb: request.memoryMiB * 1024 },
+  };
+}
+
+/** What the rate-only lower bound needs, read off the set-up host (before any request) and the scenario. */
+async function boundInput(backend: MockBackend, scenario: Scenario, options: RunScenarioOptions): Promise<BoundInput> {
+  const physinfo = await backend.physinfo();
+  const dom0MinMiB = (options.policy?.dom0MinKiB ?? DEFAULT_BALLOON_POLICY.dom0MinKiB) / 1024;
+  const dom0Donates = options.policy?.dom0Ballooning ?? DEFAULT_BALLOON_POLICY.dom0Ballooning;
+  const donors: BoundDonor[] = scenario.guests.map((g) => ({
+    reclaimableMiB: Math.min(Math.max(0, g.memoryMiB - g.minMiB), g.stallAfterMiB ?? Number.POSITIVE_INFINITY),
+    balloonMiBps: g.cooperative ? g.balloonMiBps : 0,
+  }));
+  if (dom0Donates) {
+    donors.push({ reclaimableMiB: Math.max(0, scenario.host.dom0MiB - dom0MinMiB), balloonMiBps: DEFAULT_GUEST_PROFILE.balloonMiBps });
+  }
+  // A demand below a guest's size frees memory no strategy asked for: count it as there from the start.
+  const shrinkingMiB = scenario.demands.reduce((sum, d) => {
+    const guest = scenario.guests.find((g) => g.name === d.guest);
+    return sum + (guest ? Math.max(0, guest.memoryMiB - d.targetMiB) : 0);
+  }, 0);
+  return {
+    headroomMiB: (physinfo.freePages - physinfo.outstandingPages) / 256 + shrinkingMiB,
+    donors,
+    requests: scenario.requests.map((r) => ({ at: r.at, memoryMiB: r.memoryMiB, buildMiBps: r.buildMiBps })),
   };
 }
 
@@ -115,6 +142,7 @@ export async function runStrategy(scenario: Scenario, strategyName: StrategyName
     }
     for (const request of scenario.requests) control.setGuestProfile(request.name, { buildMiBps: request.buildMiBps });
     const baseline = await snapshotMaxPages(backend);
+    const bound = lowerBoundS(await boundInput(backend, scenario, options));
     control.resetCalls();
     control.resetPeakOutstanding();
 
@@ -202,7 +230,7 @@ export async function runStrategy(scenario: Scenario, strategyName: StrategyName
       guestHypercalls: { ...calls.guestHypercalls },
       peakOutstandingPages: accounting.peakOutstandingPages,
       leakedClaimPages: accounting.outstandingPages,
-      lowerBoundS: null,
+      lowerBoundS: bound,
       invariantViolations: await checkHostInvariants(backend, baseline),
     };
   } finally {

@@ -64,6 +64,8 @@ describe('random workloads', () => {
           expect((q.runningAtS === null) !== (q.failedAtS === null), `${label} ${q.name}`).toBe(true);
           if (q.runningAtS !== null) expect(q.admittedAtS!, `${label} ${q.name}`).toBeGreaterThanOrEqual(q.requestedAtS);
         }
+        // No strategy that started everything beat the rate-only lower bound.
+        if (r.failed === 0 && r.lowerBoundS !== null) expect(r.lowerBoundS, label).toBeLessThanOrEqual(r.makespanS + 1e-9);
         // A request larger than the host fails, and fails at once.
         for (const [i, q] of r.requests.entries()) {
           if (scenario.requests[i]!.memoryMiB > scenario.host.memoryMiB) expect(q.failedAtS, `${label} ${q.name}`).toBe(q.requestedAtS);
