@@ -8,7 +8,8 @@ import {
 } from '../../src/admission/balloon-plan.js';
 import { headroomPages, kibToPagesCeil, type DomainState, type ObservedState } from '../../src/admission/state.js';
 import { isXenError } from '../../src/errors.js';
-import { dom0, guest, host, MIB_KIB, MIB_PAGES, prng, randomInt } from './helpers.js';
+import { prng, randomInt } from '../helpers/random.js';
+import { dom0, guest, host, MIB_KIB, MIB_PAGES } from './helpers.js';
 
 const noDom0 = { dom0Ballooning: false };
 

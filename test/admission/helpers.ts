@@ -1,4 +1,4 @@
-/** Builders and a seeded PRNG for the admission tests. */
+/** Builders of observed states for the admission tests. */
 import type { DomainState, ObservedState } from '../../src/admission/state.js';
 
 export const MIB_PAGES = 256;
@@ -37,20 +37,4 @@ export function host(
   const freePages = totalPages - used - (opts.overheadPages ?? 0);
   if (freePages < 0) throw new Error('test host overcommitted');
   return { host: { totalPages, freePages, outstandingPages: opts.outstandingPages ?? 0 }, domains };
-}
-
-/** mulberry32: a small seeded PRNG, so every "random" test run is the same. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function randomInt(random: () => number, min: number, max: number): number {
-  return min + Math.floor(random() * (max - min + 1));
 }

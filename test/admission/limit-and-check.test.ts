@@ -15,7 +15,8 @@ import {
   type PoolRequest,
 } from '../../src/admission/limit-and-check.js';
 import { headroomPages, kibToPagesCeil, type DomainState, type ObservedState } from '../../src/admission/state.js';
-import { dom0, guest, host, MIB_KIB, MIB_PAGES, prng, randomInt } from './helpers.js';
+import { prng, randomInt } from '../helpers/random.js';
+import { dom0, guest, host, MIB_KIB, MIB_PAGES } from './helpers.js';
 
 const req = (id: string, mib: number): PoolRequest => ({ id, needPages: mib * MIB_PAGES });
 const exact = { dom0Ballooning: false, marginFraction: 0, marginMinPages: 0 };

@@ -11,7 +11,8 @@ import {
   type WaitStep,
 } from '../../src/admission/progress.js';
 import { headroomPages, kibToPagesCeil, type ObservedState } from '../../src/admission/state.js';
-import { dom0, guest, host, MIB_PAGES, prng, randomInt } from './helpers.js';
+import { prng, randomInt } from '../helpers/random.js';
+import { dom0, guest, host, MIB_PAGES } from './helpers.js';
 
 const noDom0 = { dom0Ballooning: false };
 

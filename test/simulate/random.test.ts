@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { AdmissionEvent } from '../../src/toolstack/events.js';
 import { runScenario } from '../../src/simulate/run.js';
 import { validateScenario } from '../../src/simulate/scenario.js';
-import { prng, randomInt } from '../admission/helpers.js';
+import { prng, randomInt } from '../helpers/random.js';
 import { failAtCall } from '../toolstack/faulty-backend.js';
 
 function randomScenario(seed: number): unknown {
