@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DomainInfo, Physinfo } from '../../src/backend.js';
+import type { Physinfo } from '../../src/backend.js';
 import {
   checkObservedState,
   headroomPages,
@@ -10,6 +10,7 @@ import {
   pagesToKiB,
   pagesToMiB,
 } from '../../src/admission/state.js';
+import { domainInfo } from '../helpers/domain-info.js';
 import { dom0, guest, host } from './helpers.js';
 
 const physinfo: Physinfo = {
@@ -21,24 +22,6 @@ const physinfo: Physinfo = {
   nrNodes: 1,
   cpuKhz: 1,
 };
-
-function info(domid: number, extra: Partial<DomainInfo> = {}): DomainInfo {
-  return {
-    domid,
-    totPages: 1000,
-    maxPages: 2000,
-    outstandingPages: 0,
-    shrPages: 0,
-    pagedPages: 0,
-    dying: false,
-    shutdown: false,
-    paused: false,
-    hvm: false,
-    onlineVcpus: 1,
-    cpuTimeNs: 0,
-    ...extra,
-  };
-}
 
 describe('observed state', () => {
   it('headroom is free − outstanding (xl info free_memory), never negative', () => {
@@ -55,9 +38,14 @@ describe('observed state', () => {
   });
 
   it('observeState combines physinfo, domain info and the toolstack\'s facts, with safe defaults', () => {
+    const sized = { totPages: 1000, maxPages: 2000 };
     const state = observeState(
       physinfo,
-      [info(0, { name: 'Domain-0', targetKiB: 4000 }), info(5, { paused: true }), info(7, { targetKiB: 8000, dying: true })],
+      [
+        domainInfo(0, { ...sized, name: 'Domain-0', targetKiB: 4000 }),
+        domainInfo(5, { ...sized, paused: true }),
+        domainInfo(7, { ...sized, targetKiB: 8000, dying: true }),
+      ],
       new Map([[5, { name: 'web', minKiB: 1024, maxKiB: 9000, building: true }]]),
     );
     expect(state.host).toEqual({ totalPages: 1_000_000, freePages: 300_000, outstandingPages: 50_000 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { DomainInfo, Physinfo } from '../../src/backend.js';
+import type { Physinfo } from '../../src/backend.js';
 import { formatInfo, formatList } from '../../src/cli/format.js';
+import { domainInfo } from '../helpers/domain-info.js';
 
 const physinfo: Physinfo = {
   totalPages: 3071 * 256,
@@ -11,24 +12,6 @@ const physinfo: Physinfo = {
   nrNodes: 1,
   cpuKhz: 2_994_377,
 };
-
-function domain(partial: Partial<DomainInfo>): DomainInfo {
-  return {
-    domid: 0,
-    totPages: 0,
-    maxPages: 0,
-    outstandingPages: 0,
-    shrPages: 0,
-    pagedPages: 0,
-    dying: false,
-    shutdown: false,
-    paused: false,
-    hvm: false,
-    onlineVcpus: 1,
-    cpuTimeNs: 0,
-    ...partial,
-  };
-}
 
 describe("formatInfo (xl info's memory lines)", () => {
   it('prints free_memory without claims, as xl does, and outstanding_claims in MiB', () => {
@@ -42,8 +25,8 @@ describe("formatInfo (xl info's memory lines)", () => {
 
 describe('formatList (xl list / xl claims)', () => {
   const domains = [
-    domain({ domid: 0, name: 'Domain-0', totPages: 1024 * 256, onlineVcpus: 2, cpuTimeNs: 12_345_000_000 }),
-    domain({ domid: 7, name: 'web1', totPages: 100 * 256, outstandingPages: 28 * 256, paused: true }),
+    domainInfo(0, { name: 'Domain-0', totPages: 1024 * 256, onlineVcpus: 2, cpuTimeNs: 12_345_000_000 }),
+    domainInfo(7, { name: 'web1', totPages: 100 * 256, outstandingPages: 28 * 256, paused: true }),
   ];
 
   it("uses xl's columns, and Mem includes the remaining claim", () => {
