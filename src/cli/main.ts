@@ -4,12 +4,12 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import type { DomainInfo, XenBackend } from '../backend.js';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { SystemClock, VirtualClock, type Clock } from '../clock.js';
 import { formatLibxlJson, loadGuestConfig } from '../config/index.js';
 import { XenError } from '../errors.js';
 import { MockBackend, openBackend, type BackendKind, type OpenBackendOptions } from '../index.js';
-import { formatReportTable, parseScenario, runScenario, ScenarioError } from '../simulate/index.js';
+import { formatReportTable, parseScenario, renderReportHtml, runScenario, ScenarioError } from '../simulate/index.js';
 import { createGuests, resultJson, STRATEGIES, type GuestRequest, type StrategyName } from '../toolstack/index.js';
 import { formatInfo, formatList } from './format.js';
 import { ProgressPrinter } from './progress.js';
@@ -231,7 +231,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     .description('play a scenario on the simulated host under each strategy and report (see shared/scenario-format.md)')
     .argument('<scenario>', 'scenario JSON file')
     .addOption(new Option('--strategy <name>', 'play only this strategy').choices([...STRATEGIES]))
-    .action(async (file: string, options: { strategy?: StrategyName }) => {
+    .option('--html <file>', 'also write a page with every timeline drawn')
+    .action(async (file: string, options: { strategy?: StrategyName; html?: string }) => {
       const global = program.opts<GlobalOptions>();
       let text: string;
       try {
@@ -243,6 +244,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       const reports = await runScenario(scenario, options.strategy === undefined ? {} : { strategies: [options.strategy] });
       if (global.json) emitJson(reports.length === 1 ? reports[0] : reports);
       else emitText(formatReportTable(reports));
+      if (options.html !== undefined) await writeFile(options.html, renderReportHtml(reports));
       if (reports.some((r) => r.invariantViolations.length > 0 || r.leakedClaimPages > 0)) exitCode = EXIT_FAILED;
     });
 

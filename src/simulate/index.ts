@@ -4,3 +4,4 @@ export { runScenario, runStrategy, requestConfig, type RunScenarioOptions, type 
 export { formatReportTable } from './report.js';
 export { checkHostInvariants, snapshotMaxPages } from './invariants.js';
 export { lowerBoundS, type BoundInput, type BoundDonor, type BoundRequest } from './lower-bound.js';
+export { renderReportHtml } from './html.js';

@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -237,5 +237,18 @@ describe('xenclaim when the backend cannot be opened', () => {
     const out = await run(['mem-max', 'web1', '2g'], mock);
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(/^xenclaim: .*\[EPERM\]\n$/);
+  });
+});
+
+describe('xenclaim simulate --html', () => {
+  it('writes the timeline page beside the table', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xenclaim-html-'));
+    const page = join(dir, 'b.html');
+    const out = await run(['simulate', '--strategy', 'model', '--html', page, 'examples/scenarios/b-ballooning-needed.json']);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain('model');
+    const html = await readFile(page, 'utf8');
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toContain('<h2>model</h2>');
   });
 });
