@@ -264,6 +264,37 @@ export function mulDivCeil(a: number, b: number, c: number): number {
 }
 
 /**
+ * A plan's donors, in the candidates' order, each asked for `askedPagesOf(candidate)` from its basis; a candidate
+ * asked for nothing stays only while it is still freeing memory toward an earlier target (watched, target kept).
+ * coveredPages: `creditPages` (that memory in flight) plus everything asked.
+ */
+export function plannedDonors(
+  candidates: readonly DonorCandidate[],
+  creditPages: number,
+  askedPagesOf: (candidate: DonorCandidate) => number,
+): { donors: PlannedDonor[]; coveredPages: number } {
+  const donors: PlannedDonor[] = [];
+  let coveredPages = creditPages;
+  for (const candidate of candidates) {
+    const askedPages = askedPagesOf(candidate);
+    if (askedPages === 0 && candidate.inFlightPages === 0) continue;
+    const toPages = candidate.basisPages - askedPages;
+    donors.push({
+      domid: candidate.domid,
+      name: candidate.name,
+      fromKiB: candidate.targetKiB,
+      // A donor only watched keeps its exact target; a new one is a whole number of pages.
+      toKiB: askedPages === 0 ? candidate.targetKiB : pagesToKiB(toPages),
+      floorKiB: candidate.floorKiB,
+      askedPages,
+      expectedFreePages: candidate.totPages - toPages,
+    });
+    coveredPages += askedPages;
+  }
+  return { donors, coveredPages };
+}
+
+/**
  * Plans the fallback for one failed claim of `needPages`. Infeasible plans ask nobody: when even every reclaimable
  * page plus the headroom cannot cover the need, the request fails at once without ballooning anyone.
  */
@@ -306,30 +337,15 @@ export function planBalloon(state: ObservedState, request: BalloonRequest): Ball
   }
 
   const missing = shortfallPages - creditPages;
-  const donors: PlannedDonor[] = [];
   let asked = 0;
   let gamma = 0;
   if (missing > 0) {
     asked = Math.min(totalRange, missing + safetyMarginPages(missing, policy));
     gamma = asked / totalRange;
   }
-  let coveredPages = creditPages;
-  for (const candidate of candidates) {
-    const give = asked > 0 && candidate.rangePages > 0 ? mulDivCeil(asked, candidate.rangePages, totalRange) : 0;
-    if (give === 0 && candidate.inFlightPages === 0) continue;
-    const toPages = candidate.basisPages - give;
-    donors.push({
-      domid: candidate.domid,
-      name: candidate.name,
-      fromKiB: candidate.targetKiB,
-      // A donor only watched keeps its exact target; a new one is a whole number of pages.
-      toKiB: give === 0 ? candidate.targetKiB : pagesToKiB(toPages),
-      floorKiB: candidate.floorKiB,
-      askedPages: give,
-      expectedFreePages: candidate.totPages - toPages,
-    });
-    coveredPages += give;
-  }
+  const { donors, coveredPages } = plannedDonors(candidates, creditPages, (candidate) =>
+    asked > 0 && candidate.rangePages > 0 ? mulDivCeil(asked, candidate.rangePages, totalRange) : 0,
+  );
   return {
     ...base,
     feasible: true,

@@ -17,11 +17,11 @@
 import { invalidArgument } from '../validate.js';
 import {
   donorCandidates,
+  plannedDonors,
   resolveBalloonPolicy,
   safetyMarginPages,
   type BalloonPlan,
   type BalloonPolicy,
-  type PlannedDonor,
 } from './balloon-plan.js';
 import { checkObservedState, headroomPages, pagesToKiB, type ObservedState } from './state.js';
 
@@ -204,23 +204,7 @@ export function planRoundRobin(
     active = active.filter((c) => c.rangePages > give.get(c.domid)!);
   }
 
-  const donors: PlannedDonor[] = [];
-  let coveredPages = credit;
-  for (const c of rotated) {
-    const asked = give.get(c.domid)!;
-    if (asked === 0 && c.inFlightPages === 0) continue;
-    const toPages = c.basisPages - asked;
-    donors.push({
-      domid: c.domid,
-      name: c.name,
-      fromKiB: c.targetKiB,
-      toKiB: asked === 0 ? c.targetKiB : pagesToKiB(toPages),
-      floorKiB: c.floorKiB,
-      askedPages: asked,
-      expectedFreePages: c.totPages - toPages,
-    });
-    coveredPages += asked;
-  }
+  const { donors, coveredPages } = plannedDonors(rotated, credit, (c) => give.get(c.domid)!);
   return { ...base, feasible: true, coveredPages, marginPages: Math.max(0, coveredPages - shortfallPages), donors };
 }
 
