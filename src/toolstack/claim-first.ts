@@ -14,7 +14,7 @@ import { applyPlan, observeProgress, startWaiting, type WaitState, type WaitStep
 import { headroomPages } from '../admission/state.js';
 import { eventError } from './events.js';
 import { HostLock } from './host-lock.js';
-import { checkRequest, DonorLedger, impossibleRequestError, isOutOfMemory, Shell } from './shell.js';
+import { DonorLedger, impossibleRequestError, isOutOfMemory, Shell, takeRequestName } from './shell.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest, StrategyOptions } from './types.js';
 
 export interface ClaimFirstOptions extends StrategyOptions {
@@ -52,12 +52,10 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
     const shell = this.shell;
     const result = shell.newResult(request);
     try {
-      checkRequest('createGuests', request);
-      if (this.names.has(request.name)) throw new Error(`createGuests: request "${request.name}" is already in this batch`);
+      takeRequestName(this.names, request);
     } catch (error) {
       return shell.fail(result, error);
     }
-    this.names.add(request.name);
     try {
       return await this.admitOne(request, result);
     } finally {

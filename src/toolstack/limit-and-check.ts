@@ -21,7 +21,7 @@ import {
 import { applyPlan, observeProgress, startWaiting, type GiveUpCause, type WaitState, type WaitStep } from '../admission/progress.js';
 import { planBalloon, type BalloonPlan } from '../admission/balloon-plan.js';
 import { headroomPages, type ObservedState } from '../admission/state.js';
-import { checkRequest, DonorLedger, impossibleRequestError, Shell, Signal } from './shell.js';
+import { DonorLedger, impossibleRequestError, Shell, Signal, takeQueuedRequest } from './shell.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest, StrategyOptions } from './types.js';
 
 interface Entry {
@@ -75,15 +75,7 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
     const result = shell.newResult(request);
     let needPages: number;
     try {
-      checkRequest('createGuests', request);
-      if (this.names.has(request.name)) throw new Error(`createGuests: request "${request.name}" is already in this batch`);
-      this.names.add(request.name);
-      try {
-        needPages = await shell.needPages(request);
-      } catch (error) {
-        this.names.delete(request.name);
-        throw error;
-      }
+      needPages = await takeQueuedRequest(shell, this.names, request);
     } catch (error) {
       return shell.fail(result, error);
     }

@@ -15,7 +15,7 @@ import {
 import { applyPlan, observeProgress, resolveWaitConfig, startWaiting, type WaitState, type WaitStep } from '../admission/progress.js';
 import type { BalloonPlan } from '../admission/balloon-plan.js';
 import { eventError } from './events.js';
-import { checkRequest, DonorLedger, impossibleRequestError, isOutOfMemory, Shell, Signal } from './shell.js';
+import { DonorLedger, impossibleRequestError, isOutOfMemory, Shell, Signal, takeQueuedRequest } from './shell.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest, StrategyOptions } from './types.js';
 
 interface Entry {
@@ -70,15 +70,7 @@ export class ModelStrategy implements AdmissionStrategy {
     const result = shell.newResult(request);
     let needPages: number;
     try {
-      checkRequest('createGuests', request);
-      if (this.names.has(request.name)) throw new Error(`createGuests: request "${request.name}" is already in this batch`);
-      this.names.add(request.name);
-      try {
-        needPages = await shell.needPages(request);
-      } catch (error) {
-        this.names.delete(request.name);
-        throw error;
-      }
+      needPages = await takeQueuedRequest(shell, this.names, request);
     } catch (error) {
       return shell.fail(result, error);
     }

@@ -321,6 +321,30 @@ export function checkRequest(op: string, request: GuestRequest): void {
 }
 
 /**
+ * A request arriving at a strategy: checked, and its name taken in `names` (the strategy's requests until they
+ * settle), so a second request for the same name fails at once. The strategy gives the name back when it settles.
+ */
+export function takeRequestName(names: Set<string>, request: GuestRequest): void {
+  checkRequest('createGuests', request);
+  if (names.has(request.name)) throw new Error(`createGuests: request "${request.name}" is already in this batch`);
+  names.add(request.name);
+}
+
+/**
+ * A request joining a queueing strategy (limit-and-check, model): its name taken, then the pages it needs read.
+ * If reading them fails, the name is given back and the error thrown.
+ */
+export async function takeQueuedRequest(shell: Shell, names: Set<string>, request: GuestRequest): Promise<number> {
+  takeRequestName(names, request);
+  try {
+    return await shell.needPages(request);
+  } catch (error) {
+    names.delete(request.name);
+    throw error;
+  }
+}
+
+/**
  * The error for a request no ballooning can make fit: an AdmissionError built from an infeasible plan, so it names
  * the need, the headroom and what could at most be freed. With the wait that led here (donors asked, some found
  * uncooperative), the report says who was asked and who did not cooperate; without one, that nobody was asked.
