@@ -5,55 +5,24 @@
  *   XENCLAIM_TEST_PATHS="test/toolstack/real-xen.test.ts" npm run test:xen
  * The guests are the harness's busybox PV guest; they are ballooned only once their console says they are up.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { LibxlDomainConfig, XenBackend } from '../../src/backend.js';
+import type { XenBackend } from '../../src/backend.js';
 import { SystemClock } from '../../src/clock.js';
-import { isXenError } from '../../src/errors.js';
 import { createGuests } from '../../src/toolstack/create.js';
 import type { AdmissionEvent } from '../../src/toolstack/events.js';
-import { IN_NESTED_HARNESS, announceSkip, openXen, PAGES_PER_MIB, waitFor, xenSkipReason } from '../xen/xen-env.js';
+import {
+  announceSkip, destroyGuestIfPresent, guestConfig, guestConsoleLog, guestImageSkipReason, openXen, PAGES_PER_MIB, waitFor,
+  xenSkipReason,
+} from '../xen/xen-env.js';
 
 const skipReason = xenSkipReason();
-const kernel = process.env.XENCLAIM_GUEST_KERNEL;
-const ramdisk = process.env.XENCLAIM_GUEST_RAMDISK;
-const consoleDir = process.env.XENCLAIM_GUEST_CONSOLE_DIR ?? '/var/log/xen/console';
 const THIRD_MIB = 256;
 const FLOOR_MIB = 128;
-
-function guestConfig(name: string, memoryMiB: number): LibxlDomainConfig {
-  return {
-    c_info: { type: 'pv', name },
-    b_info: {
-      max_vcpus: 1,
-      max_memkb: memoryMiB * 1024,
-      target_memkb: memoryMiB * 1024,
-      kernel,
-      ramdisk,
-      cmdline: 'console=hvc0 loglevel=4',
-      'type.pv': {},
-    },
-    on_poweroff: 'destroy',
-    on_reboot: 'destroy',
-    on_crash: 'destroy',
-  };
-}
-
-function consoleLog(name: string): string {
-  const file = join(consoleDir, `guest-${name}.log`);
-  return existsSync(file) ? readFileSync(file, 'utf8') : '';
-}
 
 function guestSkipReason(xen: XenBackend | undefined): string | undefined {
   if (skipReason !== undefined) return skipReason;
   if (xen !== undefined && !xen.features.libxl) return 'the native addon has no libxl part (features.libxl is false)';
-  if (kernel === undefined || ramdisk === undefined || !existsSync(kernel) || !existsSync(ramdisk)) {
-    const why = `no test guest kernel/ramdisk (XENCLAIM_GUEST_KERNEL=${kernel}, XENCLAIM_GUEST_RAMDISK=${ramdisk})`;
-    if (IN_NESTED_HARNESS) throw new Error(`${why}: the nested-Xen image must provide them`);
-    return `${why}: \`npm run test:xen\` provides them`;
-  }
-  return undefined;
+  return guestImageSkipReason();
 }
 
 describe('real Xen: claim-first with its ballooning fallback', () => {
@@ -69,11 +38,7 @@ describe('real Xen: claim-first with its ballooning fallback', () => {
     if (reason !== undefined) context.skip(reason);
   });
   afterAll(async () => {
-    for (const domid of domids) {
-      await xen?.destroyGuest(domid).catch((error: unknown) => {
-        if (!isXenError(error, 'ESRCH') && !isXenError(error, 'ERROR_DOMAIN_NOTFOUND')) throw error;
-      });
-    }
+    for (const domid of domids) await destroyGuestIfPresent(xen, domid);
     await xen?.close();
   });
 
@@ -94,7 +59,7 @@ describe('real Xen: claim-first with its ballooning fallback', () => {
       domids.push(r.domid!);
     }
     for (const name of fillers) {
-      await waitFor(`${name} to say it is up`, async () => consoleLog(name), (log) => log.includes('xenclaim-guest: up'), 300_000, 1000);
+      await waitFor(`${name} to say it is up`, async () => guestConsoleLog(name), (log) => log.includes('xenclaim-guest: up'), 300_000, 1000);
     }
     const full = await x.physinfo();
     expect((full.freePages - full.outstandingPages) / PAGES_PER_MIB).toBeLessThan(THIRD_MIB);
@@ -125,6 +90,6 @@ describe('real Xen: claim-first with its ballooning fallback', () => {
     const started = await x.getDomain(result!.domid!);
     expect(started.totPages).toBeGreaterThanOrEqual((THIRD_MIB - 4) * PAGES_PER_MIB);
     expect(started.outstandingPages).toBe(0);
-    for (const name of fillers) expect(consoleLog(name)).not.toMatch(/Kernel panic|System is deadlocked/);
+    for (const name of fillers) expect(guestConsoleLog(name)).not.toMatch(/Kernel panic|System is deadlocked/);
   });
 });

@@ -3,7 +3,6 @@
  * create the tiny PV guest, `list` shows it with xl's numbers, `mem-set` balloons it down and up and the guest
  * follows, `destroy` gives the memory back. Runs in the nested-Xen harness; skips visibly elsewhere.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,24 +10,17 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { XenBackend } from '../../src/backend.js';
 import { main, type CliIo } from '../../src/cli/main.js';
 import { isXenError } from '../../src/errors.js';
-import { IN_NESTED_HARNESS, announceSkip, PAGES_PER_MIB, openXen, waitFor, xenSkipReason, xlList } from './xen-env.js';
+import {
+  announceSkip, GUEST_KERNEL, GUEST_RAMDISK, guestConsoleLog, guestImageSkipReason, PAGES_PER_MIB, openXen, waitFor, xenSkipReason,
+  xlList,
+} from './xen-env.js';
 
-const kernel = process.env.XENCLAIM_GUEST_KERNEL;
-const ramdisk = process.env.XENCLAIM_GUEST_RAMDISK;
-const consoleDir = process.env.XENCLAIM_GUEST_CONSOLE_DIR ?? '/var/log/xen/console';
 const GUEST_MIB = 256;
 const SMALL_MIB = 128;
 const SLACK_PAGES = 4 * PAGES_PER_MIB;
 
 function skipReason(): string | undefined {
-  const noXen = xenSkipReason();
-  if (noXen !== undefined) return noXen;
-  if (kernel === undefined || ramdisk === undefined || !existsSync(kernel) || !existsSync(ramdisk)) {
-    const why = `no test guest kernel/ramdisk (XENCLAIM_GUEST_KERNEL=${kernel}, XENCLAIM_GUEST_RAMDISK=${ramdisk})`;
-    if (IN_NESTED_HARNESS) throw new Error(`${why}: the nested-Xen image must provide them`);
-    return `${why}: \`npm run test:xen\` provides them`;
-  }
-  return undefined;
+  return xenSkipReason() ?? guestImageSkipReason();
 }
 
 async function xenclaim(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -38,11 +30,6 @@ async function xenclaim(...argv: string[]): Promise<{ code: number; stdout: stri
   const io: CliIo = { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), openBackend };
   const code = await main(['--backend', 'native', ...argv], io);
   return { code, stdout, stderr };
-}
-
-function consoleLog(name: string): string {
-  const file = join(consoleDir, `guest-${name}.log`);
-  return existsSync(file) ? readFileSync(file, 'utf8') : '';
 }
 
 describe('real Xen: the xenclaim CLI on an xl.cfg guest', () => {
@@ -75,8 +62,8 @@ describe('real Xen: the xenclaim CLI on an xl.cfg guest', () => {
         'type = "pv"',
         `memory = ${GUEST_MIB}`,
         'vcpus = 1',
-        `kernel = "${kernel}"`,
-        `ramdisk = "${ramdisk}"`,
+        `kernel = "${GUEST_KERNEL}"`,
+        `ramdisk = "${GUEST_RAMDISK}"`,
         'extra = "console=hvc0 loglevel=4"',
         'on_crash = "destroy"',
         '',
@@ -101,13 +88,13 @@ describe('real Xen: the xenclaim CLI on an xl.cfg guest', () => {
     expect(Number(memText)).toBe(xlRow!.memMiB);
     const domid = xlRow!.domid;
 
-    await waitFor(`guest ${name} to say it is up`, async () => consoleLog(name), (log) => log.includes('xenclaim-guest: up'), 240_000, 1000);
+    await waitFor(`guest ${name} to say it is up`, async () => guestConsoleLog(name), (log) => log.includes('xenclaim-guest: up'), 240_000, 1000);
 
     expect((await xenclaim('mem-set', name, `${SMALL_MIB}m`)).code).toBe(0);
     await waitFor(`guest ${name} to balloon down`, () => x.getDomain(domid), (d) => d.totPages <= SMALL_MIB * PAGES_PER_MIB + SLACK_PAGES, 120_000, 1000);
     expect((await xenclaim('mem-set', String(domid), String(GUEST_MIB))).code).toBe(0);
     await waitFor(`guest ${name} to balloon up`, () => x.getDomain(domid), (d) => d.totPages >= GUEST_MIB * PAGES_PER_MIB - SLACK_PAGES, 120_000, 1000);
-    expect(consoleLog(name)).not.toMatch(/Kernel panic|System is deadlocked/);
+    expect(guestConsoleLog(name)).not.toMatch(/Kernel panic|System is deadlocked/);
 
     expect((await xenclaim('destroy', name)).code).toBe(0);
     await waitFor(

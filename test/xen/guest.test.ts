@@ -5,50 +5,25 @@
  * console to XENCLAIM_GUEST_CONSOLE_DIR/guest-NAME.log. The guest is only ballooned after it is up: ballooning a
  * kernel that is still booting can deadlock it (shared/nested-xen.md).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { LibxlDomainConfig, XenBackend } from '../../src/backend.js';
+import type { XenBackend } from '../../src/backend.js';
 import { isXenError } from '../../src/errors.js';
-import { IN_NESTED_HARNESS, announceSkip, PAGES_PER_MIB, openXen, waitFor, xenSkipReason, xlList } from './xen-env.js';
+import {
+  announceSkip, destroyGuestIfPresent, guestConfig, guestConsoleLog, guestImageSkipReason, PAGES_PER_MIB, openXen, waitFor,
+  xenSkipReason, xlList,
+} from './xen-env.js';
 
 const skipReason = xenSkipReason();
-const kernel = process.env.XENCLAIM_GUEST_KERNEL;
-const ramdisk = process.env.XENCLAIM_GUEST_RAMDISK;
-const consoleDir = process.env.XENCLAIM_GUEST_CONSOLE_DIR ?? '/var/log/xen/console';
 const GUEST_MIB = 256;
 const SMALL_MIB = 128;
 /** The balloon driver stops a little short of its target; 4 MiB is well under what any step moves. */
 const SLACK_PAGES = 4 * PAGES_PER_MIB;
 
-function guestConfig(name: string): LibxlDomainConfig {
-  return {
-    c_info: { type: 'pv', name },
-    b_info: {
-      max_vcpus: 1,
-      max_memkb: GUEST_MIB * 1024,
-      target_memkb: GUEST_MIB * 1024,
-      kernel,
-      ramdisk,
-      cmdline: 'console=hvc0 loglevel=4',
-      'type.pv': {},
-    },
-    on_poweroff: 'destroy',
-    on_reboot: 'destroy',
-    on_crash: 'destroy',
-  };
-}
-
 /** The guest's own view: the last "MemTotal N kB" its init printed (its balloon driver changes MemTotal). */
 function guestMemTotalKiB(name: string): number | undefined {
-  const seen = [...consoleLog(name).matchAll(/xenclaim-guest: MemTotal (\d+) kB/g)];
+  const seen = [...guestConsoleLog(name).matchAll(/xenclaim-guest: MemTotal (\d+) kB/g)];
   const last = seen.at(-1);
   return last === undefined ? undefined : Number(last[1]);
-}
-
-function consoleLog(name: string): string {
-  const file = join(consoleDir, `guest-${name}.log`);
-  return existsSync(file) ? readFileSync(file, 'utf8') : '';
 }
 
 /** Why the guest part cannot run here (beyond having no Xen at all), or undefined. */
@@ -57,12 +32,7 @@ function guestSkipReason(xen: XenBackend | undefined): string | undefined {
   if (xen !== undefined && !xen.features.libxl) {
     return 'the native addon was built without its libxl part (features.libxl is false): no createGuest yet';
   }
-  if (kernel === undefined || ramdisk === undefined || !existsSync(kernel) || !existsSync(ramdisk)) {
-    const why = `no test guest kernel/ramdisk (XENCLAIM_GUEST_KERNEL=${kernel}, XENCLAIM_GUEST_RAMDISK=${ramdisk})`;
-    if (IN_NESTED_HARNESS) throw new Error(`${why}: the nested-Xen image must provide them`);
-    return `${why}: \`npm run test:xen\` provides them`;
-  }
-  return undefined;
+  return guestImageSkipReason();
 }
 
 describe('real Xen: a PV guest through libxl', () => {
@@ -78,11 +48,7 @@ describe('real Xen: a PV guest through libxl', () => {
     if (reason !== undefined) context.skip(reason);
   });
   afterEach(async () => {
-    for (const domid of guests.splice(0)) {
-      await xen?.destroyGuest(domid).catch((error: unknown) => {
-        if (!isXenError(error, 'ESRCH') && !isXenError(error, 'ERROR_DOMAIN_NOTFOUND')) throw error;
-      });
-    }
+    for (const domid of guests.splice(0)) await destroyGuestIfPresent(xen, domid);
   });
   afterAll(async () => {
     await xen?.close();
@@ -91,7 +57,7 @@ describe('real Xen: a PV guest through libxl', () => {
   it('creates the guest with a claim, balloons it down and up, destroys it and gets the memory back', { timeout: 600_000 }, async () => {
     const x = xen as XenBackend;
     const name = `xenclaim-e2e-${process.pid}`;
-    const config = guestConfig(name);
+    const config = guestConfig(name, GUEST_MIB);
     const needKiB = await x.needMemoryKiB(config);
     expect(needKiB).toBeGreaterThanOrEqual(GUEST_MIB * 1024);
     expect(needKiB).toBeLessThan((GUEST_MIB + 64) * 1024);
@@ -110,8 +76,8 @@ describe('real Xen: a PV guest through libxl', () => {
     expect(listed?.name).toBe(name);
     expect(listed?.memMiB).toBe(Math.floor(built.totPages / PAGES_PER_MIB));
 
-    await waitFor(`guest ${name} to say it is up on its console`, async () => consoleLog(name), (log) => log.includes('xenclaim-guest: up'), 240_000, 1000);
-    const bootLog = consoleLog(name);
+    await waitFor(`guest ${name} to say it is up on its console`, async () => guestConsoleLog(name), (log) => log.includes('xenclaim-guest: up'), 240_000, 1000);
+    const bootLog = guestConsoleLog(name);
     expect(bootLog).not.toMatch(/Kernel panic|System is deadlocked/);
     const bootMemTotalKiB = guestMemTotalKiB(name) ?? 0;
     expect(bootMemTotalKiB).toBeGreaterThan(SMALL_MIB * 1024);
@@ -143,7 +109,7 @@ describe('real Xen: a PV guest through libxl', () => {
     await waitFor(`guest ${name} to report its MemTotal back`, async () => guestMemTotalKiB(name), (kib) => kib !== undefined && kib >= bootMemTotalKiB - 4 * 1024, 60_000, 1000);
     expect(up.dying).toBe(false);
     expect(up.shutdown).toBe(false);
-    expect(consoleLog(name)).not.toMatch(/Kernel panic|System is deadlocked/);
+    expect(guestConsoleLog(name)).not.toMatch(/Kernel panic|System is deadlocked/);
 
     await x.destroyGuest(domid);
     guests.splice(guests.indexOf(domid), 1);
@@ -167,7 +133,7 @@ describe('real Xen: a PV guest through libxl', () => {
     const host = await x.physinfo();
     const name = `xenclaim-e2e-huge-${process.pid}`;
     const hugeKiB = host.totalPages * 4 * 2;
-    const config = guestConfig(name);
+    const config = guestConfig(name, GUEST_MIB);
     config.b_info.max_memkb = hugeKiB;
     config.b_info.target_memkb = hugeKiB;
     const domainsBefore = (await x.listDomains()).map((d) => d.domid);

@@ -1,14 +1,17 @@
 /**
  * Where the real-Xen end-to-end tests run, and the helpers they share: opening the native backend, reading what
- * `xl` prints (the independent witness the tests compare the backend with), and bounded polling.
+ * `xl` prints (the independent witness the tests compare the backend with), bounded polling, and the harness's test
+ * guest (its config, its console log, and why it cannot boot here).
  *
  * Off Xen these tests skip visibly with the reason. Inside the nested-Xen harness (XENCLAIM_NESTED=1, set by
  * scripts/nested-xen/dom0-run.sh) a missing /dev/xen/privcmd is a failure, never a skip.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { XenBackend } from '../../src/backend.js';
+import type { LibxlDomainConfig, XenBackend } from '../../src/backend.js';
+import { isXenError } from '../../src/errors.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -105,3 +108,54 @@ export async function waitFor<T>(
 
 export const KIB_PER_PAGE = 4;
 export const PAGES_PER_MIB = 256;
+
+/**
+ * The harness's test guest (scripts/nested-xen/image): a PV kernel with a busybox initramfs that prints
+ * "xenclaim-guest: up" on its console once booted; xenconsoled logs that console to
+ * XENCLAIM_GUEST_CONSOLE_DIR/guest-NAME.log.
+ */
+export const GUEST_KERNEL = process.env.XENCLAIM_GUEST_KERNEL;
+export const GUEST_RAMDISK = process.env.XENCLAIM_GUEST_RAMDISK;
+const GUEST_CONSOLE_DIR = process.env.XENCLAIM_GUEST_CONSOLE_DIR ?? '/var/log/xen/console';
+
+/** Why the test guest's kernel/ramdisk are missing here, or undefined. In the nested harness that is a failure. */
+export function guestImageSkipReason(): string | undefined {
+  if (GUEST_KERNEL === undefined || GUEST_RAMDISK === undefined || !existsSync(GUEST_KERNEL) || !existsSync(GUEST_RAMDISK)) {
+    const why = `no test guest kernel/ramdisk (XENCLAIM_GUEST_KERNEL=${GUEST_KERNEL}, XENCLAIM_GUEST_RAMDISK=${GUEST_RAMDISK})`;
+    if (IN_NESTED_HARNESS) throw new Error(`${why}: the nested-Xen image must provide them`);
+    return `${why}: \`npm run test:xen\` provides them`;
+  }
+  return undefined;
+}
+
+/** The test guest as a libxl config: one vCPU, `memoryMiB` of memory, destroyed whenever it stops. */
+export function guestConfig(name: string, memoryMiB: number): LibxlDomainConfig {
+  return {
+    c_info: { type: 'pv', name },
+    b_info: {
+      max_vcpus: 1,
+      max_memkb: memoryMiB * 1024,
+      target_memkb: memoryMiB * 1024,
+      kernel: GUEST_KERNEL,
+      ramdisk: GUEST_RAMDISK,
+      cmdline: 'console=hvc0 loglevel=4',
+      'type.pv': {},
+    },
+    on_poweroff: 'destroy',
+    on_reboot: 'destroy',
+    on_crash: 'destroy',
+  };
+}
+
+/** What the guest `name` has printed on its console so far ('' before xenconsoled has logged anything). */
+export function guestConsoleLog(name: string): string {
+  const file = join(GUEST_CONSOLE_DIR, `guest-${name}.log`);
+  return existsSync(file) ? readFileSync(file, 'utf8') : '';
+}
+
+/** Destroys a guest a test created; one that is already gone is fine. */
+export async function destroyGuestIfPresent(xen: XenBackend | undefined, domid: number): Promise<void> {
+  await xen?.destroyGuest(domid).catch((error: unknown) => {
+    if (!isXenError(error, 'ESRCH') && !isXenError(error, 'ERROR_DOMAIN_NOTFOUND')) throw error;
+  });
+}
