@@ -9,20 +9,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DomainInfo } from '../backend.js';
+import type { DomainInfo, Physinfo, XenVersionInfo } from '../backend.js';
 import { XenError } from '../errors.js';
 
 /** DomainInfo as the addon reports it (xc_domain_getinfolist): without what only libxl/xenstore know. */
 export type RawDomainInfo = Omit<DomainInfo, 'name' | 'targetKiB'>;
 
-export interface RawPhysinfo {
-  totalPages: number;
-  freePages: number;
-  scrubPages: number;
-  outstandingPages: number;
-  nrCpus: number;
-  nrNodes: number;
-  cpuKhz: number;
+/** Physinfo as the addon reports it (xc_physinfo), with the host's capability bits. */
+export interface RawPhysinfo extends Physinfo {
   /** XEN_SYSCTL_PHYSCAP_* bits (hvm 1, pv 2, directio 4, hap 8, shadow 16, …). */
   capabilities: number;
 }
@@ -56,7 +50,7 @@ export interface RawCreateGuestOptions {
 export interface NativeBinding {
   // libxenctrl
   physinfo(): Promise<RawPhysinfo>;
-  xenVersion(): Promise<{ major: number; minor: number; extra: string }>;
+  xenVersion(): Promise<XenVersionInfo>;
   listDomains(): Promise<RawDomainInfo[]>;
   /** null when no such domain exists. */
   getDomainInfo(domid: number): Promise<RawDomainInfo | null>;
