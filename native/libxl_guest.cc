@@ -16,8 +16,6 @@ namespace {
 
 constexpr uint32_t kNoDomid = INVALID_DOMID;
 
-std::string DomainText(uint32_t domid) { return "domain " + std::to_string(domid); }
-
 // A libxl_domain_config for the length of one operation.
 class DomainConfig {
  public:

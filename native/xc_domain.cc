@@ -21,8 +21,6 @@ constexpr uint64_t kFramesPerCall = 65536;
 // Domains per getdomaininfolist hypercall.
 constexpr unsigned kDomainsPerCall = 128;
 
-std::string DomainText(uint32_t domid) { return "domain " + std::to_string(domid); }
-
 // Reads one domain's info. Returns false with `failure` filled when the hypercall fails; `found` is false when no
 // such domain exists (getdomaininfolist answers with the NEXT domain, or nothing, for an unknown domid).
 bool ReadDomainInfo(xc_interface* xch, uint32_t domid, xc_domaininfo_t& out, bool& found, XenFailure& failure) {

@@ -21,6 +21,8 @@ void XenFailure::SetLibxl(const char* call, int rc, std::string why) {
   detail = std::move(why);
 }
 
+std::string DomainText(uint32_t domid) { return "domain " + std::to_string(domid); }
+
 std::string ErrnoName(int err) {
   const char* name = strerrorname_np(err);
   return name != nullptr ? name : "E" + std::to_string(err);

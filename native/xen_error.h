@@ -26,6 +26,9 @@ struct XenFailure {
   void SetLibxl(const char* call, int rc, std::string why = {});
 };
 
+// "domain 7": how a failure's detail names a domain.
+std::string DomainText(uint32_t domid);
+
 // "ENOENT" for 2; "E<n>" for numbers glibc has no name for.
 std::string ErrnoName(int err);
 // "ERROR_FAIL" for -3; "ERROR_<n>" for codes this libxl does not name.
