@@ -106,7 +106,6 @@ export async function waitFor<T>(
   return last;
 }
 
-export const KIB_PER_PAGE = 4;
 export const PAGES_PER_MIB = 256;
 
 /**
