@@ -307,7 +307,7 @@ export class DonorLedger {
 }
 
 /** A request's config must name the guest it is for. */
-export function checkRequest(op: string, request: GuestRequest): void {
+function checkRequest(op: string, request: GuestRequest): void {
   if (typeof request !== 'object' || request === null || typeof request.name !== 'string' || request.name === '') {
     throw new XenError(`${op}: request.name must be a non-empty string`, { code: 'EINVAL', op });
   }
