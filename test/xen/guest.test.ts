@@ -79,8 +79,9 @@ describe('real Xen: a PV guest through libxl', () => {
     await waitFor(`guest ${name} to say it is up on its console`, async () => guestConsoleLog(name), (log) => log.includes('xenclaim-guest: up'), 240_000, 1000);
     const bootLog = guestConsoleLog(name);
     expect(bootLog).not.toMatch(/Kernel panic|System is deadlocked/);
-    const bootMemTotalKiB = guestMemTotalKiB(name) ?? 0;
-    expect(bootMemTotalKiB).toBeGreaterThan(SMALL_MIB * 1024);
+    // The guest prints its MemTotal just after "up" (it runs awk first): wait for that line, then check it.
+    const bootMemTotalKiB = await waitFor(`guest ${name} to report its MemTotal`, async () => guestMemTotalKiB(name), (kib) => kib !== undefined, 60_000, 500);
+    expect(bootMemTotalKiB!).toBeGreaterThan(SMALL_MIB * 1024);
 
     await x.setMemoryTarget(domid, SMALL_MIB * 1024);
     const down = await waitFor(
@@ -106,7 +107,7 @@ describe('real Xen: a PV guest through libxl', () => {
       120_000,
       1000,
     );
-    await waitFor(`guest ${name} to report its MemTotal back`, async () => guestMemTotalKiB(name), (kib) => kib !== undefined && kib >= bootMemTotalKiB - 4 * 1024, 60_000, 1000);
+    await waitFor(`guest ${name} to report its MemTotal back`, async () => guestMemTotalKiB(name), (kib) => kib !== undefined && kib >= bootMemTotalKiB! - 4 * 1024, 60_000, 1000);
     expect(up.dying).toBe(false);
     expect(up.shutdown).toBe(false);
     expect(guestConsoleLog(name)).not.toMatch(/Kernel panic|System is deadlocked/);
