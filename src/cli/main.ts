@@ -4,10 +4,11 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import type { DomainInfo, XenBackend } from '../backend.js';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { SystemClock, VirtualClock, type Clock } from '../clock.js';
 import { formatLibxlJson, loadGuestConfig } from '../config/index.js';
 import { XenError } from '../errors.js';
+import { readTextFile } from '../read-text-file.js';
 import { MockBackend, openBackend, type BackendKind, type OpenBackendOptions } from '../index.js';
 import { formatReportTable, parseScenario, renderReportHtml, runScenario, ScenarioError } from '../simulate/index.js';
 import { createGuests, resultJson, STRATEGIES, type GuestRequest, type StrategyName } from '../toolstack/index.js';
@@ -234,12 +235,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     .option('--html <file>', 'also write a page with every timeline drawn')
     .action(async (file: string, options: { strategy?: StrategyName; html?: string }) => {
       const global = program.opts<GlobalOptions>();
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch (error) {
-        throw new XenError(`simulate: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { code: (error as NodeJS.ErrnoException).code ?? 'EIO', op: 'simulate' });
-      }
+      const text = await readTextFile(file, 'simulate');
       const scenario = parseScenario(text);
       const reports = await runScenario(scenario, options.strategy === undefined ? {} : { strategies: [options.strategy] });
       if (global.json) emitJson(reports.length === 1 ? reports[0] : reports);

@@ -2,8 +2,7 @@
  * Guest configs: an xl.cfg file or a libxl JSON domain config, read into the libxl JSON xenclaim creates guests
  * from, with warnings for whatever was not mapped.
  */
-import { readFile } from 'node:fs/promises';
-import { XenError, errnoName } from '../errors.js';
+import { readTextFile } from '../read-text-file.js';
 import { parseLibxlJson } from './libxl-json.js';
 import { xlToLibxl, type GuestConfigOptions, type GuestConfigResult } from './to-libxl.js';
 import { parseXlConfig } from './xl-parser.js';
@@ -29,13 +28,6 @@ export function parseGuestConfig(text: string, fileName: string, options: GuestC
 
 /** Reads a guest config file. A file that cannot be read is a XenError with its errno (ENOENT, EACCES, …). */
 export async function loadGuestConfig(path: string, options: GuestConfigOptions = {}): Promise<GuestConfigResult> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    const errno = typeof (err as NodeJS.ErrnoException).errno === 'number' ? Math.abs((err as NodeJS.ErrnoException).errno!) : 5;
-    const code = (err as NodeJS.ErrnoException).code ?? errnoName(errno);
-    throw new XenError(`config: cannot read ${path}: ${code}`, { code, op: 'config', errno, cause: err });
-  }
+  const text = await readTextFile(path, 'config');
   return parseGuestConfig(text, path, options);
 }

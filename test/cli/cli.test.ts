@@ -252,3 +252,13 @@ describe('xenclaim simulate --html', () => {
     expect(html).toContain('<h2>model</h2>');
   });
 });
+
+describe('unreadable input files', () => {
+  it.each([['simulate'], ['config'], ['create']])('%s names the file and its errno, exit 1', async (command) => {
+    const missing = join(tmpdir(), `xenclaim-missing-${process.pid}.json`);
+    const out = await run([command, missing]);
+    expect(out.code).toBe(1);
+    const op = command === 'simulate' ? 'simulate' : 'config';
+    expect(out.stderr).toBe(`xenclaim: ${op}: cannot read ${missing}: ENOENT [ENOENT]\n`);
+  });
+});

@@ -1,0 +1,17 @@
+/**
+ * Reads an operator's input file (a guest config, a scenario). A file that cannot be read becomes a XenError with
+ * the errno Node reported (ENOENT, EACCES, …), so the CLI prints it as one line like any other failure.
+ */
+import { readFile } from 'node:fs/promises';
+import { XenError, errnoName } from './errors.js';
+
+export async function readTextFile(path: string, op: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const errno = typeof e.errno === 'number' ? Math.abs(e.errno) : 5;
+    const code = e.code ?? errnoName(errno);
+    throw new XenError(`${op}: cannot read ${path}: ${code}`, { code, op, errno, cause: err });
+  }
+}
