@@ -15,10 +15,12 @@
  *   totalPages = xenOverheadPages + pagingPoolPages + Σ live tot_pages + dyingPages + tmemPages + freePages
  */
 
+import { ERRNO } from '../errors.js';
+
 export const OK = 0;
-export const EPERM = 1;
-export const ENOMEM = 12;
-export const EINVAL = 22;
+export const EPERM = ERRNO.EPERM;
+export const ENOMEM = ERRNO.ENOMEM;
+export const EINVAL = ERRNO.EINVAL;
 
 /** XEN_DOMCTL_max_mem stores max_pages in an unsigned int: larger values are clamped to this. */
 export const MAX_PAGES_LIMIT = 0xffff_ffff;
