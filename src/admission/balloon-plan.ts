@@ -27,20 +27,9 @@
  * promise is not counted. Guests asked to grow (target above tot_pages, up to max_pages) will take free memory as they
  * balloon up, so with countPendingGrowth their growth is subtracted from the headroom first (the model's rule).
  */
+import { KIB_PER_GIB, kibToPagesCeil, LIBXL_MIN_DOM0_KIB, pagesToKiB } from '../units.js';
 import { invalidArgument } from '../validate.js';
-import {
-  checkObservedState,
-  headroomPages,
-  kibToPagesCeil,
-  pagesToKiB,
-  targetPages,
-  type DomainState,
-  type ObservedState,
-} from './state.js';
-
-export const GIB_KIB = 1024 * 1024;
-/** libxl_set_memory_target refuses to set dom0 below 128 MiB, whatever the policy says. */
-export const LIBXL_DOM0_MIN_KIB = 128 * 1024;
+import { checkObservedState, headroomPages, targetPages, type DomainState, type ObservedState } from './state.js';
 
 export interface BalloonPolicy {
   /** dom0 is never planned below this (default 1 GiB; never below libxl's own 128 MiB). */
@@ -60,7 +49,7 @@ export interface BalloonPolicy {
 }
 
 export const DEFAULT_BALLOON_POLICY: Readonly<BalloonPolicy> = Object.freeze({
-  dom0MinKiB: GIB_KIB,
+  dom0MinKiB: KIB_PER_GIB,
   dom0Ballooning: true,
   excludedDomids: Object.freeze([]) as readonly number[],
   floorsKiB: Object.freeze({}),
@@ -184,7 +173,7 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
 /** The floor a domain is never planned below, in KiB. */
 export function floorKiBOf(domain: DomainState, policy: BalloonPolicy): number {
   let floor = Math.max(domain.minKiB, policy.floorsKiB[domain.domid] ?? 0);
-  if (domain.isDom0) floor = Math.max(floor, policy.dom0MinKiB, LIBXL_DOM0_MIN_KIB);
+  if (domain.isDom0) floor = Math.max(floor, policy.dom0MinKiB, LIBXL_MIN_DOM0_KIB);
   return floor;
 }
 

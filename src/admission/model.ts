@@ -16,6 +16,7 @@
  */
 import { invalidArgument } from '../validate.js';
 import { planBalloon, type BalloonPlan, type BalloonPolicy } from './balloon-plan.js';
+import { canEverFit, hostCapacity } from './capacity.js';
 import { checkObservedState, headroomPages, targetPages, type DomainState, type ObservedState } from './state.js';
 
 export interface Reservation {
@@ -115,7 +116,7 @@ export interface ModelAdmission {
   model: HostModel;
   admitted: ModelRequest[];
   waiting: ModelRequest[];
-  /** Larger than model free plus everything reclaimable: fail now, ask nobody. */
+  /** Can never fit (capacity.ts, with what the model has promised): fail now, ask nobody. */
   impossible: ModelRequest[];
   /** Proportional plan for the waiting requests that can be covered (null when none waits). */
   balloon: BalloonPlan | null;
@@ -135,12 +136,14 @@ export function admitFromModel(
   const admitted: ModelRequest[] = [];
   const waiting: ModelRequest[] = [];
   const impossible: ModelRequest[] = [];
-  // What ballooning could add at most: ask the planner what is reclaimable (need 0 makes no plan).
-  const reclaimable = planBalloon(model.state, { needPages: 0, policy }).reclaimablePages;
+  // What the model has promised (growth agreed to, reservations owed) is not there to give.
+  const promised = modelBreakdown(model);
+  const capacity = hostCapacity(model.state, policy, promised.growthPages + promised.reservedPages);
+  const reclaimable = capacity.reclaimablePages;
   let blocked = false;
   for (const request of requests) {
     const free = modelFreePages(current);
-    if (request.needPages > Math.max(0, modelFreePages(model)) + reclaimable) {
+    if (!canEverFit(request.needPages, capacity)) {
       impossible.push(request);
       continue;
     }

@@ -12,9 +12,9 @@
  * - a donor that oscillates (lesson 6) only counts as progressing when it goes lower than it has ever been;
  * - the whole wait has a hard wall-time budget (`budgetMs`), replans included.
  */
+import { kibToPagesCeil } from '../units.js';
 import { invalidArgument } from '../validate.js';
 import type { BalloonPlan } from './balloon-plan.js';
-import { kibToPagesCeil } from './state.js';
 
 export interface WaitConfig {
   /** A donor without progress for this long is uncooperative (default 5000 ms, squeezed's 5 s). */
@@ -263,6 +263,18 @@ export function observeProgress(state: WaitState, observation: WaitObservation):
   }
   if (reachedAll) return { state: next, decision: { kind: 'replan' } };
   return { state: next, decision: nextWait(next, nowMs) };
+}
+
+/**
+ * A retry was refused (the memory went elsewhere, or the hypervisor disagreed): past the wall-time budget give up,
+ * otherwise replan after a pause. The state is unchanged (nothing was observed).
+ */
+export function afterRefusedRetry(state: WaitState, nowMs: number): WaitStep {
+  checkTime(nowMs, state.lastObservedMs);
+  if (nowMs - state.startedMs >= state.config.budgetMs) {
+    return { state, decision: { kind: 'give-up', cause: 'budget-exhausted' } };
+  }
+  return { state, decision: { kind: 'replan' } };
 }
 
 /** How many pages the asked donors have given so far (from where each was first asked to its lowest since). */

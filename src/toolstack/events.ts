@@ -4,7 +4,7 @@
  * and `request` (the guest name, or null for host-wide steps such as limits). Plain data: JSON.stringify-able.
  */
 import type { GiveUpReport } from '../admission/give-up.js';
-import type { AdmissionResult, StrategyName } from './types.js';
+import type { StrategyName } from './strategy-name.js';
 
 export interface DonorTarget {
   domid: number;
@@ -89,18 +89,3 @@ export function eventError(error: unknown): EventError {
 
 /** Distributive Omit, so each variant keeps its own fields. */
 export type EventBody = AdmissionEvent extends infer E ? (E extends AdmissionEvent ? Omit<E, 'atMs' | 'strategy'> : never) : never;
-
-/** An AdmissionResult as plain JSON (for --json): the error as {code, errno, message}, the give-up report as is. */
-export function resultJson(result: AdmissionResult): {
-  name: string;
-  ok: boolean;
-  domid: number | null;
-  error: EventError | null;
-  report: GiveUpReport | null;
-  requestedAtMs: number;
-  admittedAtMs: number | null;
-  runningAtMs: number | null;
-  failedAtMs: number | null;
-} {
-  return { ...result, error: result.error === null ? null : eventError(result.error) };
-}

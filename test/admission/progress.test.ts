@@ -10,7 +10,8 @@ import {
   type WaitState,
   type WaitStep,
 } from '../../src/admission/progress.js';
-import { headroomPages, kibToPagesCeil, type ObservedState } from '../../src/admission/state.js';
+import { headroomPages, type ObservedState } from '../../src/admission/state.js';
+import { kibToPagesCeil } from '../../src/units.js';
 import { prng, randomInt } from '../helpers/random.js';
 import { dom0, guest, host, MIB_PAGES } from './helpers.js';
 

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatReportTable } from '../../src/simulate/report.js';
 import { runScenario, type StrategyReport } from '../../src/simulate/run.js';
-import { parseScenario, validateScenario, type Scenario, type StrategyName } from '../../src/simulate/scenario.js';
+import { parseScenario, validateScenario, type Scenario } from '../../src/simulate/scenario.js';
+import type { StrategyName } from '../../src/toolstack/strategy-name.js';
 
 const EXAMPLES = join(import.meta.dirname, '../../examples/scenarios');
 

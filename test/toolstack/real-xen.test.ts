@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { XenBackend } from '../../src/backend.js';
 import { SystemClock } from '../../src/clock.js';
-import { createGuests } from '../../src/toolstack/create.js';
+import { createGuests } from '../../src/host/create-guests.js';
 import type { AdmissionEvent } from '../../src/toolstack/events.js';
 import {
   announceSkip, destroyGuestIfPresent, guestConfig, guestConsoleLog, guestImageSkipReason, openXen, PAGES_PER_MIB, waitFor,
