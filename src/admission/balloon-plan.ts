@@ -12,7 +12,7 @@
  * can still give from where it is now: nobody is asked to grow, and on a balanced host (all guests at the same
  * position) the result is squeezed's. Compared with xl (dom0 only) and qmemman's single "main donor" failures
  * (Qubes #1136, #8087), spreading means a slow or stuck donor holds up only its share, and its replacement share is
- * small when it is marked uncooperative and the plan is redone (lesson 5).
+ * small when it is marked uncooperative and the plan is redone (docs/claim-rules.md#lesson-5).
  *
  * The safety margin (qmemman asks ×1.05 for the same reason; squeezed subtracts an "inaccuracy"): balloon drivers
  * stop a little short of their target, and Xen's own accounting moves a few pages, so we ask for
@@ -190,7 +190,7 @@ export function pendingGrowthPages(state: ObservedState): number {
 
 function exclusionOf(domain: DomainState, policy: BalloonPolicy, excluded: ReadonlySet<number>): ExclusionReason | null {
   if (domain.dying) return 'dying';
-  // Lesson 9: a guest ballooned down before its kernel finished booting can deadlock on memory.
+  // docs/claim-rules.md#lesson-9: a guest ballooned down before its kernel finished booting can deadlock on memory.
   if (domain.building) return 'building';
   if (domain.uncooperative || excluded.has(domain.domid)) return 'uncooperative';
   if (domain.isDom0 && !policy.dom0Ballooning) return 'dom0-not-allowed';

@@ -1,11 +1,11 @@
 /**
- * The model strategy (xapi's squeezed approach): admission decides from an internal model of free memory rather
+ * The model strategy (xapi's squeezed approach; docs/architecture.md#model): admission decides from an internal model of free memory rather
  * than from the hypervisor's free count, so nothing has to be limited or claimed:
  *
  *   model free = headroom − Σ over running guests (max(target, tot_pages) − tot_pages) − Σ reservations still owed
  *
  * - headroom is free − outstanding claims (xl's view), so claims made by anything else are respected too;
- * - a guest's pending growth is capped at max_pages: Xen refuses allocations beyond it (rule 7), so a target above
+ * - a guest's pending growth is capped at max_pages: Xen refuses allocations beyond it (docs/claim-rules.md#rule-7), so a target above
  *   max_pages can never be reached and must not block admissions forever;
  * - a reservation is what a build was promised; once transferred to its domain, what it still owes is its size minus
  *   the pages the domain already has. The domain itself is then left out of the growth sum (no double count).

@@ -167,7 +167,7 @@ export class MockBackend implements XenBackend {
       this.fault('claimPages');
       const host = this.host;
       host.counts.hypercalls.claim++;
-      // XENMEM_claim_pages looks the domain up with rcu_lock_domain_by_id: unknown → EINVAL, not ESRCH (rule 2).
+      // XENMEM_claim_pages looks the domain up with rcu_lock_domain_by_id: unknown → EINVAL, not ESRCH (docs/claim-rules.md#rule-2).
       const d = host.domains.get(domid);
       if (d === undefined) return fail(xenError('claimPages', 'EINVAL', `no domain ${domid}`));
       const rc = host.heap.claim(d.account, pages);
@@ -199,7 +199,7 @@ export class MockBackend implements XenBackend {
       this.fault('setMaxMem');
       this.host.counts.hypercalls.setMaxMem++;
       const d = this.domain('setMaxMem', domid);
-      // XEN_DOMCTL_max_mem: KiB >> 2, no lower bound (rule 12), clamped to max_pages' unsigned int.
+      // XEN_DOMCTL_max_mem: KiB >> 2, no lower bound (docs/claim-rules.md#rule-12), clamped to max_pages' unsigned int.
       this.host.heap.setMaxPages(d.account, kibToPagesFloor(maxKiB));
       this.host.memoryChanged();
       return RESOLVED;
@@ -436,7 +436,7 @@ export class MockBackend implements XenBackend {
       this.enter('freeMemoryKiB');
       this.fault('freeMemoryKiB');
       this.host.counts.hypercalls.physinfo++;
-      // libxl_get_free_memory: physinfo's free_pages in KiB — claims NOT subtracted (rule 10).
+      // libxl_get_free_memory: physinfo's free_pages in KiB — claims NOT subtracted (docs/claim-rules.md#rule-10).
       return Promise.resolve(pagesToKiB(this.host.heap.freePages));
     } catch (error) {
       return fail(error);
