@@ -41,7 +41,7 @@ export type AdmissionEvent =
   | (Base & { type: 'admitted'; request: string; via: 'claim' | 'pool' | 'model' })
   /** The claim (or the allocation) was refused with ENOMEM: the fallback starts. */
   | (Base & { type: 'claim-refused'; request: string; error: EventError })
-  /** New balloon targets were set; `round` counts ballooning rounds of this strategy instance from 1. */
+  /** New balloon targets were set; `round` counts ballooning rounds on this host from 1. */
   | (Base & {
       type: 'ballooning';
       request: string | null;
@@ -60,7 +60,7 @@ export type AdmissionEvent =
       targetKiB: number;
       fraction: number;
     })
-  /** A donor made no progress for the stall timeout: it is never asked again by this strategy instance. */
+  /** A donor made no progress for the stall timeout: it is never asked again on this host (while its domain lives). */
   | (Base & { type: 'donor-uncooperative'; request: string | null; domid: number; name: string })
   /** Donors' targets were raised back by what a failed admission had asked of them. */
   | (Base & { type: 'donors-restored'; request: string | null; donors: DonorTarget[] })
