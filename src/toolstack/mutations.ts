@@ -58,7 +58,17 @@ export interface SetTargetIntent {
   targetKiB: number;
 }
 
-/** limit-and-check: set a running guest's max_pages to its size, so it cannot grow into the pool. */
+/** Cancel a domain's outstanding claim (claim 0): one that no build in flight needs any more (recovery). */
+export interface CancelClaimIntent {
+  kind: 'cancel-claim';
+  domid: number;
+  name: string | null;
+}
+
+/**
+ * Limit a guest's max_pages so that it cannot grow into memory promised elsewhere (limit-and-check: to its size for
+ * the batch); restore-max-pages gives it back.
+ */
 export interface LimitMaxPagesIntent {
   kind: 'limit-max-pages';
   domid: number;
@@ -103,6 +113,7 @@ export type MutationIntent =
   | LowerTargetIntent
   | RaiseTargetIntent
   | SetTargetIntent
+  | CancelClaimIntent
   | LimitMaxPagesIntent
   | RestoreMaxPagesIntent
   | SetMaxMemIntent
@@ -131,6 +142,8 @@ export interface MutationPort {
   lowerTarget(intent: Omit<LowerTargetIntent, 'kind'>): Promise<void>;
   raiseTarget(intent: Omit<RaiseTargetIntent, 'kind'>): Promise<void>;
   setTarget(intent: Omit<SetTargetIntent, 'kind'>): Promise<void>;
+  /** claimPages(domid, 0). */
+  cancelClaim(intent: Omit<CancelClaimIntent, 'kind'>): Promise<void>;
   limitMaxPages(intent: Omit<LimitMaxPagesIntent, 'kind'>): Promise<void>;
   restoreMaxPages(intent: Omit<RestoreMaxPagesIntent, 'kind'>): Promise<void>;
   setMaxMem(intent: Omit<SetMaxMemIntent, 'kind'>): Promise<void>;
@@ -170,6 +183,10 @@ export class BackendMutations implements MutationPort {
 
   setTarget(intent: Omit<SetTargetIntent, 'kind'>): Promise<void> {
     return this.run({ kind: 'set-target', ...intent }, () => this.backend.setMemoryTarget(intent.domid, intent.targetKiB));
+  }
+
+  cancelClaim(intent: Omit<CancelClaimIntent, 'kind'>): Promise<void> {
+    return this.run({ kind: 'cancel-claim', ...intent }, () => this.backend.claimPages(intent.domid, 0));
   }
 
   limitMaxPages(intent: Omit<LimitMaxPagesIntent, 'kind'>): Promise<void> {

@@ -53,6 +53,7 @@ describe('BackendMutations', () => {
     await port.lowerTarget({ domid: 3, name: 'g', request: 'x', fromKiB: 4096, toKiB: 2048 });
     await port.raiseTarget({ domid: 3, name: 'g', request: null, byKiB: 1024, reason: 'restore' });
     await port.setTarget({ domid: 3, targetKiB: 512 });
+    await port.cancelClaim({ domid: 4, name: 'h' });
     await port.limitMaxPages({ domid: 3, name: 'g', fromKiB: 8192, toKiB: 4096 });
     await port.restoreMaxPages({ domid: 3, name: 'g', fromKiB: 4096, toKiB: 8192 });
     await port.setMaxMem({ domid: 3, maxKiB: 9000 });
@@ -66,6 +67,7 @@ describe('BackendMutations', () => {
       'setMemoryTarget(3, 2048, {"enforce":false})',
       'setMemoryTarget(3, 1024, {"relative":true,"enforce":false})',
       'setMemoryTarget(3, 512)',
+      'claimPages(4, 0)',
       'setMaxMem(3, 4096)',
       'setMaxMem(3, 8192)',
       'setMaxMem(3, 9000)',
