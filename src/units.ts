@@ -8,9 +8,11 @@
 export const PAGE_SIZE_KIB = 4;
 /** One x86 page, in bytes (what `xl info` prints as xen_pagesize). */
 export const PAGE_SIZE_BYTES = 4096;
+/** Binary units, as Xen and libxl count them. */
 export const KIB_PER_MIB = 1024;
 export const MIB_PER_GIB = 1024;
 export const KIB_PER_GIB = KIB_PER_MIB * MIB_PER_GIB;
+/** 256 pages of 4 KiB to the MiB. */
 export const PAGES_PER_MIB = KIB_PER_MIB / PAGE_SIZE_KIB;
 
 /**
@@ -31,6 +33,7 @@ export function kibToPagesFloor(kib: number): number {
   return Math.floor(kib / PAGE_SIZE_KIB);
 }
 
+/** Pages → KiB (exact). */
 export function pagesToKiB(pages: number): number {
   return pages * PAGE_SIZE_KIB;
 }
@@ -45,6 +48,7 @@ export function pagesToMiB(pages: number): number {
   return pages / PAGES_PER_MIB;
 }
 
+/** MiB → KiB (exact for whole MiB). */
 export function mibToKiB(mib: number): number {
   return mib * KIB_PER_MIB;
 }

@@ -17,6 +17,7 @@ import { donorCandidates, resolveBalloonPolicy, type BalloonPolicy } from './bal
 import { checkObservedState, headroomPages, type ObservedState } from './state.js';
 import { invalidArgument } from '../validate.js';
 
+/** The terms of the rule, in pages, for reports and tests. */
 export interface Capacity {
   headroomPages: number;
   promisedPages: number;

@@ -7,6 +7,7 @@ import type { DomainInfo } from '../backend.js';
 import { pagesToKiB } from '../units.js';
 import type { DomainFacts } from './state.js';
 
+/** What the host itself records about its domains (src/host's XenHost keeps them). */
 export interface HostRecords {
   /** Balloon floors by guest name, in KiB (an operator's `--floor NAME=SIZE`, a scenario guest's minMiB). */
   floorsKiB: ReadonlyMap<string, number>;

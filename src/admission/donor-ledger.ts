@@ -5,6 +5,7 @@
  */
 import { pagesToKiB } from '../units.js';
 
+/** One donor in the ledger (KiB). */
 export interface LedgerEntry {
   domid: number;
   name: string;

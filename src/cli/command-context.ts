@@ -12,6 +12,7 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
+/** Where the CLI writes and how it opens the backend (tests inject both). */
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
@@ -27,6 +28,7 @@ export interface GlobalOptions {
   json: boolean;
 }
 
+/** The shared state of one `xenclaim` invocation, handed to every command's registration. */
 export class CommandContext {
   exitCode = EXIT_OK;
 

@@ -6,6 +6,7 @@ import type { AdmissionResult, GuestRequest } from '../toolstack/types.js';
 import type { AdmissionEventListener } from './event-stream.js';
 import { XenHost, type HostOptions } from './xen-host.js';
 
+/** The host's options without the backend, and one listener for the batch's events. */
 export interface CreateGuestsOptions extends Omit<HostOptions, 'backend'> {
   /** Progress events, for a terminal display or --json. Must not throw (errors are swallowed). */
   onEvent?: AdmissionEventListener;

@@ -4,8 +4,10 @@
  */
 import type { AdmissionEvent } from '../toolstack/events.js';
 
+/** Hears every progress event of a host; must not throw (a throw is swallowed). */
 export type AdmissionEventListener = (event: AdmissionEvent) => void;
 
+/** Subscriptions and publishing, in subscription order. */
 export class EventStream {
   /** One entry per subscription, so the same function subscribed twice hears each event twice. */
   private readonly subscriptions = new Set<{ listener: AdmissionEventListener }>();

@@ -20,6 +20,7 @@ import {
 import { checkDomid } from '../validate.js';
 import { EventStream, type AdmissionEventListener } from './event-stream.js';
 
+/** What a XenHost is opened with; only the backend is required. */
 export interface HostOptions extends AdmissionTuning {
   backend: XenBackend;
   /** Default: the backend's own clock (the mock host's virtual clock), otherwise the system clock. */
@@ -35,6 +36,7 @@ export interface HostOptions extends AdmissionTuning {
   recorder?: MutationRecorder;
 }
 
+/** One Xen host's admission brain (see the file header); construct it with `new XenHost(options)`. */
 export class XenHost {
   readonly backend: XenBackend;
   readonly clock: Clock;

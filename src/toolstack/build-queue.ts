@@ -11,6 +11,7 @@ import { fail, newResult, succeed } from './results.js';
 import { Signal } from './signal.js';
 import type { AdmissionResult, GuestRequest } from './types.js';
 
+/** A request in a queueing strategy, from arrival until it settles. */
 export interface QueuedRequest {
   request: GuestRequest;
   needPages: number;
@@ -20,8 +21,10 @@ export interface QueuedRequest {
   attempts: number;
 }
 
+/** How a request settles: running as `domid`, or failed with `error`. */
 export type BuildOutcome = { domid: number } | { error: unknown };
 
+/** What the strategy does when one of its unclaimed builds ends. */
 export interface BuildHooks {
   /** The build returned: the strategy updates its own books (before the request settles). */
   built(entry: QueuedRequest): void;
@@ -29,6 +32,7 @@ export interface BuildHooks {
   failed(entry: QueuedRequest, error: unknown): boolean;
 }
 
+/** The intake, builds and settling of limit-and-check and model (see the file header). */
 export class BuildQueue {
   /** What the ballooning asked of donors and no started guest has used yet. */
   readonly ledger = new DonorLedger();

@@ -12,6 +12,7 @@ import type { HostLock } from './host-lock.js';
 import type { MutationPort } from './mutations.js';
 import type { StrategyName } from './strategy-name.js';
 
+/** The host's state as a strategy sees it; XenHost builds one per strategy it runs. */
 export interface StrategyContext {
   /** The strategy events are stamped with. */
   readonly strategy: StrategyName;

@@ -107,6 +107,7 @@ export interface ThawTmemIntent {
   kind: 'thaw-tmem';
 }
 
+/** Every change the toolstack makes to Xen, as data a recorder can keep. */
 export type MutationIntent =
   | BuildGuestIntent
   | DestroyGuestIntent

@@ -7,6 +7,7 @@ import { observeState, type ObservedState } from '../admission/state.js';
 import type { DomainInfo, Physinfo } from '../backend.js';
 import type { StrategyContext } from './context.js';
 
+/** One look: what the backend reported (pages, Xen's meanings) and the state decisions are made from. */
 export interface Observation {
   physinfo: Physinfo;
   domains: DomainInfo[];

@@ -6,6 +6,7 @@ import type { StrategyContext } from './context.js';
 import { eventError } from './events.js';
 import type { AdmissionResult, GuestRequest } from './types.js';
 
+/** A request's result at arrival: not ok yet, requested now. */
 export function newResult(ctx: StrategyContext, request: GuestRequest): AdmissionResult {
   return {
     name: request.name,

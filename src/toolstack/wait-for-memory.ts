@@ -21,11 +21,13 @@ import { observe } from './observe.js';
 
 /** A hook's answer: the strategy leaves the loop to do something of its own first. */
 export const LEAVE = Symbol('leave');
+/** The type of LEAVE. */
 export type Leave = typeof LEAVE;
 
 /** What a retry achieved: done (with the strategy's value), or a new step to carry on with. */
 export type RetryResult<T> = { kind: 'done'; value: T } | { kind: 'step'; step: WaitStep };
 
+/** What a strategy's steps mean for it: the loop's injected I/O. `T` is what a successful retry yields. */
 export interface WaitForMemoryIo<T> {
   /** Nothing to do before `untilMs` (the next stall or budget deadline): sleep until then or one poll, whichever is sooner. */
   waitForProgress(untilMs: number): Promise<void | Leave>;
@@ -41,6 +43,7 @@ export interface WaitForMemoryIo<T> {
   retry(wait: WaitState): Promise<RetryResult<T> | Leave>;
 }
 
+/** How the loop ended: done (the retry's value), gave up (why, and the wait for the report), or left. */
 export type WaitOutcome<T> =
   | { kind: 'done'; value: T }
   | { kind: 'gave-up'; cause: 'budget-exhausted' | 'nothing-left-to-ask'; wait: WaitState }

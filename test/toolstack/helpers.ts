@@ -5,11 +5,11 @@ import { MockBackend, type RunningGuestSpec } from '../../src/mock/backend.js';
 import { XenHost, type HostOptions } from '../../src/host/xen-host.js';
 import { pagesToMiB } from '../../src/units.js';
 import type { AdmissionEvent } from '../../src/toolstack/events.js';
-import type { StrategyName } from '../../src/toolstack/strategy-name.js';
+import { STRATEGIES, type StrategyName } from '../../src/toolstack/strategy-name.js';
 import type { AdmissionResult, GuestRequest } from '../../src/toolstack/types.js';
 import { checkHostInvariants, snapshotMaxPages } from '../../src/simulate/invariants.js';
 
-export const ALL: StrategyName[] = ['claim-first', 'limit-and-check', 'model'];
+export const ALL: StrategyName[] = [...STRATEGIES];
 
 export function pvConfig(name: string, memoryMiB: number): LibxlDomainConfig {
   return { c_info: { type: 'pv', name }, b_info: { max_memkb: memoryMiB * 1024, target_memkb: memoryMiB * 1024 } };
