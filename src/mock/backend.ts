@@ -84,7 +84,7 @@ export class MockBackend implements XenBackend {
     const dom0 = host.domains.add(0, 'pv', Math.min(this.hostSpec.nrCpus, MAX_VCPUS), false, this.clock.now());
     host.heap.setMaxPages(dom0.account, pages);
     host.heap.allocate(dom0.account, pages, 0);
-    dom0.guest = { name: 'Domain-0', targetKiB: pagesToKiB(pages), staticMaxKiB: pagesToKiB(pages), videoKiB: 0 };
+    host.domains.setGuest(dom0, { name: 'Domain-0', targetKiB: pagesToKiB(pages), staticMaxKiB: pagesToKiB(pages), videoKiB: 0 });
     host.processes.set(0, new GuestProcess(host, dom0, host.profileFor('Domain-0'), 0, true));
   }
 

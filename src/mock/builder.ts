@@ -39,7 +39,13 @@ function step(host: MockHost, point: FaultPoint, what: string): void {
   if (fault) throw new BuildFailure(fault.errno ?? ERRNO.EIO, `libxl: error: ${what}: ${fault.code} (injected at ${point})`, fault);
 }
 
-export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolean): Promise<number> {
+/**
+ * Builds the guest the way libxl_domain_create_new does. With a host start rate (startsPerS) the domain is created
+ * in its turn; `startSlot: false` skips the turn (a build the scenario says was already under way).
+ */
+export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolean, startSlot = true): Promise<number> {
+  const waitMs = startSlot ? host.takeStartSlot() : 0;
+  if (waitMs > 0) await host.sleep(waitMs);
   const existing = host.domains.findByName(plan.name);
   if (existing && !existing.account.dying) {
     throw new XenError(`${OP}: ERROR_INVAL (domain with name "${plan.name}" already exists as domain ${existing.domid})`, {
@@ -59,7 +65,8 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
   host.counts.hypercalls.createDomain++;
   const domain = host.domains.add(domid, plan.type, plan.vcpus, true, host.clock.now());
   host.counts.hypercalls.xenstoreWrite++;
-  domain.guest = { name: plan.name, targetKiB: plan.targetKiB - plan.videoKiB, staticMaxKiB: plan.maxKiB, videoKiB: plan.videoKiB };
+  const guest = { name: plan.name, targetKiB: plan.targetKiB - plan.videoKiB, staticMaxKiB: plan.maxKiB, videoKiB: plan.videoKiB };
+  host.domains.setGuest(domain, guest);
   const account = domain.account;
   let claimed = false;
   try {
@@ -110,7 +117,7 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
       host.memoryChanged();
     }
 
-    const process = new GuestProcess(host, domain, profile, account.totPages - kibToPagesFloor(domain.guest.targetKiB), false);
+    const process = new GuestProcess(host, domain, profile, account.totPages - kibToPagesFloor(guest.targetKiB), false);
     host.processes.set(domid, process);
     if (!paused) {
       step(host, 'build:unpause', 'libxl_domain.c: libxl_domain_unpause: unpausing domain');

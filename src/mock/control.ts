@@ -8,6 +8,8 @@ import { XenError } from '../errors.js';
 import { checkCount, checkDomid, checkInteger, checkObject, checkOneOf, invalidArgument, MAX_VCPUS } from '../validate.js';
 import { notePauseChange } from './domains.js';
 import { copyCallCounts, newCallCounts, type CallCounts, type FaultPoint } from './faults.js';
+import { buildGuest } from './builder.js';
+import { parseGuestConfig } from './config.js';
 import { GuestProcess, type GuestState } from './guest.js';
 import { OK } from './heap.js';
 import type { MockHost } from './host.js';
@@ -24,6 +26,23 @@ export interface RunningGuestSpec extends Partial<GuestProfile> {
   minMiB?: number;
   type?: 'pv' | 'pvh' | 'hvm';
   vcpus?: number;
+}
+
+/** A guest some other toolstack is building when the scenario starts (xl with claim_mode: its build claims first). */
+export interface BuildingGuestSpec extends Partial<GuestProfile> {
+  name: string;
+  memoryMiB: number;
+  /** memory/static-max. Default memoryMiB. */
+  maxMiB?: number;
+}
+
+/** One domain's memory as the simulator draws it (read without counting any call). */
+export interface DomainMemory {
+  domid: number;
+  name: string | undefined;
+  totPages: number;
+  /** memory/target in KiB (undefined for a bare domain). */
+  targetKiB: number | undefined;
 }
 
 /** The books of the simulated host, in pages. totalPages = the sum of every other field but outstandingPages. */
@@ -103,12 +122,52 @@ export class MockControl {
       host.domains.remove(domid);
       throw new XenError(`${op}: ENOMEM (${memoryMiB} MiB for "${name}" does not fit in the host's unclaimed free memory)`, { code: 'ENOMEM', op });
     }
-    domain.guest = { name, targetKiB: mibToKiB(memoryMiB), staticMaxKiB: mibToKiB(maxMiB), videoKiB: 0 };
+    host.domains.setGuest(domain, { name, targetKiB: mibToKiB(memoryMiB), staticMaxKiB: mibToKiB(maxMiB), videoKiB: 0 });
     const full = { ...host.profileFor(name), ...profile };
     host.processes.set(domid, new GuestProcess(host, domain, full, 0, true));
     notePauseChange(domain, host.clock.now());
     if (minMiB !== undefined) this.minMiB.set(domid, minMiB);
     return domid;
+  }
+
+  /**
+   * Starts building a guest that was already being built when the scenario began (by another toolstack): created at
+   * once (no start-rate turn), claiming its whole allocation, populating at its build rate, unpaused when built.
+   * Returns its domid (null when the build failed at once) and the build's outcome.
+   */
+  startBuildingGuest(spec: BuildingGuestSpec): { domid: number | null; built: Promise<number> } {
+    const op = 'control.startBuildingGuest';
+    const s = checkObject(op, 'guest', spec);
+    const { name, memoryMiB, maxMiB, ...profile } = s as unknown as BuildingGuestSpec;
+    checkNumber(op, 'guest.memoryMiB', memoryMiB, 1, MAX_HOST_MIB, true);
+    const max = checkNumber(op, 'guest.maxMiB', maxMiB ?? memoryMiB, memoryMiB, MAX_HOST_MIB, true);
+    this.setGuestProfile(name, profile);
+    const plan = parseGuestConfig(op, {
+      c_info: { type: 'pv', name },
+      b_info: { max_memkb: mibToKiB(max), target_memkb: mibToKiB(memoryMiB) },
+    }, true);
+    const built = buildGuest(this.host, plan, false, false);
+    built.catch(() => undefined);
+    const domain = this.host.domains.findByName(name);
+    if (domain === undefined) return { domid: null, built };
+    return { domid: domain.domid, built };
+  }
+
+  /** Free and claimed pages and every domain's memory now, read directly (no call is counted): for drawing. */
+  memorySnapshot(): { freePages: number; outstandingPages: number; domains: DomainMemory[] } {
+    const heap = this.host.heap;
+    return {
+      freePages: heap.freePages,
+      outstandingPages: heap.outstandingClaims,
+      domains: this.host.domains.all().map((d) => ({
+        domid: d.domid, name: d.guest?.name, totPages: d.account.totPages, targetKiB: d.guest?.targetKiB,
+      })),
+    };
+  }
+
+  /** One domain's tot_pages now (undefined when it is gone), read directly: for sampling many donors cheaply. */
+  totPagesOf(domid: number): number | undefined {
+    return this.host.domains.get(domid)?.account.totPages;
   }
 
   /** The guest itself asks to balloon up (or down) to targetKiB, within its memory/static-max. */

@@ -37,6 +37,8 @@ export interface MockDomain {
 
 export class DomainTable {
   private readonly byDomid = new Map<number, MockDomain>();
+  /** Guests by name (the latest domain given that name): a lookup per build must not scan every domain. */
+  private readonly byName = new Map<string, MockDomain>();
   /** all() in domid order, rebuilt only after the list changed. */
   private sorted: MockDomain[] | undefined;
   private rover = 0;
@@ -55,9 +57,16 @@ export class DomainTable {
     return this.sorted;
   }
 
+  /** The domain whose guest has this name (a live one before a dying one of the same name). */
   findByName(name: string): MockDomain | undefined {
-    for (const d of this.byDomid.values()) if (d.guest?.name === name) return d;
-    return undefined;
+    return this.byName.get(name);
+  }
+
+  /** Gives a domain its xenstore record (libxl's guest): from now on it is found by its name. */
+  setGuest(domain: MockDomain, guest: GuestRecord): void {
+    domain.guest = guest;
+    const other = this.byName.get(guest.name);
+    if (other === undefined || other.account.dying || !this.byDomid.has(other.domid)) this.byName.set(guest.name, domain);
   }
 
   /** Allocates the next free domid after the last one given; undefined when every domid is taken. */
@@ -87,8 +96,11 @@ export class DomainTable {
   }
 
   remove(domid: number): void {
+    const domain = this.byDomid.get(domid);
     this.byDomid.delete(domid);
     this.sorted = undefined;
+    const name = domain?.guest?.name;
+    if (name !== undefined && this.byName.get(name) === domain) this.byName.delete(name);
   }
 }
 

@@ -39,6 +39,8 @@ export class MockHost {
   private readonly live = new Set<{ cancel(): void; close(): void }>();
   private readonly returning = new Map<number, Timer>();
   private readonly returnDue = new Map<number, number>();
+  /** When the next domain creation may happen (host.startsPerS). */
+  private nextStartMs = 0;
   closed = false;
 
   constructor(readonly spec: ResolvedHostSpec, readonly clock: Clock) {
@@ -81,6 +83,16 @@ export class MockHost {
   /** Waits `ms` of the host's time; resolves early if the host closes (the waiter then sees `closed`). */
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => this.schedule(ms, resolve, resolve));
+  }
+
+  /** How long a domain creation asked for now must wait for its turn (host.startsPerS); books that turn. */
+  takeStartSlot(): number {
+    const interval = this.spec.startIntervalMs;
+    if (interval === 0) return 0;
+    const now = this.clock.now();
+    const at = Math.max(now, this.nextStartMs);
+    this.nextStartMs = at + interval;
+    return at - now;
   }
 
   profileFor(name: string | undefined): GuestProfile {

@@ -50,6 +50,11 @@ export interface MockHostSpec {
   balloonRetryS?: number;
   /** Mock-only: profile of every guest (and dom0's balloon driver) unless overridden. */
   guestDefaults?: Partial<GuestProfile>;
+  /**
+   * Mock-only: at most this many domains are created per second (creations spaced 1/startsPerS apart: xenstored, the
+   * device model and the toolstack's own work bound a host's start rate). Default: unlimited.
+   */
+  startsPerS?: number;
   /** Mock-only: what physinfo reports. Defaults 8 CPUs, 1 node, 2.4 GHz. */
   nrCpus?: number;
   cpuKhz?: number;
@@ -66,6 +71,8 @@ export interface ResolvedHostSpec {
   destroyReturnMiBps: number;
   balloonRetryS: number;
   guestDefaults: GuestProfile;
+  /** Milliseconds between two domain creations (0: unlimited). */
+  startIntervalMs: number;
   nrCpus: number;
   cpuKhz: number;
 }
@@ -79,7 +86,7 @@ const MAX_DELAY_S = 365 * 24 * 3600;
 
 const SPEC_FIELDS = new Set([
   'memoryMiB', 'dom0MiB', 'xenVersion', 'tmem', 'xenOverheadMiB', 'destroyReturnDelayS', 'destroyReturnMiBps',
-  'balloonRetryS', 'guestDefaults', 'nrCpus', 'cpuKhz',
+  'balloonRetryS', 'guestDefaults', 'startsPerS', 'nrCpus', 'cpuKhz',
 ]);
 const PROFILE_FIELDS = new Set(['buildMiBps', 'balloonMiBps', 'cooperative', 'stallAfterMiB', 'bootDelayS']);
 
@@ -157,6 +164,7 @@ export function resolveHostSpec(value: unknown): ResolvedHostSpec {
     destroyReturnMiBps: checkRate(op, 'host.destroyReturnMiBps', optional(spec.destroyReturnMiBps, 4096)),
     balloonRetryS: checkNumber(op, 'host.balloonRetryS', optional(spec.balloonRetryS, 1), 0.001, MAX_DELAY_S),
     guestDefaults,
+    startIntervalMs: spec.startsPerS === undefined ? 0 : 1000 / checkRate(op, 'host.startsPerS', spec.startsPerS),
     nrCpus: checkNumber(op, 'host.nrCpus', optional(spec.nrCpus, 8), 1, 4096, true),
     cpuKhz: checkNumber(op, 'host.cpuKhz', optional(spec.cpuKhz, 2_400_000), 1, 100_000_000, true),
   };

@@ -3,9 +3,11 @@
  * against each other or re-give memory freed for the other (Qubes #9431). FIFO, so a request waiting for the
  * planner cannot be overtaken forever.
  */
+import { Fifo } from './fifo.js';
+
 export class HostLock {
   private held = false;
-  private readonly waiters: Array<() => void> = [];
+  private readonly waiters = new Fifo<() => void>();
 
   get locked(): boolean {
     return this.held;
