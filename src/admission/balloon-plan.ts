@@ -22,6 +22,12 @@
  * Rounding never under-covers: g_i = ⌈asked·r_i / Σr⌉ computed exactly (BigInt: page counts times ranges exceed
  * 2^53 on big hosts), so Σ g_i ≥ asked, and g_i ≤ r_i because asked ≤ Σr, so no donor goes below its floor.
  *
+ * The hedge (policy.hedgeDonors, claim-first's default 1): a stuck donor costs the wait its stall timeout before the
+ * plan turns to the others, so the plan asks every donor enough up front that it still covers the shortfall if the
+ * `hedgeDonors` donors expected to give the most give nothing; what turns out not to be needed is given back
+ * afterwards (claim-first). Donors that have not moved lately (policy.hesitantDomids) are not counted on: their
+ * in-flight memory is not credited and they are asked nothing more, though they stay watched for the stall timeout.
+ *
  * Memory already on its way is credited, which makes replanning after a stuck donor correct: a cooperative donor whose
  * target is below its tot_pages will free the difference without being asked again; an uncooperative donor's
  * promise is not counted. Guests asked to grow (target above tot_pages, up to max_pages) will take free memory as they
@@ -46,6 +52,10 @@ export interface BalloonPolicy {
   marginMinPages: number;
   /** Subtract the pending growth of guests ballooning up from the headroom (default true). */
   countPendingGrowth: boolean;
+  /** The plan still covers the shortfall if this many donors give nothing (default 0; claim-first asks 1). */
+  hedgeDonors: number;
+  /** Donors not counted on (in-flight memory not credited, nothing more asked) but still watched (default none). */
+  hesitantDomids: readonly number[];
 }
 
 export const DEFAULT_BALLOON_POLICY: Readonly<BalloonPolicy> = Object.freeze({
@@ -56,6 +66,8 @@ export const DEFAULT_BALLOON_POLICY: Readonly<BalloonPolicy> = Object.freeze({
   marginFraction: 0.05,
   marginMinPages: 256,
   countPendingGrowth: true,
+  hedgeDonors: 0,
+  hesitantDomids: Object.freeze([]) as readonly number[],
 });
 
 export type ExclusionReason =
@@ -162,6 +174,10 @@ export function resolveBalloonPolicy(op: string, partial: Partial<BalloonPolicy>
   policy.excludedDomids.forEach((domid, i) => {
     if (!Number.isSafeInteger(domid) || domid < 0) throw invalidArgument(op, `policy.excludedDomids[${i}]`, 'a domid', domid);
   });
+  if (!Number.isSafeInteger(policy.hedgeDonors) || policy.hedgeDonors < 0) {
+    throw invalidArgument(op, 'policy.hedgeDonors', 'an integer >= 0', policy.hedgeDonors);
+  }
+  if (!Array.isArray(policy.hesitantDomids)) throw invalidArgument(op, 'policy.hesitantDomids', 'an array of domids', policy.hesitantDomids);
   for (const [domid, kib] of Object.entries(policy.floorsKiB)) finiteAtLeast(`floorsKiB[${domid}]`, kib, 0);
   return policy;
 }
@@ -209,7 +225,9 @@ export function donorCandidates(
   const excludedSet = new Set(policy.excludedDomids);
   const candidates: DonorCandidate[] = [];
   const excluded: ExcludedDomain[] = [];
-  const byDomid = [...state.domains].sort((a, b) => a.domid - b.domid);
+  // Usually listed in domid order already (as Xen lists them): sorted only when not.
+  const inOrder = state.domains.every((d, i) => i === 0 || state.domains[i - 1]!.domid < d.domid);
+  const byDomid = inOrder ? state.domains : [...state.domains].sort((a, b) => a.domid - b.domid);
   for (const domain of byDomid) {
     const reason = exclusionOf(domain, policy, excludedSet);
     if (reason) {
@@ -284,6 +302,50 @@ export function plannedDonors(
 }
 
 /**
+ * The smallest ask in [from, totalRange] whose plan still covers `target` pages once the `hedge` donors expected to
+ * give the most (credit plus share) are left out. When no ask does (too few donors to cover without the biggest),
+ * every donor is asked everything it has: each then works at its full rate, and claim-first gives back what was
+ * not needed once the request's claim is staked.
+ */
+function hedgedAsk(
+  candidates: readonly DonorCandidate[],
+  creditOf: (c: DonorCandidate) => number,
+  shareOf: (total: number, c: DonorCandidate) => number,
+  from: number,
+  totalRange: number,
+  target: number,
+  hedge: number,
+): number {
+  // Floating-point shares (within a page of the exact ones) keep the search cheap; the plan itself is exact.
+  const ranges = candidates.map((c) => shareOf(totalRange, c));
+  const credits = candidates.map(creditOf);
+  const covers = (asked: number): boolean => {
+    const top: number[] = [];
+    let sum = 0;
+    for (let i = 0; i < ranges.length; i++) {
+      const give = credits[i]! + Math.ceil((asked * ranges[i]!) / totalRange);
+      sum += give;
+      if (top.length < hedge || give > top[top.length - 1]!) {
+        top.push(give);
+        top.sort((a, b) => b - a);
+        if (top.length > hedge) top.pop();
+      }
+    }
+    return sum - top.reduce((a, b) => a + b, 0) >= target;
+  };
+  if (covers(from)) return from;
+  if (!covers(totalRange)) return totalRange;
+  let lo = from;
+  let hi = totalRange;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (covers(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+/**
  * Plans the fallback for one failed claim of `needPages`. Infeasible plans ask nobody: when even every reclaimable
  * page plus the headroom cannot cover the need, the request fails at once without ballooning anyone.
  */
@@ -299,9 +361,13 @@ export function planBalloon(state: ObservedState, request: BalloonRequest): Ball
   const growth = policy.countPendingGrowth ? pendingGrowthPages(state) : 0;
   const usableHeadroomPages = headroomPages(state.host) - growth;
   const shortfallPages = Math.max(0, needPages - usableHeadroomPages);
-  const creditPages = candidates.reduce((sum, c) => sum + c.inFlightPages, 0);
-  const totalRange = candidates.reduce((sum, c) => sum + c.rangePages, 0);
-  const reclaimablePages = creditPages + totalRange;
+  const reclaimablePages = candidates.reduce((sum, c) => sum + c.inFlightPages + c.rangePages, 0);
+  // Hesitant donors are not counted on: neither what they still owe nor anything more.
+  const hesitant = new Set(policy.hesitantDomids);
+  const creditOf = (c: DonorCandidate): number => (hesitant.has(c.domid) ? 0 : c.inFlightPages);
+  const rangeOf = (c: DonorCandidate): number => (hesitant.has(c.domid) ? 0 : c.rangePages);
+  const creditPages = candidates.reduce((sum, c) => sum + creditOf(c), 0);
+  const totalRange = candidates.reduce((sum, c) => sum + rangeOf(c), 0);
   const base = { method: 'proportional' as const, shortfallPages, excluded, usableHeadroomPages, reclaimablePages };
 
   if (shortfallPages === 0) {
@@ -328,13 +394,15 @@ export function planBalloon(state: ObservedState, request: BalloonRequest): Ball
   const missing = shortfallPages - creditPages;
   let asked = 0;
   let gamma = 0;
-  if (missing > 0) {
-    asked = Math.min(totalRange, missing + safetyMarginPages(missing, policy));
+  const shareOf = (total: number, c: DonorCandidate): number => (total > 0 && rangeOf(c) > 0 ? mulDivCeil(total, rangeOf(c), totalRange) : 0);
+  if (totalRange > 0) {
+    const margin = safetyMarginPages(Math.max(0, missing), policy);
+    if (missing > 0) asked = Math.min(totalRange, missing + margin);
+    // Even when what is in flight covers the shortfall, the hedge may ask more: in case the biggest giver is stuck.
+    if (policy.hedgeDonors > 0) asked = hedgedAsk(candidates, creditOf, shareOf, asked, totalRange, shortfallPages + margin, policy.hedgeDonors);
     gamma = asked / totalRange;
   }
-  const { donors, coveredPages } = plannedDonors(candidates, creditPages, (candidate) =>
-    asked > 0 && candidate.rangePages > 0 ? mulDivCeil(asked, candidate.rangePages, totalRange) : 0,
-  );
+  const { donors, coveredPages } = plannedDonors(candidates, creditPages, (candidate) => shareOf(asked, candidate));
   return {
     ...base,
     feasible: true,

@@ -37,8 +37,10 @@ export function donorFacts(domains: readonly DomainInfo[], records: HostRecords)
   for (const domain of domains) {
     const name = domain.name;
     const floorKiB = name === undefined ? undefined : records.floorsKiB.get(name);
+    const { minKiB, maxKiB } = floorAndCeilingKiB(domain, floorKiB);
     facts.set(domain.domid, {
-      ...floorAndCeilingKiB(domain, floorKiB),
+      minKiB,
+      maxKiB,
       building: name !== undefined && records.building.has(name),
       uncooperative: records.uncooperative.has(domain.domid),
     });

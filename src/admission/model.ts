@@ -58,8 +58,13 @@ function checkReservation(op: string, path: string, r: Reservation): void {
   }
 }
 
+/** Each snapshot's domains by domid, built once: the model looks one up per reservation, many times per round. */
+const byDomid = new WeakMap<ObservedState, Map<number, DomainState>>();
+
 function domainOf(state: ObservedState, domid: number): DomainState | undefined {
-  return state.domains.find((d) => d.domid === domid);
+  let index = byDomid.get(state);
+  if (index === undefined) byDomid.set(state, (index = new Map(state.domains.map((d) => [d.domid, d]))));
+  return index.get(domid);
 }
 
 /** What a reservation still owes: its size, minus what its domain already populated. */

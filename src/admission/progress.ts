@@ -23,12 +23,18 @@ export interface WaitConfig {
   budgetMs: number;
   /** A donor within this many pages of its target has reached it (default 256 = 1 MiB; drivers stop short). */
   targetTolerancePages: number;
+  /**
+   * A donor that has not moved for this long is not counted on while the plan is redone around it (the hedge:
+   * hesitantDonors); it is still watched, and marked uncooperative only after stallTimeoutMs (default 500 ms).
+   */
+  hedgeAfterMs: number;
 }
 
 export const DEFAULT_WAIT_CONFIG: Readonly<WaitConfig> = Object.freeze({
   stallTimeoutMs: 5000,
   budgetMs: 60_000,
   targetTolerancePages: 256,
+  hedgeAfterMs: 500,
 });
 
 /** A donor the current plan is waiting on. */
@@ -275,6 +281,14 @@ export function afterRefusedRetry(state: WaitState, nowMs: number): WaitStep {
     return { state, decision: { kind: 'give-up', cause: 'budget-exhausted' } };
   }
   return { state, decision: { kind: 'replan' } };
+}
+
+/** Watched donors short of their target that have not moved for hedgeAfterMs (the hedge plans around them). */
+export function hesitantDonors(state: WaitState, nowMs: number): number[] {
+  const { hedgeAfterMs, targetTolerancePages } = state.config;
+  return state.donors
+    .filter((d) => d.lowestTotPages > d.targetPages + targetTolerancePages && nowMs - d.lastProgressMs >= hedgeAfterMs)
+    .map((d) => d.domid);
 }
 
 /** How many pages the asked donors have given so far (from where each was first asked to its lowest since). */

@@ -129,6 +129,8 @@ function checkFlag(op: string, path: string, value: unknown, optional: boolean):
  */
 export function checkObservedState(op: string, state: ObservedState): void {
   if (typeof state !== 'object' || state === null) throw invalidArgument(op, 'state', 'an object', state);
+  // A snapshot is never changed once taken: one that passed is not checked again by the next decision.
+  if (checkedStates.has(state)) return;
   const host = state.host;
   if (typeof host !== 'object' || host === null) throw invalidArgument(op, 'state.host', 'an object', host);
   checkCountField(op, 'state.host.totalPages', host.totalPages);
@@ -160,4 +162,8 @@ export function checkObservedState(op: string, state: ObservedState): void {
     checkFlag(op, `${at}.paused`, domain.paused, true);
     checkFlag(op, `${at}.dying`, domain.dying, true);
   });
+  checkedStates.add(state);
 }
+
+/** Snapshots that passed checkObservedState. */
+const checkedStates = new WeakSet<ObservedState>();

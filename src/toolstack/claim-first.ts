@@ -6,7 +6,10 @@
  * until the retried build's claim is staked (seen as the new domain's outstanding pages), so the memory freed for
  * this request cannot be taken by the next one in line. While a fallback holds the lock, newcomers queue behind it
  * instead of claiming first: memory being freed is spoken for. Donors keep their lowered targets only if the
- * creation succeeds; otherwise what was asked of them is given back. See docs/architecture.md#claim-first.
+ * creation succeeds; otherwise what was asked of them is given back. The fallback plans for the whole line: its own
+ * need plus the needs of the requests queued behind it for the lock (when the host can give that much), so that in a
+ * boot storm the memory for the next in line is being freed while this one waits, and each retries at once in turn.
+ * See docs/architecture.md#claim-first.
  */
 import { planBalloon, type BalloonPlan } from '../admission/balloon-plan.js';
 import { canEverFit, hostCapacity } from '../admission/capacity.js';
@@ -16,6 +19,7 @@ import { afterRefusedRetry, applyPlan, startWaiting, type WaitState, type WaitSt
 import { headroomPages } from '../admission/state.js';
 import { isOutOfMemory } from '../errors.js';
 import { pause, planPolicy, type StrategyContext } from './context.js';
+import { Hedge } from './hedge.js';
 import { markUncooperative, restoreDonors, setDonorTargets } from './donors.js';
 import { eventError } from './events.js';
 import { observe } from './observe.js';
@@ -35,8 +39,17 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
   private readonly inFlight = new Set<Promise<AdmissionResult>>();
   /** Names of requests in flight: a second request for the same name fails at once. */
   private readonly names = new Set<string>();
+  /** Requests in the fallback (holding the lock or queued for it), with the pages each needs. */
+  private readonly line = new Map<string, number>();
+  /** Σ of `line`. */
+  private linePages = 0;
+  /** Requests out of the line whose builds are still running (their donors' asks not settled yet). */
+  private settling = 0;
+  private readonly hedge: Hedge;
 
-  constructor(private readonly ctx: StrategyContext) {}
+  constructor(private readonly ctx: StrategyContext) {
+    this.hedge = new Hedge(ctx);
+  }
 
   admit(request: GuestRequest): Promise<AdmissionResult> {
     const work = this.run(request);
@@ -107,19 +120,27 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
 
     const replan = async (wait: WaitState | undefined): Promise<WaitStep> => {
       const observation = await observe(ctx);
-      const plan = planBalloon(observation.state, { needPages: need, policy: planPolicy(ctx) });
+      this.hedge.refresh(observation, ctx.clock.now());
+      const policy = this.hedge.policy();
+      // For the whole line when the host can give that much; otherwise for this request alone.
+      const forLine = planBalloon(observation.state, { needPages: this.linePages, policy });
+      const plan = forLine.feasible ? forLine : planBalloon(observation.state, { needPages: need, policy });
       lastPlan = plan;
+      this.hedge.asked(plan, ctx.clock.now());
       const nowMs = ctx.clock.now();
-      const step = wait === undefined
-        ? startWaiting({ needPages: need, plan, nowMs, headroomPages: headroomPages(observation.state.host), config: ctx.wait })
+      const headroom = headroomPages(observation.state.host);
+      let step = wait === undefined
+        ? startWaiting({ needPages: need, plan, nowMs, headroomPages: headroom, config: ctx.wait })
         : applyPlan(wait, plan, nowMs);
       if (step.decision.kind !== 'give-up') await setDonorTargets(ctx, plan, name, ledger);
+      // The line is still short, but this request's own need is covered: it goes now.
+      if (step.decision.kind === 'wait' && headroom >= need) step = { state: step.state, decision: { kind: 'retry-claim' } };
       return step;
     };
     const io: WaitForMemoryIo<Claimed> = {
       waitForProgress: (untilMs) => pause(ctx, untilMs),
       pause: () => pause(ctx),
-      look: (wait) => lookAtDonors(ctx, name, wait),
+      look: async (wait) => this.hedge.afterLook(await lookAtDonors(ctx, name, wait), ctx.clock.now()),
       replan,
       markUncooperative: (wait, domids) => markUncooperative(ctx, ledger, name, wait, domids),
       // A retry is the build itself; refused again (the memory went elsewhere, or an injected ENOMEM), look again.
@@ -131,8 +152,11 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
       },
     };
 
+    this.line.set(name, need);
+    this.linePages += need;
+    let claimed: Claimed;
     try {
-      const claimed = await ctx.lock.withLock(async (): Promise<Claimed> => {
+      claimed = await ctx.lock.withLock(async (): Promise<Claimed> => {
         const outcome = await waitForMemory(io, await replan(undefined));
         if (outcome.kind === 'done') return outcome.value;
         if (outcome.kind === 'gave-up') {
@@ -140,13 +164,41 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
         }
         throw new Error(`claim-first: the wait for ${name} was left (no hook of claim-first leaves it)`);
       });
-      result.admittedAtMs = claimed.atMs;
+    } catch (error) {
+      if (ledger.size > 0) await ctx.lock.withLock(() => restoreDonors(ctx, ledger, name));
+      this.leaveLine(name);
+      await this.giveBackWhenSettled();
+      throw error;
+    }
+    this.leaveLine(name);
+    this.settling++;
+    result.admittedAtMs = claimed.atMs;
+    try {
       const domid = await claimed.build;
       return succeed(ctx, result, domid);
     } catch (error) {
       if (ledger.size > 0) await ctx.lock.withLock(() => restoreDonors(ctx, ledger, name));
       throw error;
+    } finally {
+      this.settling--;
+      await this.giveBackWhenSettled();
     }
+  }
+
+  /** The request leaves the fallback's line (its claim is staked, or it failed). */
+  private leaveLine(name: string): void {
+    const pages = this.line.get(name);
+    if (pages === undefined) return;
+    this.line.delete(name);
+    this.linePages -= pages;
+  }
+
+  /**
+   * Nobody in the line and every request that asked donors settled (its asks kept or given back): the hedge gives
+   * back what was asked and is not needed any more.
+   */
+  private async giveBackWhenSettled(): Promise<void> {
+    if (this.line.size === 0 && this.settling === 0) await this.ctx.lock.withLock(() => this.hedge.giveBackUnneeded());
   }
 
   /**

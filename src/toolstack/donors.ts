@@ -112,8 +112,10 @@ export async function cleanup(ctx: StrategyContext, request: string | null, step
 
 /** Publishes donor-progress for every watched donor seen in an observation. */
 export function donorProgress(ctx: StrategyContext, request: string | null, asked: readonly AskedDonor[], domains: readonly DomainInfo[]): void {
+  if (asked.length === 0) return;
+  const byDomid = new Map(domains.map((d) => [d.domid, d]));
   for (const donor of asked) {
-    const info = domains.find((d) => d.domid === donor.domid);
+    const info = byDomid.get(donor.domid);
     if (!info) continue;
     const wanted = donor.firstTotPages - kibToPagesCeil(donor.lastTargetKiB);
     const given = donor.firstTotPages - info.totPages;

@@ -40,7 +40,8 @@ export interface LowerTargetIntent {
 
 /**
  * Raise a donor's target by `byKiB`, relative to where it is now (so another request's own lowering is kept):
- * 'restore' gives back what a failed request asked; 'stuck' sets an uncooperative donor's target where it stopped.
+ * 'restore' gives back what a failed request asked; 'stuck' sets an uncooperative donor's target where it stopped;
+ * 'unneeded' gives back what claim-first's hedge asked and nobody needs any more (the target goes to where it is).
  */
 export interface RaiseTargetIntent {
   kind: 'raise-target';
@@ -48,7 +49,7 @@ export interface RaiseTargetIntent {
   name: string;
   request: string | null;
   byKiB: number;
-  reason: 'restore' | 'stuck';
+  reason: 'restore' | 'stuck' | 'unneeded';
 }
 
 /** An operator sets a guest's balloon target (xl mem-set); libxl also sets max_pages to it (enforce). */

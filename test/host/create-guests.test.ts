@@ -52,7 +52,12 @@ describe('createGuests', () => {
     const progress = events.filter((e): e is Extract<AdmissionEvent, { type: 'donor-progress' }> => e.type === 'donor-progress');
     expect(progress.length).toBeGreaterThan(0);
     for (const p of progress) expect(p.fraction).toBeGreaterThanOrEqual(0);
-    expect(progress.at(-1)!.fraction).toBeGreaterThan(0.5);
+    // web1 is the only donor: the hedge cannot cover for it, so it is asked all it has and works at its full rate;
+    // the guest's claim is staked long before it gets there, and what was not needed is given back.
+    expect(progress.at(-1)!.fraction).toBeGreaterThan(0);
+    expect(progress.map((p) => p.fraction)).toEqual([...progress.map((p) => p.fraction)].sort((a, b) => a - b));
+    const restored = events.filter((e) => e.type === 'donors-restored');
+    expect(restored.length).toBeGreaterThan(0);
     const ballooning = events.find((e): e is Extract<AdmissionEvent, { type: 'ballooning' }> => e.type === 'ballooning')!;
     expect(ballooning.donors[0]).toMatchObject({ name: 'web1', fromKiB: 4096 * 1024 });
     expect(ballooning.donors[0]!.toKiB).toBeGreaterThanOrEqual(512 * 1024);

@@ -88,7 +88,7 @@ describe('XenHost', () => {
     expect(await violations(host)).toEqual([]);
   });
 
-  it.each(ALL)('%s: a donor found uncooperative is remembered: the next admission does not wait for it again', async (strategy) => {
+  it.each(ALL)('%s: a donor found stuck is remembered: the next admission does not wait for it again', async (strategy) => {
     const host = makeHost(32768, 1024, [
       { name: 'stuck', memoryMiB: 8192, minMiB: 2048, cooperative: false },
       { name: 'ok', memoryMiB: 12288, minMiB: 2048, balloonMiBps: 1024 },
@@ -99,15 +99,22 @@ describe('XenHost', () => {
     // Free ≈ 32768 − 264 − 1024 − 20480 = 11000 MiB.
     const [first] = await host.clock.run(xen.createGuests([request('one', 13312)]));
     expect(first!.ok).toBe(true);
-    expect(ofType(events, 'donor-uncooperative').map((e) => e.name)).toEqual(['stuck']);
     const stuckDomid = host.domids.get('stuck')!;
-    expect(xen.uncooperativeDonors()).toEqual([stuckDomid]);
+    if (strategy === 'claim-first') {
+      // Its hedge planned around the stuck donor after 0.5 s (hesitant) and never needed the stall timeout.
+      expect(ofType(events, 'donor-uncooperative')).toEqual([]);
+      expect(first!.admittedAtMs!).toBeLessThan(5000);
+    } else {
+      expect(ofType(events, 'donor-uncooperative').map((e) => e.name)).toEqual(['stuck']);
+      expect(xen.uncooperativeDonors()).toEqual([stuckDomid]);
+    }
     const before = events.length;
     const startedAt = host.clock.now();
     const [second] = await host.clock.run(xen.createGuests([request('two', 2048)]));
     expect(second!.ok).toBe(true);
     const later = events.slice(before);
-    expect(ofType(later, 'ballooning').length).toBeGreaterThan(0);
+    // (claim-first's hedge had ok give at its full rate, so what it freed beyond the first need may already be enough.)
+    if (strategy !== 'claim-first') expect(ofType(later, 'ballooning').length).toBeGreaterThan(0);
     for (const round of ofType(later, 'ballooning')) expect(round.donors.map((d) => d.name)).not.toContain('stuck');
     expect(ofType(later, 'donor-uncooperative')).toEqual([]);
     // No second stall timeout spent on it.

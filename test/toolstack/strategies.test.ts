@@ -66,7 +66,7 @@ describe.each(ALL)('%s', (strategy) => {
     });
   }
 
-  it('a stuck donor is marked uncooperative, its target set back to where it stayed, and the others cover for it', async () => {
+  it('a stuck donor: the others cover for it, and its target is set back to where it stayed', async () => {
     const host = makeHost(32768, 1024, [
       { name: 'stuck', memoryMiB: 8192, minMiB: 2048, cooperative: false },
       { name: 'ok1', memoryMiB: 8192, minMiB: 2048, balloonMiBps: 1024 },
@@ -77,15 +77,23 @@ describe.each(ALL)('%s', (strategy) => {
     const result = run.results[0]!;
     expect(result.ok).toBe(true);
     const stuck = ofType(run.events, 'donor-uncooperative');
-    expect(stuck.map((e) => e.name)).toEqual(['stuck']);
-    expect(stuck[0]!.atMs).toBeGreaterThanOrEqual(5000); // squeezed's 5 s without progress
+    if (strategy === 'claim-first') {
+      // The hedge: the others were asked enough up front, so the stuck donor costs no stall timeout (~3 GiB from two
+      // donors at 1 GiB/s each: about 1.5 s); it is never marked, and its unneeded ask is given back.
+      expect(stuck).toEqual([]);
+      expect(result.admittedAtMs!).toBeLessThan(2500);
+      expect(ofType(run.events, 'donors-restored').flatMap((e) => e.donors.map((d) => d.name))).toContain('stuck');
+    } else {
+      expect(stuck.map((e) => e.name)).toEqual(['stuck']);
+      expect(stuck[0]!.atMs).toBeGreaterThanOrEqual(5000); // squeezed's 5 s without progress
+      expect(result.admittedAtMs!).toBeGreaterThan(5000);
+    }
     expect(await targetKiB(host, 'stuck')).toBe(8192 * 1024);
     expect(await totMiB(host, 'stuck')).toBe(8192);
-    expect(result.runningAtMs!).toBeGreaterThan(5000);
     expect(await violations(host)).toEqual([]);
   });
 
-  it('a donor that stalls halfway keeps what it gave, is marked, and the plan is redone without it', async () => {
+  it('a donor that stalls halfway keeps what it gave, and the plan is redone without it', async () => {
     const host = makeHost(32768, 1024, [
       { name: 'stalls', memoryMiB: 8192, minMiB: 2048, stallAfterMiB: 256, balloonMiBps: 1024 },
       { name: 'ok1', memoryMiB: 8192, minMiB: 2048, balloonMiBps: 1024 },
@@ -93,7 +101,8 @@ describe.each(ALL)('%s', (strategy) => {
     ]);
     const run = await admitAll(host, strategy, [request('big', 10240)]);
     expect(run.results[0]!.ok).toBe(true);
-    expect(ofType(run.events, 'donor-uncooperative').map((e) => e.name)).toEqual(['stalls']);
+    // claim-first's hedge covers for it before the stall timeout; the others mark it after 5 s without progress.
+    expect(ofType(run.events, 'donor-uncooperative').map((e) => e.name)).toEqual(strategy === 'claim-first' ? [] : ['stalls']);
     expect(await totMiB(host, 'stalls')).toBe(8192 - 256);
     // It keeps what it gave (the guest started) and its target is where it stopped: no phantom growth.
     expect(await targetKiB(host, 'stalls')).toBe((8192 - 256) * 1024);
