@@ -13,7 +13,7 @@ import { createStrategy } from '../toolstack/create.js';
 import type { AdmissionEvent, EventBody } from '../toolstack/events.js';
 import { HostLock } from '../toolstack/host-lock.js';
 import { BackendMutations, type MutationPort, type MutationRecorder } from '../toolstack/mutations.js';
-import type { StrategyName } from '../toolstack/strategy-name.js';
+import type { AdmitterName } from '../toolstack/strategy-name.js';
 import {
   DEFAULT_POLL_MS, type AdmissionResult, type AdmissionStrategy, type AdmissionTuning, type GuestRequest,
 } from '../toolstack/types.js';
@@ -25,8 +25,11 @@ export interface HostOptions extends AdmissionTuning {
   backend: XenBackend;
   /** Default: the backend's own clock (the mock host's virtual clock), otherwise the system clock. */
   clock?: Clock;
-  /** How guests are admitted (default 'claim-first'). */
-  strategy?: StrategyName;
+  /**
+   * How guests are admitted (default 'claim-first'). A peer model ('xl', 'xapi', 'qmemman': src/peers) admits the
+   * way that toolstack does, for comparison in the simulator; it is a model, not that toolstack.
+   */
+  strategy?: AdmitterName;
   /**
    * Balloon floors by guest name, in KiB (a guest's minMiB). A guest without one is never asked to balloon, except
    * dom0, whose floor is the policy's dom0MinKiB (1 GiB unless configured) — xl's behaviour by default.
@@ -40,7 +43,7 @@ export interface HostOptions extends AdmissionTuning {
 export class XenHost {
   readonly backend: XenBackend;
   readonly clock: Clock;
-  readonly strategyName: StrategyName;
+  readonly strategyName: AdmitterName;
   /** Every change this host makes to Xen passes here. */
   readonly mutations: MutationPort;
   /** One brain per host: ballooning decisions are taken under it. */

@@ -3,13 +3,15 @@
  * on the mock host once the run has settled.
  *   1. no claim is outstanding that no build needs (nothing builds once settled: the host total and every domain's is 0);
  *   2. no guest's max_pages is left lowered (a domain that existed before keeps at least its max_pages; a guest built
- *      during the run keeps libxl's maxmem = target + LIBXL_MAXMEM_CONSTANT);
+ *      during the run keeps libxl's maxmem = target + LIBXL_MAXMEM_CONSTANT). Peer models (src/peers) clamp donors'
+ *      max_pages to their targets by design (squeezed, qmemman): for them the rule is 'target' — no max_pages below
+ *      the domain's own target + LIBXL_MAXMEM_CONSTANT;
  *   3. no half-built domain remains (every domain is running: unpaused, not dying, with its guest up);
  *   4. memory adds up: Σ tot_pages + free = total − Xen's own overhead (paging pools included), exactly.
  */
 import type { XenBackend } from '../backend.js';
 import type { MockBackend } from '../mock/backend.js';
-import { LIBXL_MAXMEM_CONSTANT_KIB, pagesToKiB } from '../units.js';
+import { kibToPagesFloor, LIBXL_MAXMEM_CONSTANT_KIB, pagesToKiB } from '../units.js';
 
 /** Every domain's max_pages now: the baseline invariant 2 compares against. */
 export async function snapshotMaxPages(backend: XenBackend): Promise<Map<number, number>> {
@@ -17,7 +19,14 @@ export async function snapshotMaxPages(backend: XenBackend): Promise<Map<number,
   return new Map(domains.map((d) => [d.domid, d.maxPages]));
 }
 
-export async function checkHostInvariants(backend: MockBackend, baseline: ReadonlyMap<number, number>): Promise<string[]> {
+/** What invariant 2 holds a domain that existed before to: its max_pages then, or its own target now (peer models). */
+export type MaxPagesRule = 'original' | 'target';
+
+export async function checkHostInvariants(
+  backend: MockBackend,
+  baseline: ReadonlyMap<number, number>,
+  maxPagesRule: MaxPagesRule = 'original',
+): Promise<string[]> {
   const problems: string[] = [];
   const physinfo = await backend.physinfo();
   const domains = await backend.listDomains();
@@ -30,7 +39,10 @@ export async function checkHostInvariants(backend: MockBackend, baseline: Readon
     if (d.dying) problems.push(`${who} is dying`);
     const before = baseline.get(d.domid);
     if (before !== undefined) {
-      if (d.maxPages < before) problems.push(`${who}: max_pages ${d.maxPages} left below its original ${before}`);
+      if (maxPagesRule === 'original' && d.maxPages < before) problems.push(`${who}: max_pages ${d.maxPages} left below its original ${before}`);
+      if (maxPagesRule === 'target' && d.targetKiB !== undefined && d.domid !== 0 && d.maxPages < kibToPagesFloor(d.targetKiB + LIBXL_MAXMEM_CONSTANT_KIB)) {
+        problems.push(`${who}: max_pages ${d.maxPages} left below its own target ${d.targetKiB} KiB + libxl's slack`);
+      }
       continue;
     }
     if (d.paused) problems.push(`${who} is paused: half-built`);

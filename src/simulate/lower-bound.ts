@@ -9,9 +9,12 @@
  * Ignored (each would only make the bound later, so ignoring them keeps it a bound): libxl's build overhead beyond the
  * guest's own pages, the host's reaction and polling times, memory demanded by guests growing. A guest's own demand
  * to shrink is counted as free from the start (the caller adds it to the headroom).
- * Requests that could never fit even alone are left out (every strategy fails them at once). When the rest cannot
- * all fit together there is no time at which every request runs: the bound is null.
+ * Requests that could never fit even alone are left out (every strategy fails them at once). When none is left, or the
+ * rest cannot all fit together, there is no time at which every request runs: the bound is null. The bound is
+ * rounded down to the millisecond, so it stays a bound. The tight bound (tight-bound.ts) adds all-or-nothing
+ * admission, the moment ballooning may begin and the start rate.
  */
+import { MemorySupply } from './supply.js';
 
 export interface BoundDonor {
   /** MiB the donor can give: its size above its floor, capped where its balloon driver stalls. */
@@ -33,44 +36,14 @@ export interface BoundInput {
   requests: readonly BoundRequest[];
 }
 
-/** Memory available t seconds after ballooning may start. */
-function availableMiB(input: BoundInput, t: number): number {
-  let total = Math.max(0, input.headroomMiB);
-  for (const d of input.donors) {
-    if (d.balloonMiBps > 0) total += Math.min(d.reclaimableMiB, d.balloonMiBps * Math.max(0, t));
-  }
-  return total;
-}
-
-/** The earliest t ≥ 0 with availableMiB(t) ≥ needMiB (piecewise linear, so exact), or null if never. */
-function timeToHave(input: BoundInput, needMiB: number): number | null {
-  if (availableMiB(input, 0) >= needMiB) return 0;
-  // Breakpoints are where a donor runs out; between them the supply grows linearly.
-  const ends = input.donors
-    .filter((d) => d.balloonMiBps > 0 && d.reclaimableMiB > 0)
-    .map((d) => d.reclaimableMiB / d.balloonMiBps)
-    .sort((a, b) => a - b);
-  let from = 0;
-  for (const end of [...ends, Number.POSITIVE_INFINITY]) {
-    const atFrom = availableMiB(input, from);
-    const rate = input.donors.reduce((sum, d) => sum + (d.balloonMiBps > 0 && d.reclaimableMiB > d.balloonMiBps * from ? d.balloonMiBps : 0), 0);
-    if (rate > 0) {
-      const t = from + (needMiB - atFrom) / rate;
-      if (t <= end) return t;
-    }
-    if (end === Number.POSITIVE_INFINITY) return null;
-    from = end;
-  }
-  return null;
-}
-
 export function lowerBoundS(input: BoundInput): number | null {
-  const capacity = availableMiB(input, Number.POSITIVE_INFINITY);
-  const feasible = input.requests.filter((r) => r.memoryMiB <= capacity);
-  if (feasible.length === 0) return 0;
-  const built = Math.max(...feasible.map((r) => r.at + r.memoryMiB / r.buildMiBps));
-  const firstArrival = Math.min(...feasible.map((r) => r.at));
-  const memoryTime = timeToHave(input, feasible.reduce((sum, r) => sum + r.memoryMiB, 0));
+  const first = input.requests.reduce((t, r) => Math.min(t, r.at), Number.POSITIVE_INFINITY);
+  const supply = new MemorySupply(input.headroomMiB, input.donors.map((d) => ({ ...d, fromS: Number.isFinite(first) ? first : 0 })));
+  const feasible = input.requests.filter((r) => r.memoryMiB <= supply.capacityMiB);
+  if (feasible.length === 0) return null;
+  const built = feasible.reduce((t, r) => Math.max(t, r.at + r.memoryMiB / r.buildMiBps), 0);
+  const firstFeasible = feasible.reduce((t, r) => Math.min(t, r.at), Number.POSITIVE_INFINITY);
+  const memoryTime = supply.timeToHave(feasible.reduce((sum, r) => sum + r.memoryMiB, 0), firstFeasible);
   if (memoryTime === null) return null;
-  return Math.round(Math.max(built, firstArrival + memoryTime) * 1000) / 1000;
+  return Math.floor(Math.max(built, memoryTime) * 1000 + 1e-6) / 1000;
 }

@@ -2,25 +2,25 @@
  * Plays a scenario (docs/scenario-format.md) on a fresh mock host in virtual time, once per strategy, and reports
  * what each achieved. Deterministic: the same scenario gives the same report, every time.
  *
- * Per strategy, in three steps: set up (a new VirtualClock and MockBackend for the scenario's host, the running
- * guests added with their profiles, each request's build rate set by name, a XenHost with the guests' floors),
- * drive (requests admitted at their `at` times, demands sent to the guests at theirs; the run ends when every
- * request has settled and the host is quiescent: builds, balloon drivers and page returns done), report.
- * `lowerBoundS` is the rate-only bound of lower-bound.ts, the same for every strategy.
+ * Per strategy or peer model, in three steps: set up (a new VirtualClock and MockBackend for the scenario's host, the
+ * guests added with their profiles and states — running, paused, or still being built by someone else — each
+ * request's build rate set by name, a XenHost with the guests' floors), drive (requests admitted at their `at` times,
+ * demands sent to the guests at theirs, the host's memory sampled; the run ends when every request has settled and
+ * the host is quiescent: builds, balloon drivers and page returns done), report. Both bounds (bounds.ts) are the same
+ * for every admitter; `ratio` is the makespan over the tight one.
  */
-import { DEFAULT_BALLOON_POLICY } from '../admission/balloon-plan.js';
 import type { XenBackend } from '../backend.js';
 import { VirtualClock } from '../clock.js';
 import { XenHost } from '../host/xen-host.js';
 import { MockBackend } from '../mock/backend.js';
-import { DEFAULT_GUEST_PROFILE } from '../mock/spec.js';
 import type { AdmissionEvent } from '../toolstack/events.js';
-import type { StrategyName } from '../toolstack/strategy-name.js';
+import { isPeerModel, type AdmitterName } from '../toolstack/strategy-name.js';
 import type { AdmissionResult, AdmissionTuning } from '../toolstack/types.js';
-import { kibToMiB, mibToKiB, pagesToMiB } from '../units.js';
+import { mibToKiB } from '../units.js';
+import { scenarioBounds, type ScenarioBounds } from './bounds.js';
 import { checkHostInvariants, snapshotMaxPages } from './invariants.js';
-import { lowerBoundS, type BoundDonor, type BoundInput } from './lower-bound.js';
-import type { Scenario, ScenarioRequest } from './scenario.js';
+import { RunRecorder, type DonorReport, type MemoryTimeline, type RunStep } from './recorder.js';
+import { SIMULATION_HORIZON_S, type Scenario, type ScenarioRequest } from './scenario.js';
 
 export interface RequestReport {
   name: string;
@@ -30,6 +30,10 @@ export interface RequestReport {
   runningAtS: number | null;
   failedAtS: number | null;
   error: string | null;
+  /** The earliest it could be running were it alone on the host (the tight bound's model); null: it never can. */
+  aloneS: number | null;
+  /** Its way through the admitter, from the host's events: why it waited, and how it ended. */
+  steps: RunStep[];
 }
 
 export interface DemandReport {
@@ -42,7 +46,9 @@ export interface DemandReport {
 
 export interface StrategyReport {
   scenario: string;
-  strategy: StrategyName;
+  strategy: AdmitterName;
+  /** One of xenclaim's strategies, or a model of a peer toolstack (src/peers). */
+  kind: 'strategy' | 'peer-model';
   /** When the last request settled (running or failed), in seconds from the start. */
   makespanS: number;
   /** Mean of runningAtS − requestedAtS over the started requests (null when none started). */
@@ -60,20 +66,37 @@ export interface StrategyReport {
   peakOutstandingPages: number;
   /** Outstanding claims once the run settled: must be 0. */
   leakedClaimPages: number;
-  /** No strategy could have every request running sooner (lower-bound.ts); null when they cannot all fit at once. */
+  /** The rate-only bound (lower-bound.ts); null when no request can run or the runnable ones cannot all run at once. */
   lowerBoundS: number | null;
+  /** The tight bound (tight-bound.ts, docs/bounds.md): all-or-nothing admission; null as lowerBoundS. */
+  tightBoundS: number | null;
+  /** The tight bound is exact (false: a proven relaxation, with a start rate and many requests). */
+  tightBoundExact: boolean;
+  /** Requests that could run were they alone (the others can never run: every admitter must fail them). */
+  runnable: number;
+  /**
+   * makespanS / tightBoundS, when the admitter started every runnable request (null otherwise: failing a request can
+   * end a run sooner than any admission of them all; and null without a bound, or with a bound of 0).
+   */
+  ratio: number | null;
+  /** Each donor (scenario guest or dom0): what it was asked, when, and what it gave. */
+  donors: DonorReport[];
+  /** Batch-wide steps (limits, batch ballooning, squeezed's own balancing). */
+  hostSteps: RunStep[];
+  /** The host's free and claimed memory and every donor's size over time. */
+  memory: MemoryTimeline;
   /** The invariants' violations after the run (docs/architecture.md#invariants): must be empty. */
   invariantViolations: string[];
 }
 
 export interface RunScenarioOptions extends AdmissionTuning {
   /** Which strategies to play (default: the scenario's list). */
-  strategies?: readonly StrategyName[];
+  strategies?: readonly AdmitterName[];
   onEvent?: (event: AdmissionEvent) => void;
-  /** Give up on a run after this much virtual time (default one day). */
+  /** Give up on a run after this much virtual time (default: the horizon, one day). */
   limitS?: number;
   /** Tests: what the strategy talks to instead of the mock host itself (e.g. a wrapper that injects faults). */
-  wrapBackend?: (backend: MockBackend, strategy: StrategyName) => XenBackend;
+  wrapBackend?: (backend: MockBackend, strategy: AdmitterName) => XenBackend;
 }
 
 /** How often the simulator looks at a demanding guest (virtual time). */
@@ -90,30 +113,6 @@ export function requestConfig(request: ScenarioRequest): { c_info: { type: 'pv';
   };
 }
 
-/** What the rate-only lower bound needs, read off the set-up host (before any request) and the scenario. */
-async function boundInput(backend: MockBackend, scenario: Scenario, options: RunScenarioOptions): Promise<BoundInput> {
-  const physinfo = await backend.physinfo();
-  const dom0MinMiB = kibToMiB(options.policy?.dom0MinKiB ?? DEFAULT_BALLOON_POLICY.dom0MinKiB);
-  const dom0Donates = options.policy?.dom0Ballooning ?? DEFAULT_BALLOON_POLICY.dom0Ballooning;
-  const donors: BoundDonor[] = scenario.guests.map((g) => ({
-    reclaimableMiB: Math.min(Math.max(0, g.memoryMiB - g.minMiB), g.stallAfterMiB ?? Number.POSITIVE_INFINITY),
-    balloonMiBps: g.cooperative ? g.balloonMiBps : 0,
-  }));
-  if (dom0Donates) {
-    donors.push({ reclaimableMiB: Math.max(0, scenario.host.dom0MiB - dom0MinMiB), balloonMiBps: DEFAULT_GUEST_PROFILE.balloonMiBps });
-  }
-  // A demand below a guest's size frees memory no strategy asked for: count it as there from the start.
-  const shrinkingMiB = scenario.demands.reduce((sum, d) => {
-    const guest = scenario.guests.find((g) => g.name === d.guest);
-    return sum + (guest ? Math.max(0, guest.memoryMiB - d.targetMiB) : 0);
-  }, 0);
-  return {
-    headroomMiB: pagesToMiB(physinfo.freePages - physinfo.outstandingPages) + shrinkingMiB,
-    donors,
-    requests: scenario.requests.map((r) => ({ at: r.at, memoryMiB: r.memoryMiB, buildMiBps: r.buildMiBps })),
-  };
-}
-
 export async function runScenario(scenario: Scenario, options: RunScenarioOptions = {}): Promise<StrategyReport[]> {
   const reports: StrategyReport[] = [];
   for (const strategy of options.strategies ?? scenario.strategies) reports.push(await runStrategy(scenario, strategy, options));
@@ -123,40 +122,47 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
 /** One strategy's run, set up: the simulated host with its guests, the XenHost admitting on it, what is counted. */
 interface Stage {
   scenario: Scenario;
-  strategy: StrategyName;
+  strategy: AdmitterName;
   clock: VirtualClock;
   backend: MockBackend;
   host: XenHost;
   domids: Map<string, number>;
   baseline: Map<number, number>;
-  bound: number | null;
+  bounds: ScenarioBounds;
+  recorder: RunRecorder;
   balloonRounds: number;
   limitMs: number;
 }
 
-async function setUp(scenario: Scenario, strategy: StrategyName, options: RunScenarioOptions, backend: MockBackend): Promise<Stage> {
+async function setUp(scenario: Scenario, strategy: AdmitterName, options: RunScenarioOptions, backend: MockBackend): Promise<Stage> {
   const clock = backend.clock as VirtualClock;
   const control = backend.control;
   const domids = new Map<string, number>();
   const floorsKiB = new Map<string, number>();
   for (const guest of scenario.guests) {
-    const domid = control.addRunningGuest({
-      name: guest.name,
-      memoryMiB: guest.memoryMiB,
-      maxMiB: guest.maxMiB,
-      minMiB: guest.minMiB,
+    const profile = {
       balloonMiBps: guest.balloonMiBps,
       cooperative: guest.cooperative,
       ...(guest.stallAfterMiB === null ? {} : { stallAfterMiB: guest.stallAfterMiB }),
-    });
+    };
+    let domid: number;
+    if (guest.state === 'building') {
+      const started = control.startBuildingGuest({ name: guest.name, memoryMiB: guest.memoryMiB, maxMiB: guest.maxMiB, buildMiBps: guest.buildMiBps, ...profile });
+      if (started.domid === null) await started.built; // throws why it could not start
+      domid = started.domid!;
+    } else {
+      domid = control.addRunningGuest({ name: guest.name, memoryMiB: guest.memoryMiB, maxMiB: guest.maxMiB, minMiB: guest.minMiB, ...profile });
+      if (guest.state === 'paused') await backend.pauseDomain(domid);
+    }
     domids.set(guest.name, domid);
     floorsKiB.set(guest.name, mibToKiB(guest.minMiB));
   }
   for (const request of scenario.requests) control.setGuestProfile(request.name, { buildMiBps: request.buildMiBps });
   const baseline = await snapshotMaxPages(backend);
-  const bound = lowerBoundS(await boundInput(backend, scenario, options));
+  const bounds = await scenarioBounds(backend, scenario, options.policy, requestConfig);
   control.resetCalls();
   control.resetPeakOutstanding();
+  const recorder = new RunRecorder(backend, clock, new Set([...scenario.guests.map((g) => g.name), 'Domain-0']));
 
   const host = new XenHost({
     backend: options.wrapBackend ? options.wrapBackend(backend, strategy) : backend,
@@ -168,10 +174,12 @@ async function setUp(scenario: Scenario, strategy: StrategyName, options: RunSce
     ...(options.pollMs ? { pollMs: options.pollMs } : {}),
   });
   const stage: Stage = {
-    scenario, strategy, clock, backend, host, domids, baseline, bound, balloonRounds: 0, limitMs: (options.limitS ?? 24 * 3600) * 1000,
+    scenario, strategy, clock, backend, host, domids, baseline, bounds, recorder, balloonRounds: 0,
+    limitMs: (options.limitS ?? SIMULATION_HORIZON_S) * 1000,
   };
   host.subscribe((event) => {
     if (event.type === 'ballooning') stage.balloonRounds++;
+    recorder.onEvent(event);
     options.onEvent?.(event);
   });
   return stage;
@@ -206,6 +214,7 @@ async function drive(stage: Stage): Promise<{ results: AdmissionResult[]; demand
 
   const results = await clock.run(
     (async (): Promise<AdmissionResult[]> => {
+      stage.recorder.start();
       const all = await Promise.all(
         scenario.requests.map(async (request) => {
           await clock.sleep(request.at * 1000);
@@ -222,6 +231,7 @@ async function drive(stage: Stage): Promise<{ results: AdmissionResult[]; demand
   await control.settle(limitMs);
   watching = false;
   await clock.run(Promise.all(watchers), limitMs);
+  stage.recorder.stop();
   return { results, demands };
 }
 
@@ -230,6 +240,7 @@ async function report(stage: Stage, results: readonly AdmissionResult[], demands
   const { scenario, backend } = stage;
   const accounting = backend.control.accounting();
   const calls = backend.control.calls;
+  const { bounds, recorder } = stage;
   const requests: RequestReport[] = results.map((r, i) => ({
     name: r.name,
     requestedAtS: scenario.requests[i]!.at,
@@ -237,14 +248,20 @@ async function report(stage: Stage, results: readonly AdmissionResult[], demands
     runningAtS: r.runningAtMs === null ? null : seconds(r.runningAtMs),
     failedAtS: r.failedAtMs === null ? null : seconds(r.failedAtMs),
     error: r.error === null ? null : r.error.message,
+    aloneS: bounds.tight.aloneS[i]!,
+    steps: recorder.stepsOf(r.name),
   }));
   const startedRequests = requests.filter((r) => r.runningAtS !== null);
   const latencies = startedRequests.map((r) => r.runningAtS! - r.requestedAtS);
-  const ends = requests.map((r) => r.runningAtS ?? r.failedAtS ?? 0);
+  const makespanS = requests.reduce((end, r) => Math.max(end, r.runningAtS ?? r.failedAtS ?? 0), 0);
+  const tightBoundS = bounds.tight.boundS;
+  const runnable = bounds.tight.aloneS.filter((s) => s !== null).length;
+  const comparable = tightBoundS !== null && tightBoundS > 0 && startedRequests.length >= runnable;
   return {
     scenario: scenario.name,
     strategy: stage.strategy,
-    makespanS: ends.length === 0 ? 0 : Math.max(...ends),
+    kind: isPeerModel(stage.strategy) ? 'peer-model' : 'strategy',
+    makespanS,
     meanStartLatencyS: latencies.length === 0 ? null : Math.round((latencies.reduce((a, b) => a + b, 0) / latencies.length) * 1000) / 1000,
     started: startedRequests.length,
     failed: requests.length - startedRequests.length,
@@ -255,12 +272,19 @@ async function report(stage: Stage, results: readonly AdmissionResult[], demands
     guestHypercalls: { ...calls.guestHypercalls },
     peakOutstandingPages: accounting.peakOutstandingPages,
     leakedClaimPages: accounting.outstandingPages,
-    lowerBoundS: stage.bound,
-    invariantViolations: await checkHostInvariants(backend, stage.baseline),
+    lowerBoundS: bounds.lowerBoundS,
+    tightBoundS,
+    tightBoundExact: bounds.tight.exact,
+    runnable,
+    ratio: comparable ? Math.round((makespanS / tightBoundS) * 1000) / 1000 : null,
+    donors: recorder.donors(),
+    hostSteps: recorder.hostSteps,
+    memory: recorder.timeline(),
+    invariantViolations: await checkHostInvariants(backend, stage.baseline, isPeerModel(stage.strategy) ? 'target' : 'original'),
   };
 }
 
-export async function runStrategy(scenario: Scenario, strategy: StrategyName, options: RunScenarioOptions = {}): Promise<StrategyReport> {
+export async function runStrategy(scenario: Scenario, strategy: AdmitterName, options: RunScenarioOptions = {}): Promise<StrategyReport> {
   const backend = new MockBackend({
     host: { memoryMiB: scenario.host.memoryMiB, dom0MiB: scenario.host.dom0MiB, xenVersion: scenario.host.xenVersion },
     clock: new VirtualClock(),

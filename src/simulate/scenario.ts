@@ -12,18 +12,30 @@
  * - guests[].maxMiB: memoryMiB — it may not grow unless the scenario says how far
  * - guests[].balloonMiBps: 512, guests[].cooperative: true, guests[].stallAfterMiB: null (never stalls)
  *   (the mock host's guest profile defaults)
+ * - guests[].state: "running" ("paused": its vCPUs and balloon driver do not run; "building": another toolstack is
+ *   still building it, with a claim, at guests[].buildMiBps, default 1024) — neither is ever a donor while so
+ * - host.startsPerS: null (the host creates domains as fast as it is asked)
  * - requests[].at: 0, requests[].buildMiBps: 1024 (the mock's default build rate)
  * - strategies: all three, in the order claim-first, limit-and-check, model
  * A request larger than the host is valid: it is how the impossible request is played (it must fail fast).
+ * Refused as what the simulator cannot play, naming the JSON path: anything beyond its horizon of one day of virtual
+ * time (an arrival, a build, the host's start turns), a rate below one page per 100 ms tick (0.04 MiB/s: the mock
+ * host moves whole pages each tick), and more guests than Xen has domids.
  */
 import { defaultXenOverheadMiB, MIN_DOM0_MIB, MOCK_XEN_VERSIONS, type MockXenVersion } from '../mock/spec.js';
-import { STRATEGIES, type StrategyName } from '../toolstack/strategy-name.js';
+import { MAX_DOMID } from '../validate.js';
+import { ADMITTERS, STRATEGIES, type AdmitterName } from '../toolstack/strategy-name.js';
 
 export interface ScenarioHost {
   memoryMiB: number;
   dom0MiB: number;
   xenVersion: MockXenVersion;
+  /** At most this many domains are created per second (null: no limit). */
+  startsPerS: number | null;
 }
+
+/** running: up and ballooning; paused: its vCPUs (and balloon driver) stopped; building: another toolstack's build. */
+export type ScenarioGuestState = 'running' | 'paused' | 'building';
 
 export interface ScenarioGuest {
   name: string;
@@ -34,6 +46,9 @@ export interface ScenarioGuest {
   cooperative: boolean;
   /** The balloon driver stops for good after moving this many MiB; null: never. */
   stallAfterMiB: number | null;
+  state: ScenarioGuestState;
+  /** How fast a guest in state "building" is populated. */
+  buildMiBps: number;
 }
 
 export interface ScenarioRequest {
@@ -55,7 +70,8 @@ export interface Scenario {
   guests: ScenarioGuest[];
   requests: ScenarioRequest[];
   demands: ScenarioDemand[];
-  strategies: StrategyName[];
+  /** What plays it, in order: strategies and peer models. */
+  strategies: AdmitterName[];
 }
 
 export const SCENARIO_DEFAULTS = Object.freeze({
@@ -74,6 +90,10 @@ export const MAX_SCENARIO_MIB = 64 * 1024 * 1024;
 const MAX_RATE_MIBPS = 1024 * 1024 * 1024;
 /** One year of virtual time. */
 const MAX_TIME_S = 365 * 24 * 3600;
+/** The simulator gives up on a run after this much virtual time (one day): nothing may need longer. */
+export const SIMULATION_HORIZON_S = 24 * 3600;
+/** The mock host moves whole pages per 100 ms tick: one page per tick (0.0390625 MiB/s) is the slowest rate it plays. */
+export const MIN_RATE_MIBPS = 0.0390625;
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export class ScenarioError extends Error {
@@ -152,8 +172,24 @@ function number(path: string, value: unknown, min: number, max: number, opts: { 
 const size = (path: string, value: unknown, min = 0): number => number(path, value, min, MAX_SCENARIO_MIB, { integer: true });
 const positiveSize = (path: string, value: unknown): number =>
   number(path, value, 0, MAX_SCENARIO_MIB, { integer: true, minExclusive: true });
-const rate = (path: string, value: unknown): number => number(path, value, 0, MAX_RATE_MIBPS, { minExclusive: true });
+function rate(path: string, value: unknown): number {
+  const checked = number(path, value, 0, MAX_RATE_MIBPS, { minExclusive: true });
+  if (checked < MIN_RATE_MIBPS) {
+    throw new ScenarioError(path, `must be at least ${MIN_RATE_MIBPS} MiB/s (one page per 100 ms tick: the simulator cannot play slower), got ${checked}`);
+  }
+  return checked;
+}
 const time = (path: string, value: unknown): number => number(path, value, 0, MAX_TIME_S);
+
+/** Refuses what would end beyond the simulator's horizon: `endS` is when `what` would be done. */
+function within(path: string, endS: number, what: string): void {
+  if (endS > SIMULATION_HORIZON_S) {
+    throw new ScenarioError(
+      path,
+      `${what} would end at ${Math.round(endS)} s, beyond the simulator's horizon of ${SIMULATION_HORIZON_S} s (one day of virtual time)`,
+    );
+  }
+}
 
 function boolean(path: string, value: unknown): boolean {
   if (typeof value !== 'boolean') fail(path, 'true or false', value);
@@ -170,7 +206,7 @@ function domainName(path: string, value: unknown): string {
 function host(value: unknown): ScenarioHost {
   const path = 'host';
   const spec = object(path, value);
-  onlyKnownFields(path, spec, ['memoryMiB', 'dom0MiB', 'xenVersion']);
+  onlyKnownFields(path, spec, ['memoryMiB', 'dom0MiB', 'xenVersion', 'startsPerS']);
   const memoryMiB = size('host.memoryMiB', required(path, spec, 'memoryMiB', 'the host\'s memory in MiB'), 256);
   const dom0Limit = memoryMiB - defaultXenOverheadMiB(memoryMiB);
   const dom0MiB =
@@ -184,12 +220,15 @@ function host(value: unknown): ScenarioHost {
     }
     xenVersion = spec.xenVersion as MockXenVersion;
   }
-  return { memoryMiB, dom0MiB, xenVersion };
+  const startsPerS = spec.startsPerS === undefined || spec.startsPerS === null
+    ? null
+    : number('host.startsPerS', spec.startsPerS, 0, 1_000_000, { minExclusive: true });
+  return { memoryMiB, dom0MiB, xenVersion, startsPerS };
 }
 
 function guest(path: string, value: unknown, hostMiB: number): ScenarioGuest {
   const spec = object(path, value);
-  onlyKnownFields(path, spec, ['name', 'memoryMiB', 'minMiB', 'maxMiB', 'balloonMiBps', 'cooperative', 'stallAfterMiB']);
+  onlyKnownFields(path, spec, ['name', 'memoryMiB', 'minMiB', 'maxMiB', 'balloonMiBps', 'cooperative', 'stallAfterMiB', 'state', 'buildMiBps']);
   const name = domainName(`${path}.name`, required(path, spec, 'name', 'the guest\'s domain name'));
   const memoryMiB = positiveSize(`${path}.memoryMiB`, required(path, spec, 'memoryMiB', 'its current size in MiB'));
   if (memoryMiB > hostMiB) fail(`${path}.memoryMiB`, `at most host.memoryMiB (${hostMiB})`, memoryMiB);
@@ -207,7 +246,19 @@ function guest(path: string, value: unknown, hostMiB: number): ScenarioGuest {
     spec.stallAfterMiB === undefined || spec.stallAfterMiB === null
       ? null
       : number(`${path}.stallAfterMiB`, spec.stallAfterMiB, 0, MAX_SCENARIO_MIB);
-  return { name, memoryMiB, minMiB, maxMiB, balloonMiBps, cooperative, stallAfterMiB };
+  let state: ScenarioGuestState = 'running';
+  if (spec.state !== undefined) {
+    if (spec.state !== 'running' && spec.state !== 'paused' && spec.state !== 'building') {
+      fail(`${path}.state`, 'one of "running", "paused", "building"', spec.state);
+    }
+    state = spec.state;
+  }
+  if (spec.buildMiBps !== undefined && state !== 'building') {
+    throw new ScenarioError(`${path}.buildMiBps`, `is only for a guest in state "building" (this one is "${state}")`);
+  }
+  const buildMiBps = spec.buildMiBps === undefined ? SCENARIO_DEFAULTS.buildMiBps : rate(`${path}.buildMiBps`, spec.buildMiBps);
+  if (state === 'building') within(`${path}.buildMiBps`, memoryMiB / buildMiBps, `building its ${memoryMiB} MiB at ${buildMiBps} MiB/s`);
+  return { name, memoryMiB, minMiB, maxMiB, balloonMiBps, cooperative, stallAfterMiB, state, buildMiBps };
 }
 
 function request(path: string, value: unknown): ScenarioRequest {
@@ -216,7 +267,9 @@ function request(path: string, value: unknown): ScenarioRequest {
   const name = domainName(`${path}.name`, required(path, spec, 'name', 'the new guest\'s domain name'));
   const memoryMiB = positiveSize(`${path}.memoryMiB`, required(path, spec, 'memoryMiB', 'the new guest\'s size in MiB'));
   const at = spec.at === undefined ? SCENARIO_DEFAULTS.requestAt : time(`${path}.at`, spec.at);
+  within(`${path}.at`, at, 'its arrival');
   const buildMiBps = spec.buildMiBps === undefined ? SCENARIO_DEFAULTS.buildMiBps : rate(`${path}.buildMiBps`, spec.buildMiBps);
+  within(`${path}.buildMiBps`, at + memoryMiB / buildMiBps, `arriving at ${at} s and building ${memoryMiB} MiB at ${buildMiBps} MiB/s`);
   return { at, name, memoryMiB, buildMiBps };
 }
 
@@ -224,6 +277,7 @@ function demand(path: string, value: unknown, guests: ReadonlyMap<string, Scenar
   const spec = object(path, value);
   onlyKnownFields(path, spec, ['at', 'guest', 'targetMiB']);
   const at = time(`${path}.at`, required(path, spec, 'at', 'when the guest asks, in seconds'));
+  within(`${path}.at`, at, 'the demand');
   const guestName = required(path, spec, 'guest', 'the name of a running guest');
   if (typeof guestName !== 'string') fail(`${path}.guest`, 'the name of a guest in guests[]', guestName);
   const target = guests.get(guestName);
@@ -240,20 +294,46 @@ function demand(path: string, value: unknown, guests: ReadonlyMap<string, Scenar
   return { at, guest: guestName, targetMiB };
 }
 
-function strategies(value: unknown): StrategyName[] {
+function strategies(value: unknown): AdmitterName[] {
   if (value === undefined) return [...STRATEGIES];
   const list = array('strategies', value);
-  if (list.length === 0) fail('strategies', `a non-empty array of ${STRATEGIES.map((s) => `"${s}"`).join(', ')}`, value);
+  if (list.length === 0) fail('strategies', `a non-empty array of ${ADMITTERS.map((s) => `"${s}"`).join(', ')}`, value);
   const seen = new Set<string>();
   return list.map((item, i) => {
     const path = `strategies[${i}]`;
-    if (typeof item !== 'string' || !(STRATEGIES as readonly string[]).includes(item)) {
-      fail(path, `one of ${STRATEGIES.map((s) => `"${s}"`).join(', ')}`, item);
+    if (typeof item !== 'string' || !(ADMITTERS as readonly string[]).includes(item)) {
+      fail(path, `one of ${ADMITTERS.map((s) => `"${s}"`).join(', ')}`, item);
     }
     if (seen.has(item)) throw new ScenarioError(path, `duplicate strategy ${describe(item)}`);
     seen.add(item);
-    return item as StrategyName;
+    return item as AdmitterName;
   });
+}
+
+/** The host's start turns for every request (one each, at least) must fit in the horizon. */
+function checkStartTurns(host: ScenarioHost, requests: number): void {
+  if (host.startsPerS === null) return;
+  within('host.startsPerS', requests / host.startsPerS, `${requests} domain creations at ${host.startsPerS} per second`);
+}
+
+/**
+ * Xen has MAX_DOMID domids for guests: the running guests and as many requests as could ever run at once (the
+ * smallest first, in all the memory the host could ever give them: every guest at its floor, dom0 at libxl's minimum)
+ * must fit. A request that cannot get memory fails without keeping a domid, so more requests than that are fine.
+ */
+function checkDomids(host: ScenarioHost, guests: readonly ScenarioGuest[], requests: readonly ScenarioRequest[]): void {
+  const kept = guests.reduce((sum, g) => sum + (g.state === 'running' ? g.minMiB : g.memoryMiB), 0);
+  let room = host.memoryMiB - defaultXenOverheadMiB(host.memoryMiB) - MIN_DOM0_MIB - kept;
+  const sizes = requests.map((r) => r.memoryMiB).sort((a, b) => a - b);
+  let atOnce = 0;
+  while (atOnce < sizes.length && sizes[atOnce]! <= room) room -= sizes[atOnce++]!;
+  if (guests.length + atOnce > MAX_DOMID) {
+    throw new ScenarioError(
+      'requests',
+      `${atOnce} requests could be running at once beside the ${guests.length} guests: more than Xen's ${MAX_DOMID} domids ` +
+        `for guests (the simulator cannot play it)`,
+    );
+  }
 }
 
 /** Validates a parsed scenario document and fills in the defaults. */
@@ -297,6 +377,9 @@ export function validateScenario(value: unknown): Scenario {
     claimName(`requests[${i}].name`, parsed.name);
     return parsed;
   });
+
+  checkStartTurns(theHost, requests.length);
+  checkDomids(theHost, guests, requests);
 
   const byName = new Map(guests.map((g) => [g.name, g]));
   const demands = (doc.demands === undefined ? [] : array('demands', doc.demands)).map((d, i) =>

@@ -10,12 +10,12 @@ import type { Clock } from '../clock.js';
 import type { EventBody } from './events.js';
 import type { HostLock } from './host-lock.js';
 import type { MutationPort } from './mutations.js';
-import type { StrategyName } from './strategy-name.js';
+import type { AdmitterName } from './strategy-name.js';
 
 /** The host's state as a strategy sees it; XenHost builds one per strategy it runs. */
 export interface StrategyContext {
   /** The strategy events are stamped with. */
-  readonly strategy: StrategyName;
+  readonly strategy: AdmitterName;
   /** For queries only (physinfo, listDomains, needMemoryKiB): every change goes through `mutations`. */
   readonly backend: XenBackend;
   readonly mutations: MutationPort;

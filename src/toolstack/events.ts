@@ -4,7 +4,7 @@
  * and `request` (the guest name, or null for host-wide steps such as limits). Plain data: JSON.stringify-able.
  */
 import type { GiveUpReport } from '../admission/give-up.js';
-import type { StrategyName } from './strategy-name.js';
+import type { AdmitterName } from './strategy-name.js';
 
 export interface DonorTarget {
   domid: number;
@@ -29,7 +29,7 @@ export interface EventError {
 
 interface Base {
   atMs: number;
-  strategy: StrategyName;
+  strategy: AdmitterName;
 }
 
 export type AdmissionEvent =
@@ -46,7 +46,8 @@ export type AdmissionEvent =
       type: 'ballooning';
       request: string | null;
       round: number;
-      method: 'proportional' | 'round-robin';
+      /** How the load was spread; 'dom0-only' is xl's autoballoon (the xl peer model). */
+      method: 'proportional' | 'round-robin' | 'dom0-only';
       shortfallKiB: number;
       donors: DonorTarget[];
     })

@@ -8,7 +8,7 @@ import type { GiveUpReport } from '../admission/give-up.js';
 import type { WaitConfig } from '../admission/progress.js';
 import type { LibxlDomainConfig } from '../backend.js';
 import { eventError, type EventError } from './events.js';
-import type { StrategyName } from './strategy-name.js';
+import type { AdmitterName } from './strategy-name.js';
 
 /** One guest to create: its domain name and libxl JSON config (c_info.name must equal `name`). */
 export interface GuestRequest {
@@ -44,7 +44,7 @@ export interface AdmissionTuning {
 }
 
 export interface AdmissionStrategy {
-  readonly name: StrategyName;
+  readonly name: AdmitterName;
   /** Admits and builds one guest. Never rejects: the outcome, failure included, is in the result. */
   admit(request: GuestRequest): Promise<AdmissionResult>;
   /**

@@ -38,10 +38,13 @@ describe('lowerBoundS (rate-only)', () => {
     expect(lowerBoundS(input)).toBe(4);
   });
 
-  it('leaves out requests that could never fit alone, and is null when the rest cannot all fit', () => {
+  it('leaves out requests that could never fit alone, and is null when none can run or the rest cannot all fit', () => {
     const donors = [{ reclaimableMiB: 1000, balloonMiBps: 100 }];
-    expect(lowerBoundS({ headroomMiB: 1000, donors, requests: [request(0, 1000), request(0, 99_999)] })).toBeCloseTo(1000 / 1024, 3);
-    expect(lowerBoundS({ headroomMiB: 1000, donors, requests: [request(0, 99_999)] })).toBe(0);
+    // 1000/1024 s, rounded down to the ms: a bound stays a bound.
+    expect(lowerBoundS({ headroomMiB: 1000, donors, requests: [request(0, 1000), request(0, 99_999)] })).toBe(0.976);
+    // A request that can never run has no bound: null, not 0.
+    expect(lowerBoundS({ headroomMiB: 1000, donors, requests: [request(0, 99_999)] })).toBeNull();
+    expect(lowerBoundS({ headroomMiB: 1000, donors, requests: [] })).toBeNull();
     expect(lowerBoundS({ headroomMiB: 1000, donors, requests: [request(0, 1500), request(0, 1500)] })).toBeNull();
   });
 });

@@ -30,9 +30,12 @@ describe('valid scenarios', () => {
   it('reads the documented example as given', () => {
     expect(parseScenario(JSON.stringify(EXAMPLE))).toEqual({
       name: 'case B: some requests need ballooning',
-      host: { memoryMiB: 65536, dom0MiB: 2048, xenVersion: '4.17' },
+      host: { memoryMiB: 65536, dom0MiB: 2048, xenVersion: '4.17', startsPerS: null },
       guests: [
-        { name: 'web1', memoryMiB: 24576, minMiB: 4096, maxMiB: 24576, balloonMiBps: 1024, cooperative: true, stallAfterMiB: null },
+        {
+          name: 'web1', memoryMiB: 24576, minMiB: 4096, maxMiB: 24576, balloonMiBps: 1024, cooperative: true, stallAfterMiB: null,
+          state: 'running', buildMiBps: 1024,
+        },
       ],
       requests: [{ at: 0, name: 'new1', memoryMiB: 16384, buildMiBps: 2048 }],
       demands: [{ at: 1, guest: 'web1', targetMiB: 24576 }],
@@ -48,12 +51,30 @@ describe('valid scenarios', () => {
     });
     expect(scenario).toEqual({
       name: 'unnamed scenario',
-      host: { memoryMiB: 16384, dom0MiB: 1024, xenVersion: '4.17' },
-      guests: [{ name: 'g', memoryMiB: 1001, minMiB: 251, maxMiB: 1001, balloonMiBps: 512, cooperative: true, stallAfterMiB: null }],
+      host: { memoryMiB: 16384, dom0MiB: 1024, xenVersion: '4.17', startsPerS: null },
+      guests: [{
+        name: 'g', memoryMiB: 1001, minMiB: 251, maxMiB: 1001, balloonMiBps: 512, cooperative: true, stallAfterMiB: null,
+        state: 'running', buildMiBps: 1024,
+      }],
       requests: [{ at: 0, name: 'r', memoryMiB: 512, buildMiBps: 1024 }],
       demands: [],
       strategies: [...STRATEGIES],
     });
+  });
+
+  it('accepts paused guests, guests still building, a start rate, the peer models, and many requests that cannot all run', () => {
+    const doc = example();
+    doc.guests.push({ name: 'asleep', memoryMiB: 2048, state: 'paused' });
+    doc.guests.push({ name: 'coming', memoryMiB: 2048, state: 'building', buildMiBps: 256 });
+    doc.host.startsPerS = 2.5;
+    doc.strategies = ['claim-first', 'xl', 'xapi', 'qmemman'];
+    const scenario = validateScenario(doc);
+    expect(scenario.guests.map((g) => [g.state, g.buildMiBps])).toEqual([['running', 1024], ['paused', 1024], ['building', 256]]);
+    expect(scenario.host.startsPerS).toBe(2.5);
+    expect(scenario.strategies).toEqual(['claim-first', 'xl', 'xapi', 'qmemman']);
+    // 100,000 requests of 64 MiB on a 64 GiB host: at most ~1000 can ever run at once, so the domids suffice.
+    doc.requests = Array.from({ length: 100_000 }, (_, i) => ({ name: `r${i}`, memoryMiB: 64 }));
+    expect(validateScenario(doc).requests).toHaveLength(100_000);
   });
 
   it('accepts a stuck donor, a stalling one, a subset of strategies, and a request larger than the host', () => {
@@ -114,7 +135,7 @@ describe('invalid scenarios: every error names the JSON path', () => {
     ['demand naming a request', (d) => ((d.demands[0].guest = 'new1'), d), 'demands[0].guest', /names no guest/],
     ['demand above max', (d) => ((d.demands[0].targetMiB = 28_672), d), 'demands[0].targetMiB', /at most guest "web1"'s maxMiB \(24576\), got 28672/],
     ['demand below min', (d) => ((d.demands[0].targetMiB = 100), d), 'demands[0].targetMiB', /at least guest "web1"'s minMiB \(4096\)/],
-    ['unknown strategy', (d) => ((d.strategies = ['claim-first', 'greedy']), d), 'strategies[1]', /one of "claim-first", "limit-and-check", "model", got "greedy"/],
+    ['unknown strategy', (d) => ((d.strategies = ['claim-first', 'greedy']), d), 'strategies[1]', /one of "claim-first", "limit-and-check", "model", "xl", "xapi", "qmemman", got "greedy"/],
     ['duplicate strategy', (d) => ((d.strategies = ['model', 'model']), d), 'strategies[1]', /duplicate strategy "model"/],
     ['no strategies', (d) => ((d.strategies = []), d), 'strategies', /must be a non-empty array/],
     ['duplicate guest names', (d) => (d.guests.push({ name: 'web1', memoryMiB: 10 }), d), 'guests[1].name', /duplicate name "web1" \(also guests\[0\]\.name\)/],
@@ -123,6 +144,25 @@ describe('invalid scenarios: every error names the JSON path', () => {
     ['request named Domain-0', (d) => ((d.requests[0].name = 'Domain-0'), d), 'requests[0].name', /duplicate name "Domain-0" \(also dom0\)/],
     ['bad domain name', (d) => ((d.guests[0].name = 'web 1'), d), 'guests[0].name', /must be a name of 1 to 64 letters/],
     ['empty scenario name', (d) => ((d.name = ''), d), 'name', /must be a non-empty string/],
+    // What the simulator cannot play.
+    ['a request beyond the horizon', (d) => ((d.requests[0].at = 90_000), d), 'requests[0].at', /beyond the simulator's horizon of 86400 s/],
+    ['a demand beyond the horizon', (d) => ((d.demands[0].at = 86_401), d), 'demands[0].at', /beyond the simulator's horizon/],
+    ['a build that cannot finish', (d) => ((d.requests[0].buildMiBps = 0.1), d), 'requests[0].buildMiBps', /would end at 163840 s, beyond the simulator's horizon/],
+    ['a rate below a page per tick', (d) => ((d.guests[0].balloonMiBps = 0.01), d), 'guests[0].balloonMiBps', /at least 0\.0390625 MiB\/s \(one page per 100 ms tick/],
+    ['start turns beyond the horizon', (d) => ((d.host.startsPerS = 0.00001), d), 'host.startsPerS', /1 domain creations at 0\.00001 per second would end at 100000 s/],
+    ['a zero start rate', (d) => ((d.host.startsPerS = 0), d), 'host.startsPerS', /must be a finite number > 0/],
+    ['an unknown guest state', (d) => ((d.guests[0].state = 'asleep'), d), 'guests[0].state', /one of "running", "paused", "building"/],
+    ['a build rate for a running guest', (d) => ((d.guests[0].buildMiBps = 100), d), 'guests[0].buildMiBps', /only for a guest in state "building"/],
+    [
+      'more guests than domids',
+      (d) => {
+        d.host.memoryMiB = 1024 * 1024;
+        d.requests = Array.from({ length: 40_000 }, (_, i) => ({ name: `r${i}`, memoryMiB: 16 }));
+        return d;
+      },
+      'requests',
+      /40000 requests could be running at once beside the 1 guests: more than Xen's 32751 domids/,
+    ],
   ];
 
   it.each(cases)('%s', (_title, mutate, path, problem) => {

@@ -1,0 +1,64 @@
+/**
+ * What every peer model shares (src/peers): a request taken in like a strategy takes it (checked, one request per
+ * name, libxl's need read), handed to the model's own way of creating it, and settled once — running or failed —
+ * with the same events and results the strategies give, so the simulator reports and draws them side by side.
+ */
+import type { StrategyContext } from '../toolstack/context.js';
+import { needPages, takeRequestName } from '../toolstack/requests.js';
+import { fail, newResult, succeed } from '../toolstack/results.js';
+import type { AdmissionResult, GuestRequest } from '../toolstack/types.js';
+
+/** A model's way of creating one guest: resolves with its domid, or throws why it could not (the failure text). */
+export type CreateGuest = (request: GuestRequest, needPages: number, result: AdmissionResult) => Promise<number>;
+
+export class PeerAdmissions {
+  private readonly inFlight = new Set<Promise<AdmissionResult>>();
+  private readonly names = new Set<string>();
+
+  constructor(private readonly ctx: StrategyContext) {}
+
+  /** Requests not settled yet. */
+  get size(): number {
+    return this.inFlight.size;
+  }
+
+  /** Takes the request in and creates it with `create`. Never rejects: the outcome is in the result. */
+  admit(request: GuestRequest, create: CreateGuest): Promise<AdmissionResult> {
+    const work = this.run(request, create);
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+    return work;
+  }
+
+  /** Resolves once every request has settled. */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async run(request: GuestRequest, create: CreateGuest): Promise<AdmissionResult> {
+    const ctx = this.ctx;
+    const result = newResult(ctx, request);
+    try {
+      takeRequestName(this.names, request);
+    } catch (error) {
+      return fail(ctx, result, error);
+    }
+    try {
+      const need = await needPages(ctx, request);
+      return succeed(ctx, result, await create(request, need, result));
+    } catch (error) {
+      ctx.building.delete(request.name);
+      return fail(ctx, result, error);
+    } finally {
+      this.names.delete(request.name);
+    }
+  }
+}
+
+/** The guest's build starts now (admittedAtMs), as one of the host's builds, with or without a claim. */
+export function startBuilding(ctx: StrategyContext, request: GuestRequest, result: AdmissionResult, claim: boolean): Promise<number> {
+  result.admittedAtMs = ctx.clock.now();
+  ctx.building.add(request.name);
+  ctx.emit({ type: 'building', request: request.name, claim, attempt: 1 });
+  return ctx.mutations.buildGuest({ name: request.name, claim, paused: request.paused ?? false }, request.config);
+}

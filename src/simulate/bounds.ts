@@ -1,0 +1,67 @@
+/**
+ * Both bounds of a scenario (docs/bounds.md), from the scenario and its host once set up (before any request): the
+ * rate-only bound (lower-bound.ts) and the tight bound (tight-bound.ts). Every admitter played works from the same
+ * floors, so the donors here are the scenario's: running guests that are not paused, down to their floor and no
+ * further than a stalling driver goes (an uncooperative one gives nothing); a guest still being built once it runs;
+ * dom0 down to the policy's floor.
+ */
+import { DEFAULT_BALLOON_POLICY, type BalloonPolicy } from '../admission/balloon-plan.js';
+import type { MockBackend } from '../mock/backend.js';
+import { kibToMiB, LIBXL_MIN_DOM0_KIB, pagesToMiB } from '../units.js';
+import { lowerBoundS } from './lower-bound.js';
+import type { Scenario, ScenarioRequest } from './scenario.js';
+import type { SupplyDonor } from './supply.js';
+import { tightBound, type TightBound } from './tight-bound.js';
+
+export interface ScenarioBounds {
+  /** The rate-only bound: null when no request can run, or the runnable ones cannot all run at once. */
+  lowerBoundS: number | null;
+  tight: TightBound;
+}
+
+/**
+ * σ's margin (docs/bounds.md#sigma): the most any admitter keeps free beyond the requests' needs before it balloons —
+ * qmemman's overhead factor (0.78 % of free memory) and its 25 MiB, squeezed's 72 MiB slush — with room to spare.
+ */
+export function ballooningMarginMiB(headroomMiB: number): number {
+  return 0.008 * Math.max(0, headroomMiB) + 128;
+}
+
+/** Runs `config(request)` through the set-up host's libxl to learn each request's need, then both bounds. */
+export async function scenarioBounds(
+  backend: MockBackend,
+  scenario: Scenario,
+  policy: Partial<BalloonPolicy> | undefined,
+  config: (request: ScenarioRequest) => Parameters<MockBackend['needMemoryKiB']>[0],
+): Promise<ScenarioBounds> {
+  const physinfo = await backend.physinfo();
+  const dom0MinKiB = Math.max(LIBXL_MIN_DOM0_KIB, policy?.dom0MinKiB ?? DEFAULT_BALLOON_POLICY.dom0MinKiB);
+  const dom0Donates = policy?.dom0Ballooning ?? DEFAULT_BALLOON_POLICY.dom0Ballooning;
+  const profile = backend.hostSpec.guestDefaults;
+  const donors: SupplyDonor[] = [];
+  for (const g of scenario.guests) {
+    if (g.state === 'paused') continue;
+    donors.push({
+      reclaimableMiB: Math.min(Math.max(0, g.memoryMiB - g.minMiB), g.stallAfterMiB ?? Number.POSITIVE_INFINITY),
+      balloonMiBps: g.cooperative ? g.balloonMiBps : 0,
+      fromS: g.state === 'building' ? g.memoryMiB / g.buildMiBps + profile.bootDelayS : 0,
+    });
+  }
+  if (dom0Donates) {
+    donors.push({ reclaimableMiB: Math.max(0, scenario.host.dom0MiB - kibToMiB(dom0MinKiB)), balloonMiBps: profile.balloonMiBps, fromS: 0 });
+  }
+  // A demand below a guest's size frees memory no admitter asked for: count it as there from the start.
+  const guests = new Map(scenario.guests.map((g) => [g.name, g]));
+  const shrinkingMiB = scenario.demands.reduce((sum, d) => sum + Math.max(0, (guests.get(d.guest)?.memoryMiB ?? 0) - d.targetMiB), 0);
+  const headroomMiB = pagesToMiB(physinfo.freePages - physinfo.outstandingPages) + shrinkingMiB;
+  const requests = [];
+  for (const r of scenario.requests) {
+    requests.push({ at: r.at, memoryMiB: r.memoryMiB, needMiB: kibToMiB(await backend.needMemoryKiB(config(r))), buildMiBps: r.buildMiBps });
+  }
+  return {
+    lowerBoundS: lowerBoundS({ headroomMiB, donors, requests }),
+    tight: tightBound({
+      headroomMiB, donors, requests, startsPerS: scenario.host.startsPerS ?? 0, marginMiB: ballooningMarginMiB(headroomMiB),
+    }),
+  };
+}
