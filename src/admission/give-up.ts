@@ -45,6 +45,8 @@ export interface GiveUpReport {
   budgetMs: number;
   donorsAsked: AskedDonorReport[];
   uncooperative: UncooperativeDonorReport[];
+  /** Set when the need is larger than all the host's memory (pages): it can never run, whatever is freed. */
+  hostPages?: number;
 }
 
 export interface GiveUpInput {
@@ -96,6 +98,10 @@ function seconds(ms: number): string {
 
 /** One paragraph for the operator. */
 export function giveUpMessage(report: GiveUpReport): string {
+  if (report.hostPages !== undefined) {
+    return `Cannot admit guest "${report.request}": it needs ${mib(report.neededPages)} (${report.neededPages} pages), more than ` +
+      `the host's ${mib(report.hostPages)} of memory in all: it can never run, and no guest was asked to balloon.`;
+  }
   const parts: string[] = [];
   parts.push(
     `Cannot admit guest "${report.request}": it needs ${mib(report.neededPages)} (${report.neededPages} pages) ` +

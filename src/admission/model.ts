@@ -137,7 +137,6 @@ export function admitFromModel(
   policy: Partial<BalloonPolicy> = {},
 ): ModelAdmission {
   requests.forEach((r, i) => checkReservation('admitFromModel', `requests[${i}]`, { id: r.id, pages: r.needPages }));
-  let current = model;
   const admitted: ModelRequest[] = [];
   const waiting: ModelRequest[] = [];
   const impossible: ModelRequest[] = [];
@@ -145,21 +144,28 @@ export function admitFromModel(
   const promised = modelBreakdown(model);
   const capacity = hostCapacity(model.state, policy, promised.growthPages + promised.reservedPages);
   const reclaimable = capacity.reclaimablePages;
+  // Each admission reserves its need (a reservation no domain pays off yet): model free falls by exactly that.
+  let free = promised.freePages;
+  const reserved = new Set(model.reservations.map((r) => r.id));
+  const added: Reservation[] = [];
   let blocked = false;
   for (const request of requests) {
-    const free = modelFreePages(current);
     if (!canEverFit(request.needPages, capacity)) {
       impossible.push(request);
       continue;
     }
     if (!blocked && request.needPages <= free) {
-      current = reserve(current, request.id, request.needPages);
+      if (reserved.has(request.id)) throw invalidArgument('reserve', 'id', 'not reserved yet', request.id);
+      reserved.add(request.id);
+      added.push({ id: request.id, pages: request.needPages });
+      free -= request.needPages;
       admitted.push(request);
       continue;
     }
     waiting.push(request);
     blocked = true;
   }
+  const current = added.length === 0 ? model : { ...model, reservations: [...model.reservations, ...added] };
   let balloon: BalloonPlan | null = null;
   if (waiting.length > 0) {
     const { reservedPages, freePages } = modelBreakdown(current);

@@ -10,7 +10,7 @@ import { SystemClock, type Clock } from '../clock.js';
 import { XenError } from '../errors.js';
 import type { StrategyContext } from '../toolstack/context.js';
 import { createStrategy } from '../toolstack/create.js';
-import type { AdmissionEvent, EventBody } from '../toolstack/events.js';
+import type { AdmissionEvent, AdmissionEventType, EventBody } from '../toolstack/events.js';
 import { HostLock } from '../toolstack/host-lock.js';
 import { BackendMutations, type MutationPort, type MutationRecorder } from '../toolstack/mutations.js';
 import type { AdmitterName } from '../toolstack/strategy-name.js';
@@ -75,9 +75,9 @@ export class XenHost {
     this.strategy = createStrategy(this.strategyName, this.context(options, pollMs));
   }
 
-  /** Listens to every progress event of this host; returns the function that stops listening. */
-  subscribe(listener: AdmissionEventListener): () => void {
-    return this.events.subscribe(listener);
+  /** Listens to every progress event of this host, or only those of `types`; returns the function that stops listening. */
+  subscribe(listener: AdmissionEventListener, types?: readonly AdmissionEventType[]): () => void {
+    return this.events.subscribe(listener, types);
   }
 
   /** Sets (KiB ≥ 0) or removes (null) a guest's balloon floor; it applies from the next observation on. */
@@ -178,7 +178,7 @@ export class XenHost {
   }
 
   private emit(body: EventBody): void {
-    if (this.events.listeners === 0) return;
+    if (this.events.listeners === 0 || !this.events.wants(body.type)) return;
     this.events.publish({ ...body, atMs: this.clock.now(), strategy: this.strategyName } as AdmissionEvent);
   }
 
@@ -196,6 +196,7 @@ export class XenHost {
       uncooperative: this.uncooperative,
       floorsKiB: () => this.floors,
       emit: (body) => this.emit(body),
+      wants: (type) => this.events.wants(type),
       nextBalloonRound: () => ++this.balloonRounds,
       started: (name) => this.started(name),
     };

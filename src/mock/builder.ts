@@ -18,10 +18,9 @@ const OP = 'createGuest';
 const SUPERPAGE_PAGES = 512;
 
 /** A build step refused: carries the errno and the log line libxl would print. */
-class BuildFailure extends Error {
-  constructor(readonly errno: number, readonly logLine: string, readonly injected?: XenError) {
-    super(logLine);
-  }
+/** Not an Error: it never leaves buildGuest (it becomes one XenError), so no stack trace is captured for it. */
+class BuildFailure {
+  constructor(readonly errno: number, readonly logLine: string, readonly injected?: XenError) {}
 }
 
 function strerror(errno: number): string {

@@ -13,7 +13,7 @@ import type { XenBackend } from '../backend.js';
 import { VirtualClock } from '../clock.js';
 import { XenHost } from '../host/xen-host.js';
 import { MockBackend } from '../mock/backend.js';
-import type { AdmissionEvent } from '../toolstack/events.js';
+import type { AdmissionEvent, AdmissionEventType } from '../toolstack/events.js';
 import { isPeerModel, type AdmitterName } from '../toolstack/strategy-name.js';
 import type { AdmissionResult, AdmissionTuning } from '../toolstack/types.js';
 import { mibToKiB } from '../units.js';
@@ -99,6 +99,12 @@ export interface RunScenarioOptions extends AdmissionTuning {
   wrapBackend?: (backend: MockBackend, strategy: AdmitterName) => XenBackend;
 }
 
+/** Every event type but donor-progress. */
+const RECORDED_EVENTS: readonly AdmissionEventType[] = [
+  'requested', 'building', 'admitted', 'claim-refused', 'ballooning', 'donor-uncooperative', 'donors-restored',
+  'limits-set', 'limits-removed', 'running', 'gave-up', 'failed', 'cleanup-failed',
+];
+
 /** How often the simulator looks at a demanding guest (virtual time). */
 const DEMAND_POLL_MS = 100;
 
@@ -177,11 +183,15 @@ async function setUp(scenario: Scenario, strategy: AdmitterName, options: RunSce
     scenario, strategy, clock, backend, host, domids, baseline, bounds, recorder, balloonRounds: 0,
     limitMs: (options.limitS ?? SIMULATION_HORIZON_S) * 1000,
   };
-  host.subscribe((event) => {
-    if (event.type === 'ballooning') stage.balloonRounds++;
-    recorder.onEvent(event);
-    options.onEvent?.(event);
-  });
+  // The report needs every event but the donors' progress (hundreds per look in a boot storm): not even made then.
+  host.subscribe(
+    (event) => {
+      if (event.type === 'ballooning') stage.balloonRounds++;
+      recorder.onEvent(event);
+      options.onEvent?.(event);
+    },
+    options.onEvent ? undefined : RECORDED_EVENTS,
+  );
   return stage;
 }
 

@@ -23,7 +23,7 @@ import { Hedge } from './hedge.js';
 import { markUncooperative, restoreDonors, setDonorTargets } from './donors.js';
 import { eventError } from './events.js';
 import { observe } from './observe.js';
-import { impossibleRequestError, needPages, takeRequestName } from './requests.js';
+import { impossibleRequestError, largerThanTheHost, needPages, takeRequestName } from './requests.js';
 import { fail, newResult, succeed } from './results.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest } from './types.js';
 import { lookAtDonors, waitForMemory, type RetryResult, type WaitForMemoryIo } from './wait-for-memory.js';
@@ -45,6 +45,8 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
   private linePages = 0;
   /** Requests out of the line whose builds are still running (their donors' asks not settled yet). */
   private settling = 0;
+  /** The host's memory in pages, once physinfo has been read. */
+  private hostTotalPages: number | undefined;
   private readonly hedge: Hedge;
 
   constructor(private readonly ctx: StrategyContext) {
@@ -80,6 +82,8 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
     const ctx = this.ctx;
     try {
       const need = await needPages(ctx, request);
+      // The host's memory never changes: once known, a request larger than all of it is failed without a build.
+      if (this.hostTotalPages !== undefined && need > this.hostTotalPages) throw largerThanTheHost(ctx, request.name, need, this.hostTotalPages);
       ctx.building.add(request.name);
       let attempt = 0;
       if (!ctx.lock.locked) {
@@ -96,7 +100,11 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
         }
       }
       // More than the host could ever give (capacity.ts): fail now, without waiting for the lock or asking anyone.
-      const observation = await observe(ctx);
+      // Larger than the whole host: known from physinfo alone, without listing every domain.
+      const physinfo = await ctx.backend.physinfo();
+      this.hostTotalPages = physinfo.totalPages;
+      if (need > physinfo.totalPages) throw largerThanTheHost(ctx, request.name, need, physinfo.totalPages);
+      const observation = await observe(ctx, physinfo);
       if (!canEverFit(need, hostCapacity(observation.state, planPolicy(ctx)))) {
         throw impossibleRequestError(ctx, request.name, need, observation.state);
       }

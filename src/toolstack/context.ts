@@ -7,7 +7,7 @@ import type { BalloonPolicy } from '../admission/balloon-plan.js';
 import type { WaitConfig } from '../admission/progress.js';
 import type { XenBackend } from '../backend.js';
 import type { Clock } from '../clock.js';
-import type { EventBody } from './events.js';
+import type { AdmissionEventType, EventBody } from './events.js';
 import type { HostLock } from './host-lock.js';
 import type { MutationPort } from './mutations.js';
 import type { AdmitterName } from './strategy-name.js';
@@ -36,6 +36,8 @@ export interface StrategyContext {
   floorsKiB(): ReadonlyMap<string, number>;
   /** Publishes an event, stamped with the clock and the strategy. Never throws. */
   emit(body: EventBody): void;
+  /** Does anyone listen to events of this type? (Frequent events need not be made for nobody.) */
+  wants(type: AdmissionEventType): boolean;
   /** Counts one more ballooning round on this host; returns its number, from 1. */
   nextBalloonRound(): number;
   /** A guest this host built is running: the host decides when it becomes an ordinary donor. */

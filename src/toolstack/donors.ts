@@ -112,7 +112,7 @@ export async function cleanup(ctx: StrategyContext, request: string | null, step
 
 /** Publishes donor-progress for every watched donor seen in an observation. */
 export function donorProgress(ctx: StrategyContext, request: string | null, asked: readonly AskedDonor[], domains: readonly DomainInfo[]): void {
-  if (asked.length === 0) return;
+  if (asked.length === 0 || !ctx.wants('donor-progress')) return;
   const byDomid = new Map(domains.map((d) => [d.domid, d]));
   for (const donor of asked) {
     const info = byDomid.get(donor.domid);

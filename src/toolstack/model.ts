@@ -153,9 +153,10 @@ export class ModelStrategy implements AdmissionStrategy {
     if (this.pending.length === 0 && this.building.size === 0) return { kind: 'finished' };
     const observation = await observe(ctx);
     let model = this.model!;
+    const live = new Map(observation.domains.filter((d) => !d.dying && d.name !== undefined).map((d) => [d.name!, d]));
     for (const reservation of model.reservations) {
       if (reservation.domid !== undefined) continue;
-      const domain = observation.domains.find((d) => d.name === reservation.id && !d.dying);
+      const domain = live.get(reservation.id);
       if (domain) model = transferReservation(model, reservation.id, domain.domid);
     }
     model = reconcile(model, observation.state).model;

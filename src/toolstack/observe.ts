@@ -15,11 +15,11 @@ export interface Observation {
 }
 
 /**
- * Reads physinfo, then the domain list (two backend calls, in that order). A donor marked uncooperative whose
- * domain is gone is forgotten: its domid may be given to a new guest.
+ * Reads physinfo (unless just read: `physinfo`), then the domain list (two backend calls, in that order). A donor
+ * marked uncooperative whose domain is gone is forgotten: its domid may be given to a new guest.
  */
-export async function observe(ctx: StrategyContext): Promise<Observation> {
-  const physinfo = await ctx.backend.physinfo();
+export async function observe(ctx: StrategyContext, physinfo?: Physinfo): Promise<Observation> {
+  physinfo ??= await ctx.backend.physinfo();
   const domains = await ctx.backend.listDomains();
   if (ctx.uncooperative.size > 0) {
     const listed = new Set(domains.map((d) => d.domid));

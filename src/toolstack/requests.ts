@@ -4,7 +4,7 @@
  */
 import { planBalloon } from '../admission/balloon-plan.js';
 import { AdmissionError, buildGiveUpReport } from '../admission/give-up.js';
-import { startWaiting, type WaitState } from '../admission/progress.js';
+import { resolveWaitConfig, startWaiting, type WaitState } from '../admission/progress.js';
 import { headroomPages, type ObservedState } from '../admission/state.js';
 import { XenError } from '../errors.js';
 import { kibToPagesCeil } from '../units.js';
@@ -54,6 +54,19 @@ export async function takeQueuedRequest(ctx: StrategyContext, names: Set<string>
     names.delete(request.name);
     throw error;
   }
+}
+
+/**
+ * The error for a request larger than all the host's memory (physinfo's total pages): it can never run. Nobody was
+ * asked; no domain was listed to find that out.
+ */
+export function largerThanTheHost(ctx: StrategyContext, request: string, needPagesOf: number, totalPages: number): AdmissionError {
+  const nowMs = ctx.clock.now();
+  const report = buildGiveUpReport({ request, cause: 'nothing-left-to-ask', nowMs, wait: {
+    config: resolveWaitConfig(ctx.wait), needPages: needPagesOf, startedMs: nowMs, donors: [], asked: [], uncooperative: [], gone: [],
+    lastHeadroomPages: 0, lastObservedMs: nowMs, plans: 0,
+  } });
+  return new AdmissionError({ ...report, hostPages: totalPages });
 }
 
 /**

@@ -159,6 +159,7 @@ async function play(freeMiB: number, needMiB: number, donors: Omit<SimDonor, 'ta
     uncooperative: new Set(),
     floorsKiB: () => new Map(donors.map((d) => [d.name, d.floorMiB * 1024])),
     emit: (body) => events.push({ ...body, atMs: clock.now(), strategy: 'claim-first' } as AdmissionEvent),
+    wants: () => true,
     nextBalloonRound: () => events.filter((e) => e.type === 'ballooning').length + 1,
     started: () => undefined,
   };
