@@ -193,13 +193,17 @@ export function floorKiBOf(domain: DomainState, policy: BalloonPolicy): number {
   return floor;
 }
 
-/** Pages guests asked to grow will still take from free memory (target above tot_pages, capped at max_pages). */
+/**
+ * Pages guests asked to grow will still take from free memory (target above tot_pages, capped at max_pages), less
+ * what their own claims already hold.
+ */
 export function pendingGrowthPages(state: ObservedState): number {
   let growth = 0;
   for (const domain of state.domains) {
     if (domain.building || domain.dying) continue;
+    // What the domain's own claim covers is already out of the headroom (another toolstack's build, say).
     const goal = Math.min(targetPages(domain), domain.maxPages);
-    if (goal > domain.totPages) growth += goal - domain.totPages;
+    if (goal > domain.totPages + domain.outstandingPages) growth += goal - domain.totPages - domain.outstandingPages;
   }
   return growth;
 }

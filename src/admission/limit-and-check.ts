@@ -47,9 +47,11 @@ export interface LimitOptions {
 }
 
 /**
- * The limits to set now: every running domain (not being built, not dying) whose max_pages is above its tot_pages
- * gets max_pages = tot_pages. Domains already limited (in `already`) are skipped, so the first, original value is
- * the one restored.
+ * The limits to set now: every running domain (not being built, not dying, not paused) whose max_pages is above its
+ * tot_pages gets max_pages = tot_pages. Domains already limited (in `already`) are skipped, so the first, original
+ * value is the one restored. A paused domain is left alone: it may be another toolstack's build in progress, which a
+ * limit at its size would break (docs/claim-rules.md#lesson-10) — its claim already keeps its memory out of the pool
+ * — and a paused guest's balloon driver cannot grow it.
  */
 export function limitsFor(
   state: ObservedState,
@@ -60,7 +62,7 @@ export function limitsFor(
   const includeDom0 = options.includeDom0 ?? true;
   const limited = new Set(already.map((l) => l.domid));
   return state.domains
-    .filter((d) => !d.building && !d.dying && (includeDom0 || !d.isDom0) && !limited.has(d.domid))
+    .filter((d) => !d.building && !d.dying && !d.paused && (includeDom0 || !d.isDom0) && !limited.has(d.domid))
     .filter((d) => d.maxPages > d.totPages)
     .sort((a, b) => a.domid - b.domid)
     .map((d) => ({ domid: d.domid, name: d.name, fromKiB: pagesToKiB(d.maxPages), toKiB: pagesToKiB(d.totPages) }));

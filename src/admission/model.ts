@@ -74,9 +74,9 @@ export function reservationRemaining(reservation: Reservation, state: ObservedSt
   return Math.max(0, reservation.pages - (domain ? domain.totPages : 0));
 }
 
-/** max(target, tot_pages) − tot_pages, capped at max_pages. */
+/** max(target, tot_pages) − tot_pages, capped at max_pages, less what the domain's own claim holds. */
 export function pendingGrowth(domain: DomainState): number {
-  return Math.max(0, Math.min(targetPages(domain), domain.maxPages) - domain.totPages);
+  return Math.max(0, Math.min(targetPages(domain), domain.maxPages) - domain.totPages - domain.outstandingPages);
 }
 
 export function modelBreakdown(model: HostModel): ModelBreakdown {

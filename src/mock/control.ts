@@ -5,7 +5,7 @@
  */
 import { VirtualClock } from '../clock.js';
 import { XenError } from '../errors.js';
-import { checkCount, checkDomid, checkInteger, checkObject, checkOneOf, invalidArgument, MAX_VCPUS } from '../validate.js';
+import { checkBoolean, checkCount, checkDomid, checkInteger, checkObject, checkOneOf, invalidArgument, MAX_VCPUS } from '../validate.js';
 import { notePauseChange } from './domains.js';
 import { copyCallCounts, newCallCounts, type CallCounts, type FaultPoint } from './faults.js';
 import { buildGuest } from './builder.js';
@@ -26,6 +26,8 @@ export interface RunningGuestSpec extends Partial<GuestProfile> {
   minMiB?: number;
   type?: 'pv' | 'pvh' | 'hvm';
   vcpus?: number;
+  /** Up, then paused (it has run: its CPU time is not 0, so no toolstack takes it for a domain never started). */
+  paused?: boolean;
 }
 
 /** A guest some other toolstack is building when the scenario starts (xl with claim_mode: its build claims first). */
@@ -64,7 +66,8 @@ export interface HostAccounting {
 }
 
 const RUNNING_FIELDS = new Set([
-  'name', 'memoryMiB', 'maxMiB', 'minMiB', 'type', 'vcpus', 'buildMiBps', 'balloonMiBps', 'cooperative', 'stallAfterMiB', 'bootDelayS',
+  'name', 'memoryMiB', 'maxMiB', 'minMiB', 'type', 'vcpus', 'paused', 'buildMiBps', 'balloonMiBps', 'cooperative', 'stallAfterMiB',
+  'bootDelayS',
 ]);
 
 export class MockControl {
@@ -109,7 +112,8 @@ export class MockControl {
     const minMiB = s.minMiB === undefined ? undefined : checkNumber(op, 'guest.minMiB', s.minMiB, 0, memoryMiB, true);
     const type = s.type === undefined ? 'pv' : checkOneOf(op, 'guest.type', s.type, ['pv', 'pvh', 'hvm'] as const);
     const vcpus = s.vcpus === undefined ? 1 : checkInteger(op, 'guest.vcpus', s.vcpus, 1, MAX_VCPUS);
-    const { name: _n, memoryMiB: _m, maxMiB: _x, minMiB: _i, type: _t, vcpus: _v, ...profileFields } = s;
+    const paused = checkBoolean(op, 'guest.paused', s.paused, false);
+    const { name: _n, memoryMiB: _m, maxMiB: _x, minMiB: _i, type: _t, vcpus: _v, paused: _p, ...profileFields } = s;
     const profile = checkProfile(op, 'guest.', profileFields);
     const domid = host.domains.nextDomid();
     if (domid === undefined) throw new XenError(`${op}: ENOSPC (no free domid)`, { code: 'ENOSPC', op });
@@ -124,8 +128,15 @@ export class MockControl {
     }
     host.domains.setGuest(domain, { name, targetKiB: mibToKiB(memoryMiB), staticMaxKiB: mibToKiB(maxMiB), videoKiB: 0 });
     const full = { ...host.profileFor(name), ...profile };
-    host.processes.set(domid, new GuestProcess(host, domain, full, 0, true));
+    const process = new GuestProcess(host, domain, full, 0, true);
+    host.processes.set(domid, process);
     notePauseChange(domain, host.clock.now());
+    if (paused) {
+      domain.cpuMs = 1000; // a second of CPU time before the scenario: it has run
+      domain.pauseCount = 1;
+      notePauseChange(domain, host.clock.now());
+      process.onPaused();
+    }
     if (minMiB !== undefined) this.minMiB.set(domid, minMiB);
     return domid;
   }

@@ -58,10 +58,16 @@ export async function scenarioBounds(
   for (const r of scenario.requests) {
     requests.push({ at: r.at, memoryMiB: r.memoryMiB, needMiB: kibToMiB(await backend.needMemoryKiB(config(r))), buildMiBps: r.buildMiBps });
   }
+  // What an admitter could believe it can find: free pages with claims not subtracted, every running or paused
+  // guest's range (stuck or stalling ones in full) and dom0's.
+  const apparentCapacityMiB = pagesToMiB(physinfo.freePages) + shrinkingMiB
+    + scenario.guests.reduce((sum, g) => sum + (g.state === 'building' ? 0 : Math.max(0, g.memoryMiB - g.minMiB)), 0)
+    + (dom0Donates ? Math.max(0, scenario.host.dom0MiB - kibToMiB(dom0MinKiB)) : 0);
   return {
     lowerBoundS: lowerBoundS({ headroomMiB, donors, requests }),
     tight: tightBound({
       headroomMiB, donors, requests, startsPerS: scenario.host.startsPerS ?? 0, marginMiB: ballooningMarginMiB(headroomMiB),
+      apparentCapacityMiB,
     }),
   };
 }

@@ -157,8 +157,9 @@ async function setUp(scenario: Scenario, strategy: AdmitterName, options: RunSce
       if (started.domid === null) await started.built; // throws why it could not start
       domid = started.domid!;
     } else {
-      domid = control.addRunningGuest({ name: guest.name, memoryMiB: guest.memoryMiB, maxMiB: guest.maxMiB, minMiB: guest.minMiB, ...profile });
-      if (guest.state === 'paused') await backend.pauseDomain(domid);
+      domid = control.addRunningGuest({
+        name: guest.name, memoryMiB: guest.memoryMiB, maxMiB: guest.maxMiB, minMiB: guest.minMiB, paused: guest.state === 'paused', ...profile,
+      });
     }
     domids.set(guest.name, domid);
     floorsKiB.set(guest.name, mibToKiB(guest.minMiB));
@@ -296,7 +297,12 @@ async function report(stage: Stage, results: readonly AdmissionResult[], demands
 
 export async function runStrategy(scenario: Scenario, strategy: AdmitterName, options: RunScenarioOptions = {}): Promise<StrategyReport> {
   const backend = new MockBackend({
-    host: { memoryMiB: scenario.host.memoryMiB, dom0MiB: scenario.host.dom0MiB, xenVersion: scenario.host.xenVersion },
+    host: {
+      memoryMiB: scenario.host.memoryMiB,
+      dom0MiB: scenario.host.dom0MiB,
+      xenVersion: scenario.host.xenVersion,
+      ...(scenario.host.startsPerS === null ? {} : { startsPerS: scenario.host.startsPerS }),
+    },
     clock: new VirtualClock(),
   });
   try {

@@ -10,8 +10,8 @@
  *    rate, from the moment ballooning may begin (σ, see below) or the donor is ready, down to its floor or stall;
  *  - with a start rate, two starts are at least 1 / startsPerS apart;
  *  - σ, the moment ballooning may begin: no admitter balloons before the needs of the requests that have arrived
- *    exceed the headroom less its own safety margins (docs/bounds.md#sigma), so σ is the first arrival at which the
- *    arrived needs exceed headroom − marginMiB.
+ *    (and that it could take for possible) exceed the headroom less its own safety margins (docs/bounds.md#sigma), so
+ *    σ is the first arrival at which those needs exceed headroom − marginMiB.
  * Requests that could never fit alone settle no earlier than they arrive (they count for the makespan by their
  * arrival) and have no bound of their own (null). When the others cannot all fit at once, or none can run at all,
  * there is no time at which every request runs: the bound is null.
@@ -45,6 +45,12 @@ export interface TightBoundInput {
   startsPerS: number;
   /** The most any admitter keeps free beyond the needs before it balloons (docs/bounds.md#sigma). */
   marginMiB: number;
+  /**
+   * The most memory any admitter could believe it can find for a request (docs/bounds.md#sigma): free pages with
+   * claims not subtracted, plus every donor's range with stuck and stalling ones counted in full. A request within
+   * it may be ballooned for, even if it can never run. Default: the supply's capacity.
+   */
+  apparentCapacityMiB?: number;
 }
 
 export interface TightBound {
@@ -240,10 +246,13 @@ class TailHeap {
   }
 }
 
-export function tightBound(input: TightBoundInput): TightBound {
+/** `exactUpTo`: try every order up to this many requests (default EXACT_MAX_REQUESTS; tests lower it). */
+export function tightBound(input: TightBoundInput, exactUpTo = EXACT_MAX_REQUESTS): TightBound {
   const everything = new MemorySupply(input.headroomMiB, input.donors.map((d) => ({ ...d, fromS: 0 })));
   const runnable = input.requests.filter((r) => r.memoryMiB <= everything.capacityMiB);
-  const sigma = ballooningFrom(input, runnable);
+  // Ballooning may begin for any request an admitter could take for possible, not only for those that are.
+  const apparent = Math.max(everything.capacityMiB, input.apparentCapacityMiB ?? 0);
+  const sigma = ballooningFrom(input, input.requests.filter((r) => r.memoryMiB <= apparent));
   // Alone, a request that needs ballooning has the donors from its arrival on (a donor still building is counted
   // from then too, which only makes this earlier): the supply from 0, shifted by its arrival.
   const aloneS = input.requests.map((r) => {
@@ -262,7 +271,7 @@ export function tightBound(input: TightBoundInput): TightBound {
   let bound: number | null;
   let exact = true;
   if (gap === 0) bound = unlimitedStarts(jobs, supply);
-  else if (jobs.length <= EXACT_MAX_REQUESTS) bound = everyOrder(jobs, gap, supply);
+  else if (jobs.length <= exactUpTo) bound = everyOrder(jobs, gap, supply);
   else {
     bound = relaxed(jobs, gap, supply);
     exact = false;
