@@ -16,11 +16,13 @@ function cell(value: number | string | null): string {
   return value;
 }
 
+/** Numbers right-aligned; the first column and any column of text (an error) left-aligned. */
 function table(header: string[], rows: (number | string | null)[][]): string {
   const text = rows.map((row) => row.map(cell));
   const widths = header.map((h, i) => Math.max(h.length, ...text.map((row) => row[i]!.length)));
+  const left = header.map((_, i) => i === 0 || rows.some((row) => typeof row[i] === 'string'));
   const line = (row: string[]): string =>
-    row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+    row.map((c, i) => (left[i] ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...text.map(line)].join('\n');
 }
 
