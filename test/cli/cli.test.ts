@@ -201,6 +201,26 @@ describe('xenclaim create and simulate', () => {
     expect(report.requests.length).toBeGreaterThan(0);
   });
 
+  it('simulate --strategy all plays the peer models too, labelled as models; --json has each donor\'s asks', async () => {
+    const out = await run(['simulate', '--strategy', 'all', 'examples/scenarios/b-ballooning-needed.json']);
+    expect(out.code).toBe(0);
+    for (const label of ['claim-first', 'limit-and-check', 'model', 'xl (model)', 'xapi (model)', 'qmemman (model)']) {
+      expect(out.stdout).toMatch(new RegExp(`^${label.replace(/[()]/g, '\\$&')} +[0-9.]+ +19\\.507 `, 'm'));
+    }
+    const json = JSON.parse((await run(['--json', 'simulate', '--strategy', 'all', 'examples/scenarios/b-ballooning-needed.json'])).stdout);
+    expect(json.map((r: { strategy: string; kind: string }) => [r.strategy, r.kind])).toEqual([
+      ['claim-first', 'strategy'], ['limit-and-check', 'strategy'], ['model', 'strategy'],
+      ['xl', 'peer-model'], ['xapi', 'peer-model'], ['qmemman', 'peer-model'],
+    ]);
+    const web1 = json[0].donors.find((d: { name: string }) => d.name === 'web1');
+    expect(web1.asks[0]).toMatchObject({ request: 'new3', fromMiB: 24576, kind: 'lower' });
+    expect(web1.gaveMiB).toBeGreaterThan(0);
+    expect(json[0].tightBoundS).toBe(19.507);
+    const bad = await run(['simulate', '--strategy', 'greedy', 'examples/scenarios/b-ballooning-needed.json']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/Allowed choices are claim-first, limit-and-check, model, xl, xapi, qmemman, all/);
+  });
+
   it('simulate names the JSON path of a bad field and exits non-zero', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'xenclaim-sim-'));
     const file = join(dir, 'bad.json');
@@ -250,6 +270,7 @@ describe('xenclaim simulate --html', () => {
     const html = await readFile(page, 'utf8');
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).toContain('<h2>model</h2>');
+    expect(out.stdout).toContain(`page: ${page}`);
   });
 });
 
