@@ -9,7 +9,9 @@ export { SystemClock, VirtualClock, type Clock, type Timer } from './clock.js';
 export { MockBackend, type MockHostSpec } from './mock/backend.js';
 export { openBackend, PRIVCMD_PATH, type BackendKind, type OpenBackendOptions } from './open-backend.js';
 export { XenHost, createGuests, type HostOptions, type CreateGuestsOptions, type AdmissionEventListener } from './host/index.js';
-export { STRATEGIES, type StrategyName } from './toolstack/strategy-name.js';
+export {
+  ADMITTERS, PEER_MODELS, STRATEGIES, type AdmitterName, type PeerModelName, type StrategyName,
+} from './toolstack/strategy-name.js';
 export { resultJson, type GuestRequest, type AdmissionResult, type AdmissionTuning } from './toolstack/types.js';
 export type { AdmissionEvent, AdmissionEventType } from './toolstack/events.js';
 export type { MutationIntent, MutationOutcome, MutationPort, MutationRecorder } from './toolstack/mutations.js';
