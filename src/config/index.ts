@@ -13,6 +13,7 @@ export { parseNicSpec, NicSpecError, type LibxlNicJson } from './nic-spec.js';
 export { parseLibxlJson } from './libxl-json.js';
 export { formatLibxlJson } from './libxl-json-format.js';
 export { xlToLibxl, MAX_GUEST_MEMORY_MIB, type GuestConfigOptions, type GuestConfigResult } from './to-libxl.js';
+export { type XlHost } from './xl-context.js';
 export { parseXlConfig, XlConfig, type XlList, type XlSetting, type XlString, type XlValue } from './xl-parser.js';
 
 /** Whether text is libxl JSON rather than xl.cfg: its first non-space character is `{`. */
