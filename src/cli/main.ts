@@ -6,7 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { DomainInfo, XenBackend } from '../backend.js';
 import { writeFile } from 'node:fs/promises';
 import { SystemClock, VirtualClock, type Clock } from '../clock.js';
-import { formatLibxlJson, loadGuestConfig } from '../config/index.js';
+import { formatLibxlJson, parseGuestConfig, xlHostFromPhysinfo } from '../config/index.js';
 import { XenError } from '../errors.js';
 import { readTextFile } from '../read-text-file.js';
 import { MockBackend, openBackend, type BackendKind, type OpenBackendOptions } from '../index.js';
@@ -184,9 +184,13 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     .description('print the libxl JSON domain config of an xl.cfg (or libxl JSON) file, as `xl -N create` would')
     .argument('<file>', 'xl.cfg or libxl JSON')
     .action(async (file: string) => {
-      const { config, warnings } = await loadGuestConfig(file);
-      for (const warning of warnings) io.stderr(`${warning}\n`);
-      io.stdout(formatLibxlJson(config));
+      const text = await readTextFile(file, 'config');
+      // Read for this host, as xl reads it (cpus = "all", node:N and vnuma depend on its CPUs and nodes).
+      await withBackend(async (backend) => {
+        const { config, warnings } = parseGuestConfig(text, file, { host: xlHostFromPhysinfo(await backend.physinfo()) });
+        for (const warning of warnings) io.stderr(`${warning}\n`);
+        io.stdout(formatLibxlJson(config));
+      })();
     });
 
   program
@@ -200,17 +204,21 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     .option('--floor <name=size>', "a running guest's balloon floor; repeatable (others are never ballooned)", (v, acc: Map<string, number>) => collectFloor(v, acc), new Map<string, number>())
     .option('--dom0-min <size>', 'never balloon dom0 below this (default 1g)')
     .action(async (files: string[], options: { paused: boolean; strategy: StrategyName; floor: Map<string, number>; dom0Min?: string }) => {
-      // Configs are read before the backend opens: on the mock host, virtual time runs only while no real I/O waits.
-      const requests: GuestRequest[] = [];
-      for (const file of files) {
-        const { config, warnings } = await loadGuestConfig(file);
-        for (const warning of warnings) io.stderr(`${warning}\n`);
-        const name = config.c_info.name;
-        if (typeof name !== 'string' || name.length === 0) throw new UsageError(`${file}: the guest has no name (c_info.name)`);
-        requests.push({ name, config, paused: options.paused });
-      }
+      // Config files are read before the backend opens: on the mock host, virtual time runs only while no real I/O
+      // waits. They are mapped once it is open, for its host (as xl reads them).
+      const texts: Array<[string, string]> = [];
+      for (const file of files) texts.push([file, await readTextFile(file, 'config')]);
       const dom0MinKiB = options.dom0Min === undefined ? undefined : sizeArg(options.dom0Min, '--dom0-min');
       await withBackend(async (backend, global) => {
+        const host = xlHostFromPhysinfo(await backend.physinfo());
+        const requests: GuestRequest[] = [];
+        for (const [file, text] of texts) {
+          const { config, warnings } = parseGuestConfig(text, file, { host });
+          for (const warning of warnings) io.stderr(`${warning}\n`);
+          const name = config.c_info.name;
+          if (typeof name !== 'string' || name.length === 0) throw new UsageError(`${file}: the guest has no name (c_info.name)`);
+          requests.push({ name, config, paused: options.paused });
+        }
         const clock: Clock = backend instanceof MockBackend ? backend.clock : new SystemClock();
         const printer = new ProgressPrinter(io.stdout);
         const results = await createGuests(backend, requests, {

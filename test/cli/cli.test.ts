@@ -140,6 +140,31 @@ describe('xenclaim CLI', () => {
   });
 });
 
+describe('xenclaim config reads a config for the host it runs on', () => {
+  it('cpus = "all" is every CPU of the host (a bitmap rounded up to whole bytes, as libxl allocates it)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xenclaim-cli-'));
+    const file = join(dir, 'all.cfg');
+    await writeFile(file, 'name = "g1"\nkernel = "/k"\nvcpus = 1\ncpus = "all"\n');
+    const out = await run(['config', file], new MockBackend({ host: { nrCpus: 12 } }));
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout).b_info.vcpu_hard_affinity).toEqual([Array.from({ length: 16 }, (_, i) => i)]);
+  });
+
+  it('a key that cannot be mapped is an EINVAL naming the key, file and line, and nothing is created', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xenclaim-cli-'));
+    const file = join(dir, 'pci.cfg');
+    await writeFile(file, 'name = "g1"\ntype = "hvm"\nmemory = 256\nrdm = "strategy=host,policy=relaxed"\npci = [ "03:00.0" ]\n');
+    for (const command of ['config', 'create']) {
+      const mock = new MockBackend();
+      const before = (await mock.listDomains()).length;
+      const out = await run([command, file], mock);
+      expect(out.code, command).toBe(1);
+      expect(out.stderr, command).toMatch(new RegExp(`^xenclaim: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:7: rdm "strategy=host,policy=relaxed": xl 4\\.17 ignores the whole rdm setting.*\\[EINVAL\\]\\n$`));
+      expect((await mock.listDomains()).length, command).toBe(before);
+    }
+  });
+});
+
 describe('xenclaim create and simulate', () => {
   async function writeGuest(dir: string, name: string, memoryMiB: number): Promise<string> {
     const file = join(dir, `${name}.cfg`);

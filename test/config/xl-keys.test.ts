@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseGuestConfig, type XlHost } from '../../src/config/index.js';
+import { XL_KNOWN_KEYS } from '../../src/config/xl-keys.js';
 import { FIXED_UUID, ORACLE_HOST } from './oracle-host.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -186,5 +187,15 @@ describe('keys xl ignores for the guest type are warned about, never silently dr
       'g.cfg:5: warning: device_model is ignored; use device_model_override for a non-default device model (xl ignores it too)',
       'g.cfg:6: warning: gic_version applies to Arm guests; libxl on x86 does not use it',
     ]);
+  });
+});
+
+describe('docs/xl-config.md', () => {
+  it('says what happens to every top-level key xl 4.17 reads', () => {
+    const doc = readFileSync(fileURLToPath(new URL('../../docs/xl-config.md', import.meta.url)), 'utf8');
+    const rows = doc.split('\n').filter((l) => l.startsWith('| `'));
+    const documented = new Set(rows.flatMap((row) => [...row.split('|')[1]!.matchAll(/`([a-z0-9_]+)`/g)].map((m) => m[1]!)));
+    expect([...XL_KNOWN_KEYS].filter((k) => !documented.has(k))).toEqual([]);
+    expect([...documented].filter((k) => !XL_KNOWN_KEYS.has(k))).toEqual([]);
   });
 });
