@@ -34,6 +34,12 @@ function enumOption(ctx: MapContext, key: string, i: number, item: XlString, opt
   return name;
 }
 
+/** A list key read entry by entry into `into[field]` (a device list of the domain config, or a b_info list). */
+function mapEntries<T>(ctx: MapContext, key: string, into: Fields, field: string, entry: (item: XlString, i: number) => T): void {
+  const list = ctx.r.list(key);
+  if (list) into[field] = list.items.map(entry);
+}
+
 /** Options of an entry that xl reads with strtok(",") and `strchr(p, '=')`, stopping at an option without '='. */
 function optionsOrFail(ctx: MapContext, key: string, i: number, item: XlString): Array<{ key: string; value: string }> {
   return splitOptions(item.value).map((o) => {
@@ -80,9 +86,7 @@ export function mapDtdev(ctx: MapContext): void {
 
 /** ioports: `FIRST[-LAST]` in hex. */
 export function mapIoports(ctx: MapContext): void {
-  const list = ctx.r.list('ioports');
-  if (!list) return;
-  ctx.b_info['ioports'] = list.items.map((item, i) => {
+  mapEntries(ctx, 'ioports', ctx.b_info, 'ioports', (item, i) => {
     const bad: (why: string) => never = (why) => failEntry(ctx, 'ioports', i, item, `${why}; expected a hex port or range like 3f8 or 3f8-3ff`);
     const first = cStrtoulPrefix(item.value, 16);
     if (first.read === 0) bad('not a number');
@@ -102,9 +106,7 @@ export function mapIoports(ctx: MapContext): void {
 
 /** irqs: decimal IRQ numbers. */
 export function mapIrqs(ctx: MapContext): void {
-  const list = ctx.r.list('irqs');
-  if (!list) return;
-  ctx.b_info['irqs'] = list.items.map((item, i) => {
+  mapEntries(ctx, 'irqs', ctx.b_info, 'irqs', (item, i) => {
     const n = cStrtoulPrefix(item.value, 10);
     if (n.read === 0 || n.read !== item.value.length) failEntry(ctx, 'irqs', i, item, 'must be a decimal IRQ number');
     if (n.value >= UINT32_MAX) failEntry(ctx, 'irqs', i, item, 'IRQ number too big');
@@ -123,9 +125,7 @@ function scanHex64(text: string, pos: number): { value: bigint; end: number } | 
 
 /** iomem: `START,NUM[@GFN]` in hex page frames. */
 export function mapIomem(ctx: MapContext): void {
-  const list = ctx.r.list('iomem');
-  if (!list) return;
-  ctx.b_info['iomem'] = list.items.map((item, i) => {
+  mapEntries(ctx, 'iomem', ctx.b_info, 'iomem', (item, i) => {
     const bad: (why: string) => never = (why) => failEntry(ctx, 'iomem', i, item, `${why}; expected START,NUM[@GFN] in hex page frames`);
     const start = scanHex64(item.value, 0);
     if (!start || item.value[start.end] !== ',') bad('not START,NUM');
@@ -178,9 +178,7 @@ export function mapP9(ctx: MapContext): void {
 }
 
 export function mapVtpm(ctx: MapContext): void {
-  const list = ctx.r.list('vtpm');
-  if (!list) return;
-  ctx.d['vtpms'] = list.items.map((item, i) => {
+  mapEntries(ctx, 'vtpm', ctx.d, 'vtpms', (item, i) => {
     const vtpm: Fields = { devid: i };
     let backend = false;
     for (const o of optionsOrFail(ctx, 'vtpm', i, item)) {
@@ -198,9 +196,7 @@ export function mapVtpm(ctx: MapContext): void {
 }
 
 export function mapVdispl(ctx: MapContext): void {
-  const list = ctx.r.list('vdispl');
-  if (!list) return;
-  ctx.d['vdispls'] = list.items.map((item, i) => {
+  mapEntries(ctx, 'vdispl', ctx.d, 'vdispls', (item, i) => {
     const vdispl: Fields = { devid: i };
     for (const o of splitOptions(item.value)) {
       if (o.value === undefined) failEntry(ctx, 'vdispl', i, item, `unknown option '${o.token}' (backend=, be-alloc=, connectors=)`);
@@ -223,9 +219,7 @@ export function mapVdispl(ctx: MapContext): void {
 }
 
 export function mapPvcalls(ctx: MapContext): void {
-  const list = ctx.r.list('pvcalls');
-  if (!list) return;
-  ctx.d['pvcallsifs'] = list.items.map((item, i) => {
+  mapEntries(ctx, 'pvcalls', ctx.d, 'pvcallsifs', (item, i) => {
     const dev: Fields = { devid: i };
     for (const o of optionsOrFail(ctx, 'pvcalls', i, item)) {
       if (o.key !== 'backend') failEntry(ctx, 'pvcalls', i, item, `unknown option '${o.key}' (backend; xl refuses it too)`);
@@ -295,9 +289,7 @@ export function mapVsnd(ctx: MapContext): void {
 
 /** channel: named PV consoles, `name=NAME,connection=pty|socket[,path=PATH][,backend=DOM]`. */
 export function mapChannel(ctx: MapContext): void {
-  const list = ctx.r.list('channel');
-  if (!list) return;
-  ctx.d['channels'] = list.items.map((item, i) => {
+  mapEntries(ctx, 'channel', ctx.d, 'channels', (item, i) => {
     const chn: Fields = { devid: i };
     let path: string | undefined;
     for (const pair of strtok(item.value, ',')) {
@@ -356,9 +348,7 @@ export function mapVfb(ctx: MapContext): void {
 }
 
 export function mapUsbctrl(ctx: MapContext): void {
-  const list = ctx.r.list('usbctrl');
-  if (!list) return;
-  ctx.d['usbctrls'] = list.items.map((item, i) => {
+  mapEntries(ctx, 'usbctrl', ctx.d, 'usbctrls', (item, i) => {
     const ctrl: Fields = { devid: i };
     for (const o of optionsOrFail(ctx, 'usbctrl', i, item)) {
       if (o.key === 'type') ctrl['type'] = enumOption(ctx, 'usbctrl', i, item, 'type', ENUMS.usbctrlType, o.value);
@@ -370,9 +360,7 @@ export function mapUsbctrl(ctx: MapContext): void {
 }
 
 export function mapUsbdev(ctx: MapContext): void {
-  const list = ctx.r.list('usbdev');
-  if (!list) return;
-  ctx.d['usbdevs'] = list.items.map((item, i) => {
+  mapEntries(ctx, 'usbdev', ctx.d, 'usbdevs', (item, i) => {
     const dev: Fields = {};
     const hostdev: Fields = {};
     for (const o of optionsOrFail(ctx, 'usbdev', i, item)) {

@@ -10,6 +10,9 @@
  * Each comment gives libxl's arithmetic: target + paging reservation (4 KiB × (256 per vCPU + 1 per MiB of maxmem,
  * 2 without HAP)) + IOMMU + 1 MiB (PV) or 2 MiB (PVH/HVM) + a stub domain's memory and video RAM.
  */
+import type { LibxlDomainConfig, XenBackend } from '../../src/backend.js';
+import { isXenError } from '../../src/errors.js';
+
 export interface NeedCase {
   name: string;
   /** xl.cfg text (read as `xenclaim config` reads it) or libxl JSON. */
@@ -55,3 +58,13 @@ export const NEED_TABLE: readonly NeedCase[] = [
     why: 'no max_vcpus: libxl sizes the paging reservation before defaulting to 1 vCPU',
   },
 ];
+
+/** The backend's needMemoryKiB for `config`, or the code of the XenError it fails with (as the table records it). */
+export async function needOrError(backend: XenBackend, config: LibxlDomainConfig): Promise<number | string> {
+  try {
+    return await backend.needMemoryKiB(config);
+  } catch (error) {
+    if (isXenError(error)) return error.code;
+    throw error;
+  }
+}

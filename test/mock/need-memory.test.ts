@@ -8,27 +8,17 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { LibxlDomainConfig } from '../../src/backend.js';
 import { parseGuestConfig, xlHostFromPhysinfo } from '../../src/config/index.js';
-import { isXenError } from '../../src/errors.js';
 import { MockBackend } from '../../src/mock/backend.js';
 import { parseGuestConfig as libxlPlan, requiredIommuMemoryKiB, type LibxlHostCaps } from '../../src/mock/config.js';
-import { NEED_TABLE } from '../helpers/libxl-need-table.js';
+import { NEED_TABLE, needOrError } from '../helpers/libxl-need-table.js';
 import { mockHost } from './helpers.js';
-
-async function mockNeed(backend: MockBackend, config: LibxlDomainConfig): Promise<number | string> {
-  try {
-    return await backend.needMemoryKiB(config);
-  } catch (error) {
-    if (isXenError(error)) return error.code;
-    throw error;
-  }
-}
 
 describe("the mock's need is libxl_domain_need_memory's (values measured in dom0)", () => {
   for (const c of NEED_TABLE) {
     it(`${c.name}: ${c.why}`, async () => {
       const backend = new MockBackend();
       const { config } = parseGuestConfig(c.config, `${c.name}.cfg`, { host: xlHostFromPhysinfo(await backend.physinfo()) });
-      expect(await mockNeed(backend, config)).toBe('needKiB' in c.libxl ? c.libxl.needKiB : c.libxl.error);
+      expect(await needOrError(backend, config)).toBe('needKiB' in c.libxl ? c.libxl.needKiB : c.libxl.error);
     });
   }
 });

@@ -5,23 +5,13 @@
  * agree with the values recorded in the table. The table printed here (libxl vs mock) is where those values come from.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LibxlDomainConfig, XenBackend } from '../../src/backend.js';
+import type { XenBackend } from '../../src/backend.js';
 import { parseGuestConfig, xlHostFromPhysinfo, type XlHost } from '../../src/config/index.js';
-import { isXenError } from '../../src/errors.js';
 import { MockBackend } from '../../src/mock/backend.js';
-import { NEED_TABLE } from '../helpers/libxl-need-table.js';
+import { NEED_TABLE, needOrError } from '../helpers/libxl-need-table.js';
 import { announceSkip, openXen, xenSkipReason } from './xen-env.js';
 
 const skipReason = xenSkipReason();
-
-async function need(backend: XenBackend, config: LibxlDomainConfig): Promise<number | string> {
-  try {
-    return await backend.needMemoryKiB(config);
-  } catch (error) {
-    if (isXenError(error)) return error.code;
-    throw error;
-  }
-}
 
 describe.skipIf(skipReason !== undefined)("real Xen: the mock's memory need is libxl_domain_need_memory's", () => {
   let xen: XenBackend;
@@ -42,8 +32,8 @@ describe.skipIf(skipReason !== undefined)("real Xen: the mock's memory need is l
   for (const c of NEED_TABLE) {
     it(`${c.name}: ${c.why}`, async () => {
       const { config } = parseGuestConfig(c.config, `${c.name}.cfg`, { host });
-      const libxl = await need(xen, config);
-      const mine = await need(mock, config);
+      const libxl = await needOrError(xen, config);
+      const mine = await needOrError(mock, config);
       rows.push(`${c.name}\tlibxl ${libxl}\tmock ${mine}\t${libxl === mine ? 'equal' : 'DIFFERENT'}`);
       expect(mine, `${c.name}: the mock's need`).toBe(libxl);
       expect(libxl, `${c.name}: the value recorded in the table`).toBe('needKiB' in c.libxl ? c.libxl.needKiB : c.libxl.error);
