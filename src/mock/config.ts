@@ -8,11 +8,10 @@
  */
 import type { LibxlDomainConfig } from '../backend.js';
 import { XenError } from '../errors.js';
+import { kibToPagesFloor } from '../units.js';
 import { checkCount, checkInteger, checkObject, checkOneOf, invalidArgument, MAX_VCPUS } from '../validate.js';
 import type { MockDomainType } from './domains.js';
 
-/** LIBXL_MAXMEM_CONSTANT: libxl__build_pre sets maxmem to target + this (KiB). */
-export const LIBXL_MAXMEM_CONSTANT_KIB = 1024;
 /** LIBXL_PV_EXTRA_MEMORY / LIBXL_HVM_EXTRA_MEMORY (KiB), added by libxl_domain_need_memory. */
 export const LIBXL_PV_EXTRA_MEMORY_KIB = 1024;
 export const LIBXL_HVM_EXTRA_MEMORY_KIB = 2048;
@@ -23,8 +22,6 @@ export const VGA_HOLE_PAGES = 32;
 /** Stub domain memory by its kind: LIBXL_LINUX_STUBDOM_MEM (qemu-xen) and MiniOS's 28 MiB (qemu-xen-traditional). */
 export const LIBXL_LINUX_STUBDOM_MEMKB = 128 * 1024;
 export const LIBXL_MINIOS_STUBDOM_MEMKB = 28 * 1024;
-/** libxl's dom0 floor for set_memory_target (LIBXL_MIN_DOM0_MEM). */
-export const LIBXL_MIN_DOM0_MEM_KIB = 128 * 1024;
 /** HVM_MAX_VCPUS: libxl refuses an avail_vcpus bitmap larger than this. */
 const HVM_MAX_VCPUS = 128;
 
@@ -233,11 +230,11 @@ export function parseGuestConfig(op: string, config: unknown, claimOverride?: bo
   altp2mChecks(op, type, bInfo, hvm, podEnabled);
   if (defbool(op, 'config.b_info.vpmu', bInfo['vpmu']) === true && !caps.vpmu) throw libxlInval(op, 'vPMU not supported on this platform');
 
-  const hvmPages = Math.floor((targetKiB - videoKiB) / 4) - VGA_HOLE_PAGES;
+  const hvmPages = kibToPagesFloor(targetKiB - videoKiB) - VGA_HOLE_PAGES;
   if (type === 'hvm' && hvmPages <= 0) {
     throw invalidArgument(op, 'config.b_info.target_memkb', `above video_memkb + 128 KiB for an HVM guest`, targetKiB);
   }
-  const buildPages = type === 'hvm' ? hvmPages : Math.floor(targetKiB / 4);
+  const buildPages = type === 'hvm' ? hvmPages : kibToPagesFloor(targetKiB);
   if (buildPages === 0) throw invalidArgument(op, 'config.b_info.target_memkb', 'at least 4 (one page)', targetKiB);
   const plan: GuestPlan = {
     name, type, vcpus, targetKiB, maxKiB, videoKiB,

@@ -1,5 +1,5 @@
 /**
- * The conformance suite against the mock host, once per emulated Xen version (rules 2 and 8 differ), plus the
+ * The conformance suite against the mock host, once per emulated Xen version (docs/claim-rules.md#rule-2 and #rule-8 differ), plus the
  * version differences only the mock can show on demand (a domain held in the dying state; tmem before 4.13).
  */
 import { describe, expect, it } from 'vitest';
@@ -45,13 +45,13 @@ describe('version differences the mock holds still (mock-only)', () => {
     return { backend, domid };
   }
 
-  it('rule 2, 4.22+: a claim on a dying domain is EINVAL', async () => {
+  it('docs/claim-rules.md#rule-2, 4.22+: a claim on a dying domain is EINVAL', async () => {
     const { backend, domid } = await dyingDomain('4.22');
     await expect(backend.claimPages(domid, 16 * MiB)).rejects.toMatchObject({ code: 'EINVAL', errno: 22 });
     expect((await backend.physinfo()).outstandingPages).toBe(0);
   });
 
-  it('rule 2, before 4.22: the handler lets a claim on a dying domain through; it goes when the domain does', async () => {
+  it('docs/claim-rules.md#rule-2, before 4.22: the handler lets a claim on a dying domain through; it goes when the domain does', async () => {
     const { backend, domid } = await dyingDomain('4.17');
     await backend.claimPages(domid, 16 * MiB);
     expect((await backend.getDomain(domid)).outstandingPages).toBe(8 * MiB);
@@ -60,7 +60,7 @@ describe('version differences the mock holds still (mock-only)', () => {
     expect((await backend.physinfo()).outstandingPages).toBe(0);
   });
 
-  it('rule 9: a dying domain is listed, its pages counted apart, until all are back', async () => {
+  it('docs/claim-rules.md#rule-9: a dying domain is listed, its pages counted apart, until all are back', async () => {
     const { backend, domid } = await dyingDomain('4.17');
     const clock = backend.clock as VirtualClock;
     expect(backend.control.accounting().pendingReturnPages).toBe(8 * MiB);
@@ -73,7 +73,7 @@ describe('version differences the mock holds still (mock-only)', () => {
 });
 
 describe('tmem, emulating Xen before 4.13 (mock-only)', () => {
-  it('rule 6 (4.3–4.12): freeable tmem pages count as available for claims; allocation takes them back', async () => {
+  it('docs/claim-rules.md#rule-6 (4.3–4.12): freeable tmem pages count as available for claims; allocation takes them back', async () => {
     const backend = new MockBackend({ host: { memoryMiB: 2048, dom0MiB: 512, tmem: true } });
     expect(backend.features.tmem).toBe(true);
     const p = await backend.physinfo();
