@@ -145,7 +145,10 @@ export class XenHost {
     return this.mutations.setTarget({ domid: checkDomid('setMemoryTarget', domid), targetKiB });
   }
 
-  /** An operator sets a guest's max_pages (xl mem-max). */
+  /**
+   * An operator sets a guest's maximum (xl mem-max), with libxl's rules (libxl_domain_setmaxmem): a maximum below
+   * the current target is refused (EINVAL naming both); max_pages becomes maxKiB + 1 MiB.
+   */
   setMaxMem(domid: number, maxKiB: number): Promise<void> {
     return this.mutations.setMaxMem({ domid: checkDomid('setMaxMem', domid), maxKiB });
   }

@@ -23,7 +23,7 @@ import type { BackendOp } from './faults.js';
 import { ENOMEM, EPERM, OK } from './heap.js';
 import { GuestProcess } from './guest.js';
 import { MockHost } from './host.js';
-import { destroyGuest, setMemoryTarget } from './libxl.js';
+import { destroyGuest, setGuestMaxMem, setMemoryTarget } from './libxl.js';
 import { kibToPagesFloor, PAGES_PER_MIB, pagesToKiB } from '../units.js';
 import { resolveHostSpec, type MockHostSpec, type ResolvedHostSpec } from './spec.js';
 
@@ -414,6 +414,20 @@ export class MockBackend implements XenBackend {
       else checkCount(op, 'targetKiB', targetKiB);
       this.fault(op);
       setMemoryTarget(this.host, domid, targetKiB, relative, enforce);
+      return RESOLVED;
+    } catch (error) {
+      return fail(error);
+    }
+  }
+
+  setGuestMaxMem(domid: number, maxKiB: number): Promise<void> {
+    try {
+      const op = 'setGuestMaxMem';
+      this.enter(op);
+      checkDomid(op, domid);
+      checkCount(op, 'maxKiB', maxKiB);
+      this.fault(op);
+      setGuestMaxMem(this.host, domid, maxKiB);
       return RESOLVED;
     } catch (error) {
       return fail(error);

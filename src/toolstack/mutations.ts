@@ -88,7 +88,7 @@ export interface RestoreMaxPagesIntent {
   toKiB: number;
 }
 
-/** An operator sets a guest's max_pages (xl mem-max). */
+/** An operator sets a guest's maximum (xl mem-max: libxl_domain_setmaxmem, max_pages = max + 1 MiB). */
 export interface SetMaxMemIntent {
   kind: 'set-max-mem';
   domid: number;
@@ -199,7 +199,7 @@ export class BackendMutations implements MutationPort {
   }
 
   setMaxMem(intent: Omit<SetMaxMemIntent, 'kind'>): Promise<void> {
-    return this.run({ kind: 'set-max-mem', ...intent }, () => this.backend.setMaxMem(intent.domid, intent.maxKiB));
+    return this.run({ kind: 'set-max-mem', ...intent }, () => this.backend.setGuestMaxMem(intent.domid, intent.maxKiB));
   }
 
   freezeTmem(): Promise<void> {
