@@ -83,6 +83,7 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
       }
       claimed = true;
     }
+    host.changed(true);
 
     const profile = host.profileFor(plan.name);
     // Pages due per tick at the build rate; the fraction carries over so the rate is exact over time.
@@ -101,6 +102,7 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
       host.counts.hypercalls.populate++;
       populate(host, domain, pages);
       left -= pages;
+      host.changed(true);
     }
 
     if (claimed) {
@@ -119,6 +121,7 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
       notePauseChange(domain, host.clock.now());
       process.onUnpaused();
     }
+    host.changed(true);
     return domid;
   } catch (error) {
     const failure = error instanceof BuildFailure
@@ -132,6 +135,7 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
       host.counts.hypercalls.destroyDomain++;
       host.beginDestroy(domain);
     }
+    host.changed(true);
     throw toXenError(plan, domain, failure);
   }
 }
