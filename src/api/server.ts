@@ -5,6 +5,7 @@
  * optional loopback TCP with a bearer token) is src/daemon's job. See docs/daemon.md#the-api.
  */
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
@@ -56,11 +57,19 @@ function apiError(code: string, message: string, field?: string): XenError & { f
 /** Builds the API on a host; call `.ready()` or `.listen()` on the answer. */
 export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promise<FastifyInstance> {
   const host = ctx.host;
+  const requestTimeoutMs = (options.requestTimeoutS ?? 30) * 1000;
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
-    requestTimeout: (options.requestTimeoutS ?? 30) * 1000,
-    keepAliveTimeout: 5000,
+    // Node checks request timeouts every connectionsCheckingInterval (30 s by default): check at the timeout's pace,
+    // so a client that stops half-way through a request is dropped on time.
+    serverFactory: (handler) => createServer({
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: Math.min(requestTimeoutMs, 60_000),
+      keepAliveTimeout: 5000,
+      connectionsCheckingInterval: Math.max(100, Math.min(requestTimeoutMs / 2, 30_000)),
+    }, handler),
+    forceCloseConnections: true,
     return503OnClosing: true,
     ajv: { customOptions: { allErrors: false, removeAdditional: false, coerceTypes: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();

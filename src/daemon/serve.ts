@@ -52,8 +52,8 @@ function loopbackTcp(text: string): { host: string; port: number } {
   const host = match?.[1]?.replace(/^\[(.*)\]$/, '$1');
   const port = Number(match?.[2]);
   const loopback = host === 'localhost' || host === '::1' || (host !== undefined && isIP(host) === 4 && host.startsWith('127.'));
-  if (!match || !loopback || port < 1 || port > 65535) {
-    throw new XenError(`serve: --listen-tcp must be a loopback HOST:PORT (127.0.0.1:PORT, [::1]:PORT, localhost:PORT), got ${JSON.stringify(text)}`, { code: 'EINVAL', op: 'serve' });
+  if (!match || !loopback || port > 65535) {
+    throw new XenError(`serve: --listen-tcp must be a loopback HOST:PORT (127.0.0.1:PORT, [::1]:PORT, localhost:PORT; port 0 picks a free one), got ${JSON.stringify(text)}`, { code: 'EINVAL', op: 'serve' });
   }
   return { host: host!, port };
 }
