@@ -19,6 +19,7 @@
         "native/domain_frames.cc",
         "native/sigchld_chain.cc",
         "native/libxl_context.cc",
+        "native/libxl_context_pool.cc",
         "native/libxl_guest.cc",
         "native/libxl_memory.cc"
       ],

@@ -5,8 +5,8 @@
  * repairs what was left and the host is as if the request had never been made. Runs the compiled CLI (dist/),
  * rebuilt first when a source is newer.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -14,26 +14,9 @@ import { callDaemon, followEvents, probeDaemon } from '../../src/api/client.js';
 import { startDaemonCore } from '../../src/daemon/core.js';
 import type { MockBackend } from '../../src/mock/backend.js';
 import { silent, xlConfig } from '../api/helpers.js';
+import { BIN, ensureDistBuilt } from '../helpers/dist.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'xenclaim.js');
-
-function newest(dir: string): number {
-  let latest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
-  }
-  return latest;
-}
-
-beforeAll(() => {
-  const built = join(ROOT, 'dist', 'src', 'daemon', 'serve.js');
-  if (!existsSync(built) || statSync(built).mtimeMs < newest(join(ROOT, 'src'))) {
-    const tsc = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
-    if (tsc.status !== 0) throw new Error(`building dist/ failed: ${tsc.stdout}${tsc.stderr}`);
-  }
-}, 180_000);
+beforeAll(() => ensureDistBuilt(), 180_000);
 
 interface Setup {
   dir: string;
