@@ -1,5 +1,6 @@
 #include "libxl_context_pool.h"
 
+#include <cstdlib>
 #include <mutex>
 #include <vector>
 
@@ -22,7 +23,15 @@ const libxl_childproc_hooks pooled_hooks = {
 
 PooledLibxlContext::PooledLibxlContext(XenFailure& failure) {
   // The process's first ctx negotiates SIGCHLD with Node; every later one joins libxl's handler.
-  if (LibxlContext(failure) == nullptr) return;
+  libxl_ctx* first = LibxlContext(failure);
+  if (first == nullptr) return;
+  // XENCLAIM_ONE_LIBXL_CTX=1: every build on the first ctx, as before the pool (to compare, or to rule the pool out).
+  static const bool one_ctx = std::getenv("XENCLAIM_ONE_LIBXL_CTX") != nullptr;
+  if (one_ctx) {
+    ctx_ = first;
+    shared_ = true;
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(pool_mutex);
     if (!idle_contexts.empty()) {
@@ -42,7 +51,7 @@ PooledLibxlContext::PooledLibxlContext(XenFailure& failure) {
 }
 
 PooledLibxlContext::~PooledLibxlContext() {
-  if (ctx_ == nullptr) return;
+  if (ctx_ == nullptr || shared_) return;
   std::lock_guard<std::mutex> lock(pool_mutex);
   idle_contexts.push_back(ctx_);
 }

@@ -22,6 +22,7 @@ class PooledLibxlContext {
 
  private:
   libxl_ctx* ctx_ = nullptr;
+  bool shared_ = false;  // the process's first ctx (XENCLAIM_ONE_LIBXL_CTX): not the pool's to take back
 };
 
 }  // namespace xenclaim

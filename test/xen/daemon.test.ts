@@ -9,7 +9,7 @@
  * Skips visibly off Xen.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -36,15 +36,31 @@ function xlCfg(dir: string, name: string, memoryMiB: number): string {
   return file;
 }
 
-function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+/** Where the run's results go in the harness (the 9p share), so that even a hung run leaves its logs. */
+const RESULTS = existsSync('/xenclaim') ? '/xenclaim' : undefined;
+const T0 = performance.now();
+
+function note(line: string): void {
+  const text = `[daemon.test +${((performance.now() - T0) / 1000).toFixed(1)}s] ${line}`;
+  console.log(text);
+  if (RESULTS) appendFileSync(join(RESULTS, 'daemon-test.log'), `${text}\n`);
+}
+
+/** Runs a command to its end (killed after `timeoutMs`, so a hang is a failure with its output, not a stuck run). */
+function run(argv: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 900_000): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const start = performance.now();
   return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.stdout.on('data', (c) => (stdout += String(c)));
     child.stderr.on('data', (c) => (stderr += String(c)));
-    child.on('exit', (code) => resolve({ code, stdout, stderr, ms: performance.now() - start }));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      note(`${argv.slice(1).join(' ')} → ${code} in ${((performance.now() - start) / 1000).toFixed(1)} s\n${stdout}${stderr}`);
+      resolve({ code, stdout, stderr, ms: performance.now() - start });
+    });
   });
 }
 
@@ -63,7 +79,11 @@ describe('real Xen: xenclaim serve in dom0', () => {
       env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'],
     });
     let log = '';
-    child.stderr!.on('data', (c) => (log += String(c)));
+    child.stderr!.on('data', (c) => {
+      log += String(c);
+      if (RESULTS) appendFileSync(join(RESULTS, 'daemon.log'), String(c));
+    });
+    note(`daemon started${env.XENCLAIM_TEST_CRASH_AT ? ` with XENCLAIM_TEST_CRASH_AT=${env.XENCLAIM_TEST_CRASH_AT}` : ''}`);
     await waitFor('the daemon to answer', async () => (child.exitCode === null ? probeDaemon(socket, 2000) : Promise.reject(new Error(`the daemon exited: ${log}`))), (up) => up, 180_000, 500);
     return child;
   }
@@ -108,11 +128,13 @@ describe('real Xen: xenclaim serve in dom0', () => {
       guests: fillers.map((name) => ({ xl: `name="${name}"\ntype="pv"\nmemory=${eachMiB}\nvcpus=1\nkernel="${GUEST_KERNEL}"\nramdisk="${GUEST_RAMDISK}"\nextra="console=hvc0 loglevel=4"\non_crash="destroy"\n` })),
     });
     expect(filled.body.results.map((r) => [r.name, r.ok, r.error])).toEqual(fillers.map((n) => [n, true, null]));
+    note('fillers built');
     for (const name of fillers) {
       await waitFor(`${name} to say it is up`, async () => guestConsoleLog(name), (log) => log.includes('xenclaim-guest: up'), 300_000, 1000);
       expect((await callDaemon(socket, 'PUT', `/v1/domains/${name}/floor`, { floorKiB: FLOOR_MIB * 1024 })).status).toBe(200);
     }
-    const cli = (name: string) => run([process.execPath, BIN, '--socket', socket, 'create', xlCfg(dir, name, 192)]);
+    note('fillers up, floors set; two CLI creates at once');
+    const cli = (name: string) => run([process.execPath, BIN, '--socket', socket, 'create', xlCfg(dir, name, 160)]);
     const [third, fourth] = await Promise.all([cli(`xc-d3-${tag}`), cli(`xc-d4-${tag}`)]);
     for (const r of [third, fourth]) {
       expect(r.stderr).toBe('');
@@ -140,6 +162,7 @@ describe('real Xen: xenclaim serve in dom0', () => {
     const free = await xen!.physinfo();
     const needMiB = Math.floor((free.freePages - free.outstandingPages) / PAGES_PER_MIB) + 96;
     // Mutation 1 is the build whose claim is refused, 2 the first donor's lowering: the daemon SIGKILLs itself after it.
+    note(`donors before: ${JSON.stringify([...before])}; the next guest needs ${needMiB} MiB`);
     daemon = await serve({ XENCLAIM_TEST_CRASH_AT: 'after:2' });
     const child = daemon;
     const fifth = `xc-d5-${tag}`;
@@ -149,6 +172,7 @@ describe('real Xen: xenclaim serve in dom0', () => {
     const lowered = (await xen!.listDomains()).filter((d) => fillers.includes(d.name ?? '') && d.targetKiB! < before.get(d.name!)!.targetKiB);
     expect(lowered.length, 'a donor was lowered when the daemon died').toBeGreaterThanOrEqual(1);
 
+    note('the daemon died by SIGKILL mid-fallback; restarting');
     daemon = await serve();
     const host = (await callDaemon<{ recovery: { complete: boolean; repairs: number }; journalOpenEntries: number }>(socket, 'GET', '/v1/host')).body;
     expect(host.recovery.complete).toBe(true);
@@ -186,7 +210,7 @@ describe('real Xen: xenclaim serve in dom0', () => {
     for (const r of results) expect(r.code, r.stderr).toBe(0);
     await destroyAll('xc-dx');
     const line = `4 guests of 128 MiB at once: through the daemon ${(daemonMs / 1000).toFixed(1)} s, 4 parallel xl create ${(xlMs / 1000).toFixed(1)} s (${(daemonMs / xlMs).toFixed(2)}×)`;
-    console.log(line);
-    if (existsSync('/xenclaim')) writeFileSync('/xenclaim/daemon-vs-xl.txt', `${line}\n`);
+    note(line);
+    if (RESULTS) writeFileSync(join(RESULTS, 'daemon-vs-xl.txt'), `${line}\n`);
   });
 });
