@@ -88,6 +88,10 @@ export async function startDaemon(options: ServeOptions): Promise<RunningDaemon>
     ...(crashAt ? { crashAt: { point: parseCrashPoint(crashAt), crash: 'kill' as const } } : {}),
   });
   if (crashAt) log.warn({ crashAt }, 'TEST-ONLY crash point armed (XENCLAIM_TEST_CRASH_AT)');
+  // What the host does, in the log (journalctl -u xenclaim): every progress event but the donors' progress bars.
+  core.host.subscribe((event) => {
+    if (event.type !== 'donor-progress') log.info({ event }, `${event.request ?? 'host'}: ${event.type}`);
+  });
   const app = await buildApi(
     {
       host: core.host,
