@@ -33,6 +33,10 @@ export interface ServeOptions {
   requestTimeoutS: number;
   donorGraceS: number;
   dom0MinKiB?: number;
+  /** How long a donor may make no progress before it is found uncooperative, in s (default 5, squeezed's). */
+  stallTimeoutS?: number;
+  /** The wall-time bound of one wait for memory, in s (default 60). */
+  waitBudgetS?: number;
   /** `HOST:PORT` on a loopback address. */
   listenTcp?: string;
   /** The bearer token's file (required with listenTcp). */
@@ -84,6 +88,12 @@ export async function startDaemon(options: ServeOptions): Promise<RunningDaemon>
     strategy: options.strategy,
     donorGraceMs: options.donorGraceS * 1000,
     ...(options.dom0MinKiB === undefined ? {} : { policy: { dom0MinKiB: options.dom0MinKiB } }),
+    ...(options.stallTimeoutS === undefined && options.waitBudgetS === undefined ? {} : {
+      wait: {
+        ...(options.stallTimeoutS === undefined ? {} : { stallTimeoutMs: options.stallTimeoutS * 1000 }),
+        ...(options.waitBudgetS === undefined ? {} : { budgetMs: options.waitBudgetS * 1000 }),
+      },
+    }),
     log,
     ...(crashAt ? { crashAt: { point: parseCrashPoint(crashAt), crash: 'kill' as const } } : {}),
   });

@@ -75,7 +75,9 @@ describe('real Xen: xenclaim serve in dom0', () => {
   let daemon: ChildProcess | undefined;
 
   async function serve(env: Record<string, string> = {}): Promise<ChildProcess> {
-    const child = spawn(process.execPath, [BIN, '--backend', 'native', '--socket', socket, 'serve', '--state-dir', stateDir, '--dom0-min', '1024m', '--log-level', 'info'], {
+    const child = spawn(process.execPath, [BIN, '--backend', 'native', '--socket', socket, 'serve', '--state-dir', stateDir, '--dom0-min', '1024m', '--log-level', 'info',
+      // Under QEMU's software CPU one build attempt can take minutes: the harness's bounds, as real-xen.test.ts's.
+      '--stall-timeout-s', '30', '--wait-budget-s', '900'], {
       env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'],
     });
     let log = '';

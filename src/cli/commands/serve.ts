@@ -16,6 +16,8 @@ interface ServeFlags {
   requestTimeoutS: string;
   donorGraceS: string;
   dom0Min?: string;
+  stallTimeoutS?: string;
+  waitBudgetS?: string;
   listenTcp?: string;
   tokenFile?: string;
   logLevel: string;
@@ -42,6 +44,8 @@ export function registerServe(program: Command, cli: CommandContext): void {
     .option('--request-timeout-s <n>', 'time a client has to send a whole request', '30')
     .option('--donor-grace-s <n>', 'a guest built here becomes a donor this long after it started', '30')
     .option('--dom0-min <size>', 'never balloon dom0 below this (default 1g)')
+    .option('--stall-timeout-s <n>', 'a donor making no progress this long is found uncooperative (default 5)')
+    .option('--wait-budget-s <n>', 'the longest one wait for memory may last (default 60)')
     .option('--listen-tcp <host:port>', 'also listen on this loopback address (needs --token-file)')
     .option('--token-file <file>', 'the bearer token TCP clients must send')
     .option('--log-level <level>', 'pino log level (trace, debug, info, warn, error)', 'info')
@@ -59,6 +63,8 @@ export function registerServe(program: Command, cli: CommandContext): void {
         requestTimeoutS: numberFlag(flags.requestTimeoutS, '--request-timeout-s', 1, false),
         donorGraceS: numberFlag(flags.donorGraceS, '--donor-grace-s', 0, false),
         ...(flags.dom0Min === undefined ? {} : { dom0MinKiB: sizeArg(flags.dom0Min, '--dom0-min') }),
+        ...(flags.stallTimeoutS === undefined ? {} : { stallTimeoutS: numberFlag(flags.stallTimeoutS, '--stall-timeout-s', 0.1, false) }),
+        ...(flags.waitBudgetS === undefined ? {} : { waitBudgetS: numberFlag(flags.waitBudgetS, '--wait-budget-s', 1, false) }),
         ...(flags.listenTcp === undefined ? {} : { listenTcp: flags.listenTcp }),
         ...(flags.tokenFile === undefined ? {} : { tokenFile: flags.tokenFile }),
         logLevel: flags.logLevel,
