@@ -45,6 +45,8 @@ export interface DaemonCoreOptions {
   log: DaemonLog;
   /** fdatasync the journal (default true). */
   journalSync?: boolean;
+  /** The journal's I/O (FileJournalOptions.io): 'blocking' for a host on virtual time. Default 'async'. */
+  journalIo?: 'async' | 'blocking';
   /** TEST-ONLY: crash at this mutation (src/daemon/crash-points.ts). */
   crashAt?: { point: CrashPoint; crash: 'kill' | 'simulate' };
 }
@@ -102,7 +104,7 @@ export class DaemonCore {
         this.log.error({ repair, error: (error as Error).message }, `repair failed: ${repair.why}`);
       }
     }
-    if (report.complete) this.journal.recovered();
+    if (report.complete) await this.journal.recovered();
     else this.log.warn({}, 'some repairs failed: the journal keeps them for the next start');
     this.recovery = report;
     return report;
@@ -111,7 +113,7 @@ export class DaemonCore {
   /** Waits for every admission, closes the journal and the backend. */
   async close(): Promise<void> {
     await this.host.idle();
-    this.journal.closeFile();
+    await this.journal.closeFile();
     await this.host.close();
   }
 }
@@ -167,7 +169,7 @@ export async function startDaemonCore(options: DaemonCoreOptions): Promise<Daemo
   } else {
     backend = await openBackend({ kind: options.backend, notice: (line) => options.log.warn({}, line) });
   }
-  const journal = new FileJournal(stateDir, { sync: options.journalSync ?? true });
+  const journal = new FileJournal(stateDir, { sync: options.journalSync ?? true, io: options.journalIo ?? 'async' });
   const clock = options.clock ?? backend.clock;
   let recorder: CrashingRecorder | undefined;
   if (options.crashAt) {

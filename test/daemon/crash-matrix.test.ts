@@ -66,6 +66,8 @@ async function open(dir: string, scenario: Scenario, crashAt?: CrashPoint): Prom
     wait: { stallTimeoutMs: 2000 },
     log: silent,
     journalSync: false,
+    // The host runs on virtual time here, which cannot wait for real I/O: the journal writes on the spot.
+    journalIo: 'blocking',
     ...(crashAt ? { crashAt: { point: crashAt, crash: 'simulate' as const } } : {}),
   });
   return { core, clock };
@@ -90,7 +92,7 @@ async function play(dir: string, scenario: Scenario, crashAt?: CrashPoint): Prom
   if (!crashAt) await mock.control.settle();
   const seen = [...core.crashRecorder!.seen];
   await core.host.close();
-  core.journal.closeFile();
+  await core.journal.closeFile();
   return { baseline, events, seen };
 }
 
