@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { Option, type Command } from 'commander';
 import { followEvents } from '../../api/client.js';
 import { SystemClock } from '../../clock.js';
+import type { Physinfo } from '../../backend.js';
+import { readTextFile } from '../../read-text-file.js';
 import type { AdmissionEvent, EventError } from '../../toolstack/events.js';
 import { STRATEGIES, type StrategyName } from '../../toolstack/strategy-name.js';
 import type { GuestRequest } from '../../toolstack/types.js';
@@ -50,16 +52,20 @@ export function registerCreate(program: Command, cli: CommandContext): void {
     .option('--floor <name=size>', "a running guest's balloon floor; repeatable (others are never ballooned)", (v, acc: Map<string, number>) => collectFloor(v, acc), new Map<string, number>())
     .option('--dom0-min <size>', 'never balloon dom0 below this (default 1g)')
     .action(async (files: string[], options: CreateOptions, command: Command) => {
-      // Configs are read before the backend opens: on the mock host, virtual time runs only while no real I/O waits.
-      const { loadGuestConfig } = await import('../../config/index.js');
-      const requests: GuestRequest[] = [];
-      for (const file of files) {
-        const { config, warnings } = await loadGuestConfig(file);
-        for (const warning of warnings) cli.io.stderr(`${warning}\n`);
-        const name = config.c_info.name;
-        if (typeof name !== 'string' || name.length === 0) throw new UsageError(`${file}: the guest has no name (c_info.name)`);
-        requests.push({ name, config, paused: options.paused });
-      }
+      // Config files are read before the backend opens: on the mock host, virtual time runs only while no real I/O
+      // waits. They are mapped once the host is known, for that host (as xl reads them: cpus = "all", node:N and
+      // vnuma depend on its CPUs and nodes).
+      const texts: Array<[string, string]> = [];
+      for (const file of files) texts.push([file, await readTextFile(file, 'config')]);
+      const { parseGuestConfig, xlHostFromPhysinfo } = await import('../../config/index.js');
+      const readRequests = (physinfo: Physinfo): GuestRequest[] =>
+        texts.map(([file, text]) => {
+          const { config, warnings } = parseGuestConfig(text, file, { host: xlHostFromPhysinfo(physinfo) });
+          for (const warning of warnings) cli.io.stderr(`${warning}\n`);
+          const name = config.c_info.name;
+          if (typeof name !== 'string' || name.length === 0) throw new UsageError(`${file}: the guest has no name (c_info.name)`);
+          return { name, config, paused: options.paused };
+        });
       const dom0MinKiB = options.dom0Min === undefined ? undefined : sizeArg(options.dom0Min, '--dom0-min');
       const json = cli.global.json;
       const printer = new ProgressPrinter(cli.io.stdout);
@@ -74,7 +80,8 @@ export function registerCreate(program: Command, cli: CommandContext): void {
       const socket = await cli.daemon();
       if (socket) {
         if (dom0MinKiB !== undefined) throw new UsageError('--dom0-min is the daemon\'s to set (xenclaim serve --dom0-min)');
-        const daemonHost = await cli.remote<{ strategy: string }>(socket, 'GET', '/v1/host');
+        const daemonHost = await cli.remote<{ strategy: string; physinfo: Physinfo }>(socket, 'GET', '/v1/host');
+        const requests = readRequests(daemonHost.physinfo);
         if (command.getOptionValueSource('strategy') === 'cli' && options.strategy !== daemonHost.strategy) {
           throw new UsageError(`the daemon admits with ${daemonHost.strategy}; --strategy ${options.strategy} cannot change that (xenclaim serve --strategy)`);
         }
@@ -105,6 +112,7 @@ export function registerCreate(program: Command, cli: CommandContext): void {
       const { resultJson } = await import('../../toolstack/types.js');
       await cli.withHost(
         async (host) => {
+          const requests = readRequests(await host.backend.physinfo());
           host.subscribe(show);
           const results = await host.createGuests(requests);
           report(results.map(resultJson));
