@@ -92,6 +92,7 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
       }
       claimed = true;
     }
+    host.changed(true);
 
     const profile = host.profileFor(plan.name);
     // Pages due per tick at the build rate; the fraction carries over so the rate is exact over time.
@@ -110,6 +111,7 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
       host.counts.hypercalls.populate++;
       populate(host, domain, pages);
       left -= pages;
+      host.changed(true);
     }
 
     if (claimed) {
@@ -130,6 +132,7 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
       notePauseChange(domain, host.clock.now());
       process.onUnpaused();
     }
+    host.changed(true);
     return domid;
   } catch (error) {
     const failure = error instanceof BuildFailure
@@ -143,6 +146,7 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
       host.counts.hypercalls.destroyDomain++;
       host.beginDestroy(domain);
     }
+    host.changed(true);
     // libxl_domain_create_new reports a failed build once libxl__destroy_domid is done: the memory is back by then.
     await untilGone(host, domid);
     throw toXenError(plan, domain, failure);
@@ -173,7 +177,7 @@ function deviceModelMemory(host: MockHost, plan: GuestPlan, domain: MockDomain):
   host.counts.hypercalls.createDomain++;
   const stub = host.domains.add(domid, 'pv', 1, true, host.clock.now());
   const stubKiB = plan.stubdomKiB + plan.videoKiB;
-  stub.guest = { name: `${plan.name}-dm`, targetKiB: stubKiB, staticMaxKiB: stubKiB, videoKiB: 0 };
+  host.domains.setGuest(stub, { name: `${plan.name}-dm`, targetKiB: stubKiB, staticMaxKiB: stubKiB, videoKiB: 0 });
   domain.guest!.stubdomDomid = domid;
   host.counts.hypercalls.setMaxMem++;
   host.heap.setMaxPages(stub.account, kibToPagesFloor(stubKiB + LIBXL_MAXMEM_CONSTANT_KIB));

@@ -83,6 +83,7 @@ export class MockControl {
     this.host.profilesByName.set(name, { ...this.host.profilesByName.get(name), ...checked });
     const running = this.host.domains.findByName(name);
     if (running) this.applyProfile(running.domid, checked);
+    this.host.changed(true);
   }
 
   /** Changes one domain's guest profile now (e.g. make a donor stuck mid-scenario). */
@@ -138,6 +139,7 @@ export class MockControl {
       process.onPaused();
     }
     if (minMiB !== undefined) this.minMiB.set(domid, minMiB);
+    host.changed(true);
     return domid;
   }
 

@@ -59,6 +59,15 @@ export class DomainTable {
     return this.sorted;
   }
 
+  /** The last domid given (persisted with the host, so a restored host goes on from there). */
+  get lastDomid(): number {
+    return this.rover;
+  }
+
+  set lastDomid(domid: number) {
+    this.rover = domid;
+  }
+
   /** The domain whose guest has this name (a live one before a dying one of the same name). */
   findByName(name: string): MockDomain | undefined {
     return this.byName.get(name);

@@ -156,6 +156,14 @@ describe('the goals (docs/bounds.md#goals)', () => {
     }
   });
 
+  it("the README's case B table (setup.sh's last output, cut after the balloon rounds) is what the simulator prints today", () => {
+    const readme = readFileSync(join(EXAMPLES, '../../README.md'), 'utf8');
+    const quoted = readme.split('\n').filter((line) => line.endsWith(' ...')).map((line) => line.slice(0, -' ...'.length));
+    const printed = formatReportTable(played.get('b-ballooning-needed.json')!).split('\n');
+    expect(quoted).toHaveLength(2 + ADMITTERS.length); // header, rule, one row per strategy and peer model
+    for (const line of quoted) expect(printed.some((p) => p.startsWith(line)), line).toBe(true);
+  });
+
   it('one stuck donor among several costs claim-first under 1 s over the tight bound (which knows who is stuck)', () => {
     for (const file of ['d-stuck-donors.json', 'f-one-stuck-donor.json']) {
       const claim = by(played.get(file)!, 'claim-first');

@@ -2,8 +2,6 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { readTextFile } from '../../read-text-file.js';
-import { formatReportTable, parseScenario, renderReportHtml, runScenario } from '../../simulate/index.js';
 import { ADMITTERS, type AdmitterName } from '../../toolstack/strategy-name.js';
 import { EXIT_FAILED, type CommandContext } from '../command-context.js';
 
@@ -20,6 +18,8 @@ export function registerSimulate(program: Command, cli: CommandContext): void {
     )
     .option('--html <file>', 'also write a page with every timeline and the host\'s memory drawn')
     .action(async (file: string, options: { strategy?: AdmitterName | 'all'; html?: string }) => {
+      const { readTextFile } = await import('../../read-text-file.js');
+      const { formatReportTable, parseScenario, renderReportHtml, runScenario } = await import('../../simulate/index.js');
       const text = await readTextFile(file, 'simulate');
       const scenario = parseScenario(text);
       const strategies = options.strategy === undefined ? undefined : options.strategy === 'all' ? ADMITTERS : [options.strategy];
