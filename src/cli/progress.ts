@@ -59,7 +59,7 @@ export class ProgressPrinter {
       case 'donors-restored':
         return `donors restored: ${event.donors.map((d) => `${d.name} → ${mib(d.toKiB)}`).join(', ')}`;
       case 'limits-set':
-        return `max_pages limited on ${event.limits.length} guest(s)`;
+        return `max_pages limited on ${event.limits.length} guest(s) (${event.reason})`;
       case 'limits-removed':
         return `max_pages limits removed from ${event.limits.length} guest(s)`;
       case 'running':

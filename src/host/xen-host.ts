@@ -5,18 +5,23 @@
  * the event stream and the mutation port every change to Xen passes through. A CLI command opens one for its run;
  * the simulator one per strategy played; a daemon keeps one for its whole life.
  */
+import { admitGrowth } from '../admission/capacity.js';
+import { DonorLedger } from '../admission/donor-ledger.js';
 import type { XenBackend } from '../backend.js';
 import { SystemClock, type Clock } from '../clock.js';
 import { XenError } from '../errors.js';
-import type { StrategyContext } from '../toolstack/context.js';
+import { planPolicy, type StrategyContext } from '../toolstack/context.js';
 import { createStrategy } from '../toolstack/create.js';
 import type { AdmissionEvent, EventBody } from '../toolstack/events.js';
 import { HostLock } from '../toolstack/host-lock.js';
+import { MaxPagesLimits } from '../toolstack/max-pages-limits.js';
 import { BackendMutations, type MutationPort, type MutationRecorder } from '../toolstack/mutations.js';
+import { observe } from '../toolstack/observe.js';
 import type { StrategyName } from '../toolstack/strategy-name.js';
 import {
   DEFAULT_POLL_MS, type AdmissionResult, type AdmissionStrategy, type AdmissionTuning, type GuestRequest,
 } from '../toolstack/types.js';
+import { kibToPagesCeil, pagesToKiB, pagesToMiB } from '../units.js';
 import { checkDomid } from '../validate.js';
 import { EventStream, type AdmissionEventListener } from './event-stream.js';
 
@@ -34,6 +39,11 @@ export interface HostOptions extends AdmissionTuning {
   floorsKiB?: ReadonlyMap<string, number>;
   /** Sees every mutation's intent before it is made and its outcome after (where a journal plugs in). */
   recorder?: MutationRecorder;
+  /**
+   * Names of guests without a balloon driver (an HVM guest without PV drivers, say): never asked to balloon, their
+   * max_pages never limited.
+   */
+  withoutBalloonDriver?: readonly string[];
 }
 
 /** One Xen host's admission brain (see the file header); construct it with `new XenHost(options)`. */
@@ -45,7 +55,11 @@ export class XenHost {
   readonly mutations: MutationPort;
   /** One brain per host: ballooning decisions are taken under it. */
   readonly lock = new HostLock();
+  /** Every max_pages limit the host holds, by guest and holder (docs/architecture.md#max-pages-limits). */
+  readonly limits: MaxPagesLimits;
   private readonly strategy: AdmissionStrategy;
+  private readonly context: StrategyContext;
+  private readonly withoutBalloonDriver: Set<string>;
   private readonly events = new EventStream();
   private readonly floors = new Map<string, number>();
   /** Guests being built, and guests built and running that are not donors yet (see `started`). */
@@ -61,6 +75,8 @@ export class XenHost {
     this.clock = options.clock ?? options.backend.clock ?? new SystemClock();
     this.strategyName = options.strategy ?? 'claim-first';
     this.mutations = new BackendMutations(this.backend, options.recorder);
+    this.limits = new MaxPagesLimits(this.mutations, (body) => this.emit(body));
+    this.withoutBalloonDriver = new Set(options.withoutBalloonDriver ?? []);
     for (const [name, kib] of options.floorsKiB ?? []) this.setFloor(name, kib);
     const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
     if (!Number.isFinite(pollMs) || pollMs <= 0) {
@@ -69,7 +85,8 @@ export class XenHost {
         op: this.strategyName,
       });
     }
-    this.strategy = createStrategy(this.strategyName, this.context(options, pollMs));
+    this.context = this.makeContext(options, pollMs);
+    this.strategy = createStrategy(this.strategyName, this.context);
   }
 
   /** Listens to every progress event of this host; returns the function that stops listening. */
@@ -140,14 +157,54 @@ export class XenHost {
     return this.clock.run(work);
   }
 
-  /** An operator sets a guest's balloon target (xl mem-set; max_pages follows it, as libxl enforces). */
+  /**
+   * An operator sets a guest's balloon target (xl mem-set; max_pages follows it, as libxl enforces). A raised target
+   * is growth, and growth is an admission too (docs/architecture.md#growth): it may take only memory that is free,
+   * not promised to a request of this host and not the reserve for Xen — never memory a pending request waits for.
+   * ENOMEM (nothing changed) when it does not fit, naming the increase, what is free and what is promised; ESRCH for
+   * an unknown domid. A guest this host holds a max_pages limit on keeps it, raised to the admitted target.
+   */
   setMemoryTarget(domid: number, targetKiB: number): Promise<void> {
-    return this.mutations.setTarget({ domid: checkDomid('setMemoryTarget', domid), targetKiB });
+    return this.admitTarget(checkDomid('setMemoryTarget', domid), targetKiB);
   }
 
-  /** An operator sets a guest's max_pages (xl mem-max). */
+  private async admitTarget(domid: number, targetKiB: number): Promise<void> {
+    const { state } = await observe(this.context);
+    const domain = state.domains.find((d) => d.domid === domid);
+    if (domain === undefined) {
+      throw new XenError(`setMemoryTarget: ESRCH (no domain ${domid})`, { code: 'ESRCH', op: 'setMemoryTarget' });
+    }
+    const raised = targetKiB > domain.targetKiB;
+    if (raised) {
+      const growth = admitGrowth(state, domid, kibToPagesCeil(targetKiB), planPolicy(this.context), this.strategy.promisedPages(state));
+      if (!growth.allowed) {
+        const mib = (pages: number): string => `${Math.round(pagesToMiB(pages) * 10) / 10} MiB`;
+        throw new XenError(
+          `setMemoryTarget: ENOMEM (raising ${domain.name} to ${Math.round(targetKiB / 1024)} MiB needs ${mib(growth.increasePages)} ` +
+            `more, but only ${mib(growth.admissiblePages)} is free and not promised to other guests, to requests waiting ` +
+            `for memory or to the reserve kept for Xen)`,
+          { code: 'ENOMEM', op: 'setMemoryTarget' },
+        );
+      }
+    }
+    await this.mutations.setTarget({ domid, targetKiB });
+    if (this.limits.snapshot().has(domid)) {
+      const after = await this.backend.getDomain(domid);
+      await this.limits.changedElsewhere(domid, pagesToKiB(after.maxPages), raised ? targetKiB : undefined);
+    }
+  }
+
+  /** An operator sets a guest's max_pages (xl mem-max); a limit this host holds on it stays, over the new maximum. */
   setMaxMem(domid: number, maxKiB: number): Promise<void> {
-    return this.mutations.setMaxMem({ domid: checkDomid('setMaxMem', domid), maxKiB });
+    return this.setMax(checkDomid('setMaxMem', domid), maxKiB);
+  }
+
+  private async setMax(domid: number, maxKiB: number): Promise<void> {
+    await this.mutations.setMaxMem({ domid, maxKiB });
+    if (this.limits.snapshot().has(domid)) {
+      const after = await this.backend.getDomain(domid);
+      await this.limits.changedElsewhere(domid, pagesToKiB(after.maxPages));
+    }
   }
 
   /** An operator destroys a guest (xl destroy). */
@@ -179,7 +236,7 @@ export class XenHost {
     this.events.publish({ ...body, atMs: this.clock.now(), strategy: this.strategyName } as AdmissionEvent);
   }
 
-  private context(options: HostOptions, pollMs: number): StrategyContext {
+  private makeContext(options: HostOptions, pollMs: number): StrategyContext {
     return {
       strategy: this.strategyName,
       backend: this.backend,
@@ -191,6 +248,9 @@ export class XenHost {
       lock: this.lock,
       building: this.building,
       uncooperative: this.uncooperative,
+      withoutBalloonDriver: this.withoutBalloonDriver,
+      limits: this.limits,
+      handover: new DonorLedger(),
       floorsKiB: () => this.floors,
       emit: (body) => this.emit(body),
       nextBalloonRound: () => ++this.balloonRounds,

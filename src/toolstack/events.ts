@@ -4,6 +4,7 @@
  * and `request` (the guest name, or null for host-wide steps such as limits). Plain data: JSON.stringify-able.
  */
 import type { GiveUpReport } from '../admission/give-up.js';
+import type { LimitReason } from './mutations.js';
 import type { StrategyName } from './strategy-name.js';
 
 export interface DonorTarget {
@@ -41,12 +42,15 @@ export type AdmissionEvent =
   | (Base & { type: 'admitted'; request: string; via: 'claim' | 'pool' | 'model' })
   /** The claim (or the allocation) was refused with ENOMEM: the fallback starts. */
   | (Base & { type: 'claim-refused'; request: string; error: EventError })
-  /** New balloon targets were set; `round` counts ballooning rounds on this host from 1. */
+  /**
+   * New balloon targets were set (lowered, or an earlier ask given back by a replan); `round` counts ballooning
+   * rounds on this host from 1; `method` is how the planner weighed the donors (balloon-plan.ts).
+   */
   | (Base & {
       type: 'ballooning';
       request: string | null;
       round: number;
-      method: 'proportional' | 'round-robin';
+      method: 'proportional' | 'by-rate';
       shortfallKiB: number;
       donors: DonorTarget[];
     })
@@ -64,9 +68,12 @@ export type AdmissionEvent =
   | (Base & { type: 'donor-uncooperative'; request: string | null; domid: number; name: string })
   /** Donors' targets were raised back by what a failed admission had asked of them. */
   | (Base & { type: 'donors-restored'; request: string | null; donors: DonorTarget[] })
-  /** limit-and-check: max_pages limits set / removed. */
-  | (Base & { type: 'limits-set'; request: null; limits: LimitChange[] })
-  | (Base & { type: 'limits-removed'; request: null; limits: LimitChange[] })
+  /**
+   * max_pages limits set (limit-and-check's batch, a donor's limit following its lowered target, the model's) and
+   * lifted; `request` is the request they are held for (null: a strategy's batch or queue).
+   */
+  | (Base & { type: 'limits-set'; request: string | null; reason: LimitReason; limits: LimitChange[] })
+  | (Base & { type: 'limits-removed'; request: string | null; limits: LimitChange[] })
   | (Base & { type: 'running'; request: string; domid: number })
   | (Base & { type: 'gave-up'; request: string; report: GiveUpReport; message: string })
   | (Base & { type: 'failed'; request: string; error: EventError })

@@ -49,8 +49,9 @@ describe('real Xen: claim-first with its ballooning fallback', () => {
     const start = await x.physinfo();
     expect(start.outstandingPages, 'the host must have no outstanding claims before the test').toBe(0);
     const freeMiB = Math.floor((start.freePages - start.outstandingPages) / PAGES_PER_MIB);
-    // Two guests take all but a few MiB (libxl adds 1 MiB and rounds to 2 MiB per guest).
-    const eachMiB = Math.floor(freeMiB / 2) - 4;
+    // Two guests take all but the reserve xenclaim keeps for Xen (64 MiB) and a few MiB (libxl adds 1 MiB and
+    // rounds to 2 MiB per guest).
+    const eachMiB = Math.floor((freeMiB - 64) / 2) - 4;
     expect(eachMiB, `the host has ${freeMiB} MiB free: too little for two guests above their ${FLOOR_MIB} MiB floor`).toBeGreaterThan(FLOOR_MIB + THIRD_MIB / 2);
     const fillers = [`xenclaim-fill1-${tag}`, `xenclaim-fill2-${tag}`];
     const filled = await createGuests(x, fillers.map((name) => ({ name, config: guestConfig(name, eachMiB) })), { clock });
@@ -71,13 +72,14 @@ describe('real Xen: claim-first with its ballooning fallback', () => {
       clock,
       floorsKiB: new Map(fillers.map((name) => [name, FLOOR_MIB * 1024])),
       policy: { dom0Ballooning: false },
-      wait: { stallTimeoutMs: 30_000, budgetMs: 600_000 },
+      wait: { stallTimeoutMs: 30_000, maxWaitMs: 600_000 },
       pollMs: 1000,
       onEvent: (event) => events.push(event),
     });
     if (result!.domid !== null) domids.push(result!.domid);
     expect(result!.error?.message ?? null).toBeNull();
-    expect(events.some((e) => e.type === 'claim-refused')).toBe(true);
+    // Too little free: the look before the claim (or the claim itself) sent it to the fallback.
+    expect(events.filter((e) => e.type === 'building').length).toBeGreaterThanOrEqual(1);
     const ballooning = events.filter((e) => e.type === 'ballooning');
     expect(ballooning.length).toBeGreaterThanOrEqual(1);
     expect((await x.physinfo()).outstandingPages).toBe(0);
