@@ -52,6 +52,12 @@ export interface BalloonPolicy {
    * memory (docs/claim-rules.md#rule-7), so no admission may take it (capacity.ts).
    */
   reserveKiB: number;
+  /**
+   * How far short of its target a donor may stop and still count as there (default 256 pages = 1 MiB; the wait's
+   * targetTolerancePages): every donor asked anything is asked this much more (within what it can give), so its
+   * share comes even when its driver stops that short (squeezed compensates its drivers' inaccuracy the same way).
+   */
+  tolerancePages: number;
 }
 
 /** 64 MiB, in KiB: Xen's low-memory threshold (xen/common/page_alloc.c, low_mem_virq_limit's default). */
@@ -66,6 +72,7 @@ export const DEFAULT_BALLOON_POLICY: Readonly<BalloonPolicy> = Object.freeze({
   marginMinPages: 256,
   countPendingGrowth: true,
   reserveKiB: DEFAULT_RESERVE_KIB,
+  tolerancePages: 256,
 });
 
 export type ExclusionReason =
@@ -183,6 +190,9 @@ export function resolveBalloonPolicy(op: string, partial: Partial<BalloonPolicy>
   if (policy.marginFraction > 1) throw invalidArgument(op, 'policy.marginFraction', 'at most 1', policy.marginFraction);
   if (!Number.isSafeInteger(policy.marginMinPages) || policy.marginMinPages < 0) {
     throw invalidArgument(op, 'policy.marginMinPages', 'an integer >= 0', policy.marginMinPages);
+  }
+  if (!Number.isSafeInteger(policy.tolerancePages) || policy.tolerancePages < 0) {
+    throw invalidArgument(op, 'policy.tolerancePages', 'an integer >= 0', policy.tolerancePages);
   }
   if (typeof policy.dom0Ballooning !== 'boolean') {
     throw invalidArgument(op, 'policy.dom0Ballooning', 'true or false', policy.dom0Ballooning);
@@ -359,6 +369,34 @@ function checkRates(rates: ReadonlyMap<number, number> | undefined): void {
   }
 }
 
+function infeasible(
+  base: Omit<BalloonPlan, 'method' | 'feasible' | 'coveredPages' | 'gamma' | 'finishS' | 'marginPages' | 'donors'>,
+  eligible: number,
+  excluded: number,
+  needPages: number,
+  code: InfeasibleReason['code'],
+  atMostPages: number,
+): BalloonPlan {
+  const mib = (pages: number): string => `${Math.floor(pagesToKiB(pages) / KIB_PER_MIB)} MiB`;
+  return {
+    ...base,
+    method: 'proportional',
+    feasible: false,
+    coveredPages: 0,
+    gamma: 0,
+    finishS: null,
+    marginPages: 0,
+    donors: [],
+    reason: {
+      code,
+      message:
+        `needs ${mib(needPages)} plus the ${mib(base.reservePages)} kept free for Xen; the usable headroom is ` +
+        `${mib(Math.max(0, base.usableHeadroomPages - base.promisedPages))} and at most ${mib(atMostPages)} more can be freed ` +
+        `from ${eligible} eligible donor(s) without going below a floor (${excluded} domain(s) excluded)`,
+    },
+  };
+}
+
 /**
  * Plans ballooning for `needPages` (see the header). Infeasible plans ask nobody: when even every page the
  * eligible donors could give plus the usable headroom cannot cover the need and the reserve, the request fails at
@@ -389,29 +427,12 @@ export function planBalloon(state: ObservedState, request: BalloonRequest): Ball
     return { ...base, method: 'proportional', feasible: true, coveredPages: 0, gamma: 0, finishS: null, marginPages: 0, donors: [] };
   }
   if (reclaimablePages < shortfallPages) {
-    const mib = (pages: number): string => `${Math.floor(pagesToKiB(pages) / KIB_PER_MIB)} MiB`;
-    return {
-      ...base,
-      method: 'proportional',
-      feasible: false,
-      coveredPages: 0,
-      gamma: 0,
-      finishS: null,
-      marginPages: 0,
-      donors: [],
-      reason: {
-        code: 'not-enough-reclaimable',
-        message:
-          `needs ${mib(needPages)} plus the ${mib(reservePages)} kept free for Xen; the usable headroom is ` +
-          `${mib(Math.max(0, usableHeadroomPages - promisedPages))} and at most ${mib(reclaimablePages)} more can be freed ` +
-          `from ${candidates.length} eligible donor(s) without going below a floor (${excluded.length} domain(s) excluded)`,
-      },
-    };
+    return infeasible(base, candidates.length, excluded.length, needPages, 'not-enough-reclaimable', reclaimablePages);
   }
 
+  const caps = candidates.map((c) => c.givePages);
   const asked = Math.min(reclaimablePages, shortfallPages + safetyMarginPages(shortfallPages, policy));
   const { weights, byRate } = weightsOf(candidates, request.rates);
-  const caps = candidates.map((c) => c.givePages);
   const movingCap = caps.reduce((sum, cap, i) => (weights[i]! > 0 ? sum + cap : sum), 0);
   let shares: number[];
   let level: number;
@@ -440,7 +461,8 @@ export function planBalloon(state: ObservedState, request: BalloonRequest): Ball
       });
       return;
     }
-    const toPages = c.totPages - share;
+    // Asked the tolerance more than its share, so the share comes even if its driver stops that far short.
+    const toPages = c.totPages - Math.min(c.givePages, share + policy.tolerancePages);
     donors.push({
       domid: c.domid,
       name: c.name,

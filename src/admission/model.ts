@@ -234,15 +234,18 @@ export interface ModelLimit {
 /**
  * What the model enforces (see the header): every running guest with a balloon driver (not being built, not dying)
  * is held to its target. A guest whose target was raised above the limit it has (`held`, KiB by domid) is growth:
- * admitted — its limit raised to the new target — only while the model has free room for it, first come (domid
- * order) first served; otherwise it keeps its limit (and waits). Returns the limits and the growth refused.
+ * admitted — its limit raised to the new target — only while the model has free room for it beyond what requests
+ * waiting for memory need (`waitingPages`: growth never takes what a pending request waits for), first come (domid
+ * order) first served; otherwise it keeps its limit (and waits). Returns the limits, the growth refused, and the model
+ * with every admitted growth counted (its state's max_pages at the new limits).
  */
 export function modelLimits(
   model: HostModel,
   held: ReadonlyMap<number, number>,
   policy: Partial<BalloonPolicy> = {},
-): { limits: ModelLimit[]; refused: { domid: number; name: string; increasePages: number }[] } {
-  let free = Math.max(0, modelFreePages(model, policy));
+  waitingPages = 0,
+): { limits: ModelLimit[]; refused: { domid: number; name: string; increasePages: number }[]; model: HostModel } {
+  let free = Math.max(0, modelFreePages(model, policy) - waitingPages);
   const limits: ModelLimit[] = [];
   const refused: { domid: number; name: string; increasePages: number }[] = [];
   for (const d of [...model.state.domains].sort((a, b) => a.domid - b.domid)) {
@@ -260,7 +263,14 @@ export function modelLimits(
     }
     limits.push({ domid: d.domid, name: d.name, maxKiB, limitKiB: d.targetKiB });
   }
-  return { limits, refused };
+  // What the model counts from now on: each guest's growth up to its limit.
+  const limitPages = new Map(limits.map((l) => [l.domid, kibToPagesFloor(l.limitKiB)]));
+  const domains = model.state.domains.map((d) => {
+    const limit = limitPages.get(d.domid);
+    // (Xen keeps the lower of the limit and the guest's own max_pages: counting up to the limit never counts less.)
+    return limit === undefined ? d : { ...d, maxPages: limit };
+  });
+  return { limits, refused, model: { ...model, state: { ...model.state, domains } } };
 }
 
 export type ReleaseCause = 'built' | 'gone';

@@ -100,6 +100,8 @@ export interface WaitState {
   gone: readonly number[];
   /** The headroom (less the executor's own promises) at the last observation. */
   lastHeadroomPages: number;
+  /** When any watched donor last reached a new low (or the wait began). */
+  lastAnyProgressMs: number;
   lastObservedMs: number;
   plans: number;
 }
@@ -200,6 +202,7 @@ export function startWaiting(start: StartWaiting): WaitStep {
     uncooperative: [],
     gone: [],
     lastHeadroomPages: headroomPages,
+    lastAnyProgressMs: nowMs,
     lastObservedMs: nowMs,
     plans: 0,
   };
@@ -324,6 +327,7 @@ export function observeProgress(state: WaitState, observation: WaitObservation):
     }
     return next;
   });
+  const anyProgress = donors.some((d) => d.lastMovedMs === nowMs);
   const next: WaitState = {
     ...state,
     donors,
@@ -331,10 +335,11 @@ export function observeProgress(state: WaitState, observation: WaitObservation):
     gone,
     uncooperative: [...state.uncooperative, ...stalled],
     lastHeadroomPages: observation.headroomPages,
+    lastAnyProgressMs: anyProgress ? nowMs : state.lastAnyProgressMs,
     lastObservedMs: nowMs,
   };
 
-  if (admissiblePages(observation.headroomPages, state.reservePages, arrivingOf(donors)) >= state.needPages) {
+  if (admissiblePages(observation.headroomPages, state.reservePages, arrivingOf(donors, asked)) >= state.needPages) {
     // The need is there: nobody has to be judged now; a donor that stalled stays watched (its ask is the executor's).
     const stalledStill = stalled.map((u) => ({ ...state.donors.find((d) => d.domid === u.domid)!, totPages: u.totPages, reached: false }));
     return { state: { ...next, donors: [...donors, ...stalledStill], uncooperative: state.uncooperative }, decision: { kind: 'retry-claim' } };
@@ -343,6 +348,11 @@ export function observeProgress(state: WaitState, observation: WaitObservation):
   if (limit) return { state: next, decision: limit };
   if (stalled.length > 0) {
     return { state: next, decision: { kind: 'mark-uncooperative', domids: stalled.map((d) => d.domid) } };
+  }
+  if (donors.every((d) => d.reached) && nowMs - next.lastAnyProgressMs >= stallTimeoutMs) {
+    // Nothing has moved for a whole stall timeout and every donor asked is where it was asked to go: the replans
+    // find nothing that frees more. The wait is bounded by lack of progress.
+    return { state: next, decision: { kind: 'give-up', cause: 'cannot-free-enough' } };
   }
   if (newlyReached || donors.every((d) => d.reached)) return { state: next, decision: { kind: 'replan' } };
   return { state: next, decision: nextWait(next, nowMs) };
@@ -366,9 +376,10 @@ export function freedPages(state: WaitState): number {
   return state.asked.reduce((sum, d) => sum + Math.max(0, d.firstTotPages - d.lowestTotPages), 0);
 }
 
-/** Memory the watched donors are still freeing toward their targets. */
-function arrivingOf(donors: readonly WatchedDonor[]): number {
-  return donors.reduce((sum, d) => sum + Math.max(0, d.totPages - d.targetPages), 0);
+/** Memory the watched donors are still freeing toward their targets: not from one seen to have stopped (rate 0). */
+function arrivingOf(donors: readonly WatchedDonor[], asked: readonly AskedDonor[]): number {
+  const stopped = new Set(asked.filter((a) => a.ratePagesPerS === 0).map((a) => a.domid));
+  return donors.reduce((sum, d) => (stopped.has(d.domid) ? sum : sum + Math.max(0, d.totPages - d.targetPages)), 0);
 }
 
 /** The watched donors' observed rates down, pages per second (null: some donor's rate is not known yet). */

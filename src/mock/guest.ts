@@ -172,11 +172,12 @@ export class GuestProcess implements DomainProcess, MemoryWaiter {
   private phase(nowMs: number): { moving: boolean; untilMs: number } {
     const cycle = this.profile.intermittent;
     if (cycle === undefined || cycle.stuckS === 0) return { moving: true, untilMs: Number.POSITIVE_INFINITY };
-    const movingMs = cycle.movingS * 1000;
-    const periodMs = movingMs + cycle.stuckS * 1000;
-    const into = nowMs % periodMs;
+    // Whole milliseconds: a fractional period would let float error wake it a hair too early, over and over.
+    const movingMs = Math.max(1, Math.round(cycle.movingS * 1000));
+    const periodMs = movingMs + Math.max(1, Math.round(cycle.stuckS * 1000));
+    const into = Math.floor(nowMs) % periodMs;
     const moving = into < movingMs;
-    return { moving, untilMs: nowMs - into + (moving ? movingMs : periodMs) };
+    return { moving, untilMs: Math.floor(nowMs) - into + (moving ? movingMs : periodMs) };
   }
 
   /** Schedules the next balloon tick when there is work the driver can do now. */
@@ -217,7 +218,7 @@ export class GuestProcess implements DomainProcess, MemoryWaiter {
     const phase = this.phase(now);
     if (!phase.moving) {
       // Stuck for now: look again when the moving phase comes back.
-      this.tickTimer = this.host.schedule(phase.untilMs - now, () => {
+      this.tickTimer = this.host.schedule(Math.max(1, phase.untilMs - now), () => {
         this.tickTimer = undefined;
         this.tick();
       });

@@ -8,8 +8,8 @@
  * sent to the guests at theirs; the run ends when every request has settled and the host is quiescent: builds,
  * balloon drivers and page returns done), report. `lowerBoundS` is the rate-only bound of lower-bound.ts, the same
  * for every strategy. Each started request's `guaranteedFreeMiB` is sampled the moment its successful build starts:
- * the memory it can count on even if every other guest grew to its max_pages and every other build populated what it
- * still needs — squeezed's verify_memory_is_guaranteed_free, with max_pages as Xen enforces it.
+ * the memory it can count on even if every other guest grew to its target (as far as max_pages lets it) and every
+ * other build populated what it still needs — squeezed's verify_memory_is_guaranteed_free, with Xen's max_pages.
  */
 import { DEFAULT_BALLOON_POLICY, type BalloonPolicy } from '../admission/balloon-plan.js';
 import type { WaitConfig } from '../admission/progress.js';
@@ -131,13 +131,14 @@ export function scenarioTuning(scenario: Scenario): { policy: Partial<BalloonPol
   if (p.stallTimeoutS !== null) wait.stallTimeoutMs = p.stallTimeoutS * 1000;
   if (p.maxWaitS !== null) wait.maxWaitMs = p.maxWaitS * 1000;
   if (p.toleranceMiB !== null) wait.targetTolerancePages = mibToPages(p.toleranceMiB);
+  if (p.dom0MinMiB !== null) policy.dom0MinKiB = mibToKiB(p.dom0MinMiB);
   return { policy, wait };
 }
 
 /** What the rate-only lower bound needs, read off the set-up host (before any request) and the scenario. */
 async function boundInput(backend: MockBackend, scenario: Scenario, options: RunScenarioOptions): Promise<BoundInput> {
   const physinfo = await backend.physinfo();
-  const dom0MinMiB = kibToMiB(options.policy?.dom0MinKiB ?? DEFAULT_BALLOON_POLICY.dom0MinKiB);
+  const dom0MinMiB = kibToMiB(options.policy?.dom0MinKiB ?? (scenario.policy.dom0MinMiB === null ? DEFAULT_BALLOON_POLICY.dom0MinKiB : mibToKiB(scenario.policy.dom0MinMiB)));
   const dom0Donates = options.policy?.dom0Ballooning ?? DEFAULT_BALLOON_POLICY.dom0Ballooning;
   const donors: BoundDonor[] = scenario.guests.map((g) => ({
     // Down to its floor, or where a hidden floor, its inaccuracy or a stalling driver stops it first.
@@ -249,8 +250,9 @@ async function setUp(scenario: Scenario, strategy: StrategyName, options: RunSce
 /**
  * What `request` can count on the moment its build starts (see the file header): free − outstanding claims, less
  * every other build's need not yet populated or claimed, and — for a build without a claim — less what every other
- * live guest with a balloon driver could still grow to its max_pages. A claimed build is protected from the growth
- * of others by its claim, staked in the same instant on the mock.
+ * live guest with a balloon driver may still grow to: toward its target, as far as its max_pages lets it (squeezed
+ * counts target + inaccuracy − actual; a guest asking to grow raises its target, which the toolstack sees). A
+ * claimed build is protected from the growth of others by its claim, staked in the same instant on the mock.
  */
 function guaranteedFreePages(stage: Stage, request: string, claimed: boolean, withoutDriver: ReadonlySet<string>): number {
   const control = stage.backend.control;
@@ -261,7 +263,11 @@ function guaranteedFreePages(stage: Stage, request: string, claimed: boolean, wi
     const need = domain.name === undefined ? undefined : stage.needs.get(domain.name);
     const building = need !== undefined && control.guestState(domain.domid) === undefined;
     if (building) free -= Math.max(0, need - domain.totPages - domain.outstandingPages);
-    else if (!claimed && !withoutDriver.has(domain.name ?? '')) free -= Math.max(0, domain.maxPages - domain.totPages);
+    else if (!claimed && !withoutDriver.has(domain.name ?? '')) {
+      // What it may still grow to: toward its target, as far as max_pages lets it.
+      const goal = Math.min(domain.maxPages, domain.targetKiB === undefined ? domain.maxPages : kibToPagesCeil(domain.targetKiB));
+      free -= Math.max(0, goal - domain.totPages);
+    }
   }
   return free;
 }
@@ -315,11 +321,11 @@ async function drive(stage: Stage): Promise<{ results: AdmissionResult[]; demand
   return { results, demands };
 }
 
-/** A reservation of nothing is granted at once: nothing is built, nobody asked. */
+/** A reservation of nothing is granted at once: nothing is built, nobody asked, nothing to protect (free memory). */
 function reservedNothing(stage: Stage, name: string): AdmissionResult {
   const now = stage.clock.now();
   stage.needs.set(name, 0);
-  stage.guaranteed.set(name, guaranteedFreePages(stage, name, false, new Set()));
+  stage.guaranteed.set(name, guaranteedFreePages(stage, name, true, new Set()));
   return { name, ok: true, domid: null, error: null, report: null, requestedAtMs: now, admittedAtMs: now, runningAtMs: now, failedAtMs: null };
 }
 

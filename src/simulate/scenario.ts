@@ -70,6 +70,8 @@ export interface ScenarioPolicy {
   /** A wall-time limit of a wait; null: none (the default). */
   maxWaitS: number | null;
   toleranceMiB: number | null;
+  /** dom0 is never ballooned below this (the toolstack's default: 1 GiB). */
+  dom0MinMiB: number | null;
 }
 
 export interface ScenarioDemand {
@@ -307,7 +309,9 @@ function request(path: string, value: unknown): ScenarioRequest {
 }
 
 function policy(value: unknown): ScenarioPolicy {
-  const none: ScenarioPolicy = { reserveMiB: null, marginPercent: null, marginMinMiB: null, stallTimeoutS: null, maxWaitS: null, toleranceMiB: null };
+  const none: ScenarioPolicy = {
+    reserveMiB: null, marginPercent: null, marginMinMiB: null, stallTimeoutS: null, maxWaitS: null, toleranceMiB: null, dom0MinMiB: null,
+  };
   if (value === undefined) return none;
   const spec = object('policy', value);
   onlyKnownFields('policy', spec, Object.keys(none));
@@ -320,6 +324,7 @@ function policy(value: unknown): ScenarioPolicy {
     stallTimeoutS: optional('stallTimeoutS', 0, MAX_TIME_S, true),
     maxWaitS: optional('maxWaitS', 0, MAX_TIME_S),
     toleranceMiB: optional('toleranceMiB', 0, MAX_SCENARIO_MIB),
+    dom0MinMiB: optional('dom0MinMiB', MIN_DOM0_MIB, MAX_SCENARIO_MIB),
   };
 }
 

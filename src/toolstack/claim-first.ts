@@ -43,7 +43,10 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Names of requests in flight: a second request for the same name fails at once. */
   private readonly names = new Set<string>();
-  /** Builds started straight away whose claim may not be visible yet: name → need (pages). */
+  /**
+   * Builds in flight: name → need (pages). Until a build returns, what Xen does not show for it yet (its claim before
+   * libxl stakes it, libxl's extra beyond the claim) is promised to it.
+   */
   private readonly starting = new Map<string, number>();
   /** Requests in the fallback (waiting for the lock, or ballooning): name → need. Memory freed is theirs. */
   private readonly waiting = new Map<string, number>();
@@ -90,8 +93,8 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
   }
 
   /**
-   * What builds started straight away still need beyond what Xen shows for them (their domain's tot_pages plus its
-   * claim): before libxl stakes the claim, all of it.
+   * What builds in flight still need beyond what Xen shows for them (their domain's tot_pages plus its claim): before
+   * libxl stakes the claim, all of it; after, libxl's extra beyond the claim.
    */
   private unclaimedPages(state: ObservedState): number {
     let pages = 0;
@@ -239,6 +242,11 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
     const atMs = ctx.clock.now();
     ctx.emit({ type: 'building', request: request.name, claim: true, attempt });
     const build = this.build(request);
+    this.starting.set(request.name, this.waiting.get(request.name) ?? 0);
+    void build.then(
+      () => this.starting.delete(request.name),
+      () => this.starting.delete(request.name),
+    );
     let settled: { ok: true; domid: number } | { ok: false; error: unknown } | undefined;
     build.then(
       (domid) => (settled = { ok: true, domid }),

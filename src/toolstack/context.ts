@@ -5,7 +5,7 @@
  */
 import { reservePagesOf, resolveBalloonPolicy, type BalloonPolicy } from '../admission/balloon-plan.js';
 import type { DonorLedger } from '../admission/donor-ledger.js';
-import type { WaitConfig } from '../admission/progress.js';
+import { resolveWaitConfig, type WaitConfig } from '../admission/progress.js';
 import type { XenBackend } from '../backend.js';
 import type { Clock } from '../clock.js';
 import type { EventBody } from './events.js';
@@ -53,9 +53,16 @@ export interface StrategyContext {
   started(name: string): void;
 }
 
-/** The ballooning policy with every donor found uncooperative excluded. */
+/**
+ * The ballooning policy with every donor found uncooperative excluded, and the wait's target tolerance (how short of
+ * its target a donor may stop) for the planner to allow for.
+ */
 export function planPolicy(ctx: StrategyContext): Partial<BalloonPolicy> {
-  return { ...ctx.policy, excludedDomids: [...(ctx.policy.excludedDomids ?? []), ...ctx.uncooperative] };
+  return {
+    ...ctx.policy,
+    excludedDomids: [...(ctx.policy.excludedDomids ?? []), ...ctx.uncooperative],
+    tolerancePages: resolveWaitConfig(ctx.wait).targetTolerancePages,
+  };
 }
 
 /** The reserve kept free for Xen (the policy's reserveKiB), in pages. */

@@ -47,8 +47,8 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
   private tmemFrozen = false;
   /** The last check's observation and the most any later check could find (capacity.ts). */
   private lastCheck: { state: ObservedState; capacityPages: number } | undefined;
-  /** The wait as it was when it said the pool would cover what waits (fresh: its last look), for the next check. */
-  private retriedWith: WaitState | undefined;
+  /** The wait as its last look left it (fresh), when it left for the next check (a retry or a replan). */
+  private leftWith: WaitState | undefined;
 
   constructor(private readonly ctx: StrategyContext) {
     this.queue = new BuildQueue(ctx, 'pool', {
@@ -152,10 +152,13 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
         if (this.session!.pending.length > arrived) return LEAVE;
       },
       look: (wait) => lookAtDonors(ctx, null, wait),
-      replan: async () => LEAVE,
+      replan: async (wait) => {
+        this.leftWith = wait;
+        return LEAVE;
+      },
       markUncooperative: (wait, domids) => markUncooperative(ctx, this.queue.ledger, null, QUEUE, wait, domids),
       retry: async (wait) => {
-        this.retriedWith = wait;
+        this.leftWith = wait;
         return LEAVE;
       },
     };
@@ -211,12 +214,12 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
           this.settle(impossible.id, { error: impossibleRequestError(ctx, impossible.id, impossible.needPages, observation.state, itsWait) });
         }
         for (const admitted of round.admitted) this.startBuild(admitted.id);
-        // The last waiting requests admitted because the wait said the memory is there: what is still on its way is
-        // needed only for the reserve.
-        if (round.admitted.length > 0 && this.retriedWith !== undefined && this.session!.pending.length === 0) {
-          await releaseUnneededAsks(ctx, ledger, null, QUEUE, this.retriedWith);
+        // The last waiting requests admitted right after the wait looked: what is still on its way is needed only for
+        // the reserve.
+        if (round.admitted.length > 0 && this.leftWith !== undefined && this.session!.pending.length === 0) {
+          await releaseUnneededAsks(ctx, ledger, null, QUEUE, this.leftWith);
         }
-        this.retriedWith = undefined;
+        this.leftWith = undefined;
         if (round.admitted.length > 0) wait = undefined;
 
         const plan = round.balloon;

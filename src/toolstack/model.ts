@@ -190,8 +190,8 @@ export class ModelStrategy implements AdmissionStrategy {
       if (domain) model = transferReservation(model, reservation.id, domain.domid);
     }
     model = reconcile(model, observation.state).model;
-    this.model = model;
-    await this.holdLimits(model);
+    this.model = await this.holdLimits(model);
+    model = this.model;
 
     const policy = planPolicy(ctx);
     const waiting = this.pending.map((e) => ({ id: e.request.name, needPages: e.needPages }));
@@ -239,12 +239,15 @@ export class ModelStrategy implements AdmissionStrategy {
 
   /**
    * Holds every running guest to its target (modelLimits), raising the limit of a guest whose target went up only
-   * when the model has room for that growth.
+   * when the model has room for that growth beyond what the waiting requests need. Returns the model with the
+   * admitted growth counted.
    */
-  private async holdLimits(model: HostModel): Promise<void> {
+  private async holdLimits(model: HostModel): Promise<HostModel> {
     const held = new Map([...this.ctx.limits.snapshot()].map(([domid, g]) => [domid, g.limitKiB]));
-    const { limits } = modelLimits(model, held, planPolicy(this.ctx));
-    await this.ctx.limits.limit(MODEL, 'model', null, limits.map((l) => ({ domid: l.domid, name: l.name, maxKiB: l.maxKiB, kib: l.limitKiB })));
+    const waiting = this.pending.reduce((sum, e) => sum + e.needPages, 0);
+    const enforced = modelLimits(model, held, planPolicy(this.ctx), waiting);
+    await this.ctx.limits.limit(MODEL, 'model', null, enforced.limits.map((l) => ({ domid: l.domid, name: l.name, maxKiB: l.maxKiB, kib: l.limitKiB })));
+    return enforced.model;
   }
 
   /** The request at the head of the line cannot go on: it fails, with the give-up report when a wait gave up. */

@@ -11,8 +11,8 @@ import { KIB_PER_GIB as GIB_KIB, kibToPagesCeil, LIBXL_MIN_DOM0_KIB as LIBXL_DOM
 import { isXenError } from '../../src/errors.js';
 import { dom0, guest, host, MIB_KIB, MIB_PAGES } from './helpers.js';
 
-/** No reserve and no dom0: the arithmetic of the split alone. */
-const plain = { dom0Ballooning: false, reserveKiB: 0 };
+/** No reserve, no tolerance and no dom0: the arithmetic of the split alone. */
+const plain = { dom0Ballooning: false, reserveKiB: 0, tolerancePages: 0 };
 
 function donorOf(plan: BalloonPlan, domid: number) {
   const donor = plan.donors.find((d) => d.domid === domid);
@@ -150,6 +150,21 @@ describe('planBalloon: with observed rates, water-filling on time (work-conservi
     expect(waterFill([10, 100], [1, 1], 50)).toEqual({ shares: [10, 40], level: 40 });
     expect(waterFill([10, 100], [0, 1], 50).shares).toEqual([0, 50]);
     expect(waterFill([5, 5], [1, 1], 0)).toEqual({ shares: [0, 0], level: 0 });
+  });
+});
+
+describe('planBalloon: drivers that stop short of their targets', () => {
+  it('asks every donor the tolerance more than its share, within what it can give (squeezed\'s inaccuracy compensation)', () => {
+    const state = host(8192, [dom0(1024), guest(1, 2048, 512), guest(2, 2048, 2040)]);
+    const plan = planBalloon(state, { needPages: headroomPages(state.host) + 100 * MIB_PAGES, policy: { ...plain, tolerancePages: 4 * MIB_PAGES } });
+    const [one, two] = [donorOf(plan, 1), donorOf(plan, 2)];
+    expect(one.askedPages).toBe(one.expectedFreePages + 4 * MIB_PAGES);
+    // Guest 2 can give only 8 MiB: its share and the tolerance, never below its floor.
+    expect(two.askedPages).toBe(Math.min(8 * MIB_PAGES, two.expectedFreePages + 4 * MIB_PAGES));
+    expect(two.toKiB).toBeGreaterThanOrEqual(2040 * MIB_KIB);
+    const tight = planBalloon(state, { needPages: headroomPages(state.host) + 1540 * MIB_PAGES, policy: { ...plain, tolerancePages: 4 * MIB_PAGES } });
+    expect(donorOf(tight, 2).toKiB).toBe(2040 * MIB_KIB);
+    expect(plan.coveredPages).toBe(one.expectedFreePages + two.expectedFreePages);
   });
 });
 
@@ -297,7 +312,7 @@ describe('planBalloon: rounding', () => {
     const domains = [7919, 7927, 7933, 7937, 7949].map((pages, i) => ({ ...guest(i + 1, 64, 0), totPages: pages, targetKiB: pages * 4 }));
     const state: ObservedState = { host: { totalPages: 100_000, freePages: 1000, outstandingPages: 0 }, domains };
     for (const extra of [1, 2, 3, 997, 10_007, 30_000]) {
-      const plan = planBalloon(state, { needPages: 1000 + extra, policy: { marginMinPages: 0, marginFraction: 0, reserveKiB: 0 } });
+      const plan = planBalloon(state, { needPages: 1000 + extra, policy: { marginMinPages: 0, marginFraction: 0, reserveKiB: 0, tolerancePages: 0 } });
       const asked = plan.donors.reduce((s, d) => s + d.askedPages, 0);
       expect(asked).toBeGreaterThanOrEqual(extra);
       expect(asked - extra).toBeLessThan(plan.donors.length);

@@ -15,7 +15,7 @@ import {
 import { dom0, guest, host, MIB_KIB, MIB_PAGES } from './helpers.js';
 
 const req = (id: string, mib: number): PoolRequest => ({ id, needPages: mib * MIB_PAGES });
-const exact = { dom0Ballooning: false, marginFraction: 0, marginMinPages: 0, reserveKiB: 0 };
+const exact = { dom0Ballooning: false, marginFraction: 0, marginMinPages: 0, reserveKiB: 0, tolerancePages: 0 };
 
 describe('limits', () => {
   it('limits every running domain above its size to its size; not builds, not dying, not without a balloon driver', () => {

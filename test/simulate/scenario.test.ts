@@ -5,7 +5,7 @@ import { STRATEGIES } from '../../src/toolstack/strategy-name.js';
 
 /** What every guest and request gets when the scenario says nothing more. */
 const GUEST_DEFAULTS = { canBalloon: true, intermittent: null, hiddenMinMiB: null, hiddenMaxMiB: null, inaccuracyMiB: 0 };
-const NO_POLICY = { reserveMiB: null, marginPercent: null, marginMinMiB: null, stallTimeoutS: null, maxWaitS: null, toleranceMiB: null };
+const NO_POLICY = { reserveMiB: null, marginPercent: null, marginMinMiB: null, stallTimeoutS: null, maxWaitS: null, toleranceMiB: null, dom0MinMiB: null };
 
 /** The example from docs/scenario-format.md. */
 const EXAMPLE = {
@@ -87,7 +87,7 @@ describe('valid scenarios', () => {
         { name: 'limited', memoryMiB: 2048, hiddenMinMiB: 1250, hiddenMaxMiB: 2048 },
       ],
       requests: [{ name: 'reserve', needMiB: 0 }, { name: 'guest', needMiB: 1000, at: 1 }],
-      policy: { reserveMiB: 0, marginPercent: 5, marginMinMiB: 1, stallTimeoutS: 5, maxWaitS: 600, toleranceMiB: 4 },
+      policy: { reserveMiB: 0, marginPercent: 5, marginMinMiB: 1, stallTimeoutS: 5, maxWaitS: 600, toleranceMiB: 4, dom0MinMiB: 512 },
     });
     expect(scenario.host.freeMiB).toBe(0);
     // Sized so that exactly nothing is free once dom0 and the guests run.
@@ -99,7 +99,7 @@ describe('valid scenarios', () => {
       [true, null, 0, 1250],
     ]);
     expect(scenario.requests.map((r) => [r.memoryMiB, r.needMiB])).toEqual([[null, 0], [null, 1000]]);
-    expect(scenario.policy).toEqual({ reserveMiB: 0, marginPercent: 5, marginMinMiB: 1, stallTimeoutS: 5, maxWaitS: 600, toleranceMiB: 4 });
+    expect(scenario.policy).toEqual({ reserveMiB: 0, marginPercent: 5, marginMinMiB: 1, stallTimeoutS: 5, maxWaitS: 600, toleranceMiB: 4, dom0MinMiB: 512 });
   });
 
   it('hostSizeForFreeMiB is exact wherever Xen\'s own memory steps', () => {
