@@ -89,7 +89,7 @@ export function arrivingPages(state: ObservedState, policy: Partial<BalloonPolic
   return candidates.reduce((sum, c) => sum + c.inFlightPages, 0);
 }
 
-/** Pages a running guest's raised target adds: min(new target, max_pages after the raise) − max(tot, current goal). */
+/** What a growth request adds and what it may take (capacity.ts's admitGrowth). */
 export interface GrowthAdmission {
   /** Pages the raise would still take from free memory. */
   increasePages: number;
@@ -101,8 +101,9 @@ export interface GrowthAdmission {
 /**
  * A growth request (a running guest's target raised through the toolstack; docs/architecture.md#growth) is an
  * admission too: it may take only what is free, not promised and not the reserve — never memory a pending request
- * is waiting for (`promisedPages`: the strategy's promises; every other guest's growth toward its target counts as
- * promised as well). `newTargetPages` is the raised target in pages, `domid` the guest.
+ * is waiting for (`promisedPages`: the strategy's promises; every guest's growth toward its current target, this
+ * one's included, counts as promised as well). `newTargetPages` is the raised target in pages, `domid` the guest;
+ * the increase is what it adds beyond where the guest is or is already heading.
  */
 export function admitGrowth(
   state: ObservedState,
@@ -119,8 +120,9 @@ export function admitGrowth(
     throw invalidArgument(op, 'newTargetPages', 'an integer from 0 to 2^53-1', newTargetPages);
   }
   const resolved = resolveBalloonPolicy(op, policy);
-  const others = pendingGrowthPages({ ...state, domains: state.domains.filter((d) => d.domid !== domid) });
+  // Growth already agreed to (this guest's own up to its current target included) is not free any more.
+  const agreed = pendingGrowthPages(state);
   const increasePages = Math.max(0, newTargetPages - Math.max(domain.totPages, Math.min(targetPages(domain), domain.maxPages)));
-  const admissible = admissiblePages(headroomPages(state.host), reservePagesOf(resolved), arrivingPages(state, resolved), promisedPages + others);
+  const admissible = admissiblePages(headroomPages(state.host), reservePagesOf(resolved), arrivingPages(state, resolved), promisedPages + agreed);
   return { increasePages, admissiblePages: admissible, allowed: increasePages <= admissible };
 }

@@ -43,6 +43,8 @@ export class ProgressPrinter {
         return `${event.request}: ${event.via === 'claim' ? 'claimed' : `admitted by the ${event.via}`}`;
       case 'claim-refused':
         return `${event.request}: claim refused (${event.error.code ?? 'error'}): ballooning fallback`;
+      case 'build-refused':
+        return `${event.request}: build refused memory (${event.error.code ?? 'error'}): back to the queue`;
       case 'ballooning':
         return (
           `ballooning round ${event.round} (${event.method}) for ${event.request ?? 'the batch'}: short ${mib(event.shortfallKiB)}; ` +

@@ -40,8 +40,13 @@ export type AdmissionEvent =
   | (Base & { type: 'building'; request: string; claim: boolean; attempt: number })
   /** The hypervisor accepted the build's claim (seen as the domain's outstanding pages), or the pool/model admitted it. */
   | (Base & { type: 'admitted'; request: string; via: 'claim' | 'pool' | 'model' })
-  /** The claim (or the allocation) was refused with ENOMEM: the fallback starts. */
+  /** The build's claim was refused with ENOMEM: the fallback starts. */
   | (Base & { type: 'claim-refused'; request: string; error: EventError })
+  /**
+   * A build without a claim (limit-and-check, model) was refused memory by the hypervisor while it populated (the
+   * allocation gate or max_pages): the model takes the request back to its queue.
+   */
+  | (Base & { type: 'build-refused'; request: string; error: EventError })
   /**
    * New balloon targets were set (lowered, or an earlier ask given back by a replan); `round` counts ballooning
    * rounds on this host from 1; `method` is how the planner weighed the donors (balloon-plan.ts).

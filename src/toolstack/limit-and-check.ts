@@ -225,17 +225,25 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
         const plan = round.balloon;
         if (plan === null) continue;
         lastPlan = plan;
-        const set = plan.feasible ? await carryOutPlan(ctx, plan, null, ledger, QUEUE) : plan;
-        const headroom = headroomPages(observation.state.host) - (round.poolPages - round.remainingPoolPages);
-        const step: WaitStep = wait === undefined
-          ? startWaiting({ needPages: round.balloonForPages, plan: set, nowMs: ctx.clock.now(), headroomPages: headroom, config: ctx.wait })
-          : applyPlan({ ...wait, needPages: round.balloonForPages, lastHeadroomPages: headroom }, set, ctx.clock.now());
-        wait = step.state;
-        // Builds in flight: the next check waits for all of them (the ballooning goes on meanwhile).
-        if (this.session!.building.length > 0 && step.decision.kind !== 'give-up') continue;
-
-        // Nothing building: wait on the donors until the pool would cover the waiting run, then check again.
-        const outcome = await waitForMemory(io, step);
+        let step: WaitStep;
+        let outcome;
+        try {
+          const set = plan.feasible ? await carryOutPlan(ctx, plan, null, ledger, QUEUE) : plan;
+          const headroom = headroomPages(observation.state.host) - (round.poolPages - round.remainingPoolPages);
+          step = wait === undefined
+            ? startWaiting({ needPages: round.balloonForPages, plan: set, nowMs: ctx.clock.now(), headroomPages: headroom, config: ctx.wait })
+            : applyPlan({ ...wait, needPages: round.balloonForPages, lastHeadroomPages: headroom }, set, ctx.clock.now());
+          wait = step.state;
+          // Builds in flight: the next check waits for all of them (the ballooning goes on meanwhile).
+          if (this.session!.building.length > 0 && step.decision.kind !== 'give-up') continue;
+          // Nothing building: wait on the donors until the pool would cover the waiting run, then check again.
+          outcome = await waitForMemory(io, step);
+        } catch (error) {
+          // A target could not be set, or a look failed even after its retries: the head of the line cannot go on.
+          this.failHead(null, undefined, undefined, error);
+          wait = undefined;
+          continue;
+        }
         if (outcome.kind === 'left') {
           wait = outcome.wait;
           // Nothing to wait for (a retry right away): let time pass before the next check.

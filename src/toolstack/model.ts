@@ -60,7 +60,7 @@ export class ModelStrategy implements AdmissionStrategy {
         this.release(entry.request.name);
         if (!isOutOfMemory(error) || entry.attempts >= MAX_BUILD_ATTEMPTS) return false;
         // The hypervisor disagreed with the model: reconcile and try again from the queue.
-        ctx.emit({ type: 'claim-refused', request: entry.request.name, error: eventError(error) });
+        ctx.emit({ type: 'build-refused', request: entry.request.name, error: eventError(error) });
         entry.result.admittedAtMs = null;
         this.pending.unshift(entry);
         if (!this.queue.running) this.startLoop();
@@ -123,20 +123,22 @@ export class ModelStrategy implements AdmissionStrategy {
       let round: Round = { kind: 'idle' };
       let wait: WaitState | undefined;
       for (;;) {
+        let outcome;
         try {
           this.model ??= createModel((await observe(ctx)).state);
           round = await this.round(wait, true);
+          if (round.kind === 'step') outcome = await waitForMemory(io, round.step);
         } catch (error) {
           // Looked again and still failed: the request at the head of the line cannot go on.
           this.failHead(null, undefined, error);
           if (this.pending.length === 0 && this.building.size === 0) break;
+          wait = undefined;
           await idle();
           continue;
         }
         if (round.kind === 'finished') break;
         wait = undefined;
-        if (round.kind === 'step') {
-          const outcome = await waitForMemory(io, round.step);
+        if (outcome !== undefined) {
           if (outcome.kind === 'gave-up') {
             this.failHead(outcome.cause, outcome.wait);
             continue;
