@@ -14,6 +14,18 @@ interface CreateOptions {
   strategy: StrategyName;
   floor: Map<string, number>;
   dom0Min?: string;
+  reserve?: string;
+  stallTimeout?: string;
+  maxWait?: string;
+}
+
+/** A number of seconds (fractions allowed, > 0), in ms; a bad one is a usage error naming the flag and its range. */
+function secondsArg(text: string, flag: string): number {
+  const seconds = Number(text);
+  if (text.trim() === '' || !Number.isFinite(seconds) || seconds <= 0 || seconds > 365 * 24 * 3600) {
+    throw new UsageError(`${flag} must be a number of seconds > 0 and at most one year, got ${JSON.stringify(text)}`);
+  }
+  return Math.round(seconds * 1000);
 }
 
 /** `--floor NAME=SIZE`, repeatable: a running guest's balloon floor (guests without one are never ballooned). */
@@ -35,6 +47,9 @@ export function registerCreate(program: Command, cli: CommandContext): void {
     )
     .option('--floor <name=size>', "a running guest's balloon floor; repeatable (others are never ballooned)", (v, acc: Map<string, number>) => collectFloor(v, acc), new Map<string, number>())
     .option('--dom0-min <size>', 'never balloon dom0 below this (default 1g)')
+    .option('--reserve <size>', 'free memory kept for Xen itself, never admitted to a guest (default 64m)')
+    .option('--stall-timeout <seconds>', 'a donor without progress for this long is uncooperative (default 5)')
+    .option('--max-wait <seconds>', 'give up waiting for ballooning after this long (default: never while donors progress)')
     .action(async (files: string[], options: CreateOptions) => {
       // Configs are read before the backend opens: on the mock host, virtual time runs only while no real I/O waits.
       const requests: GuestRequest[] = [];
@@ -46,6 +61,9 @@ export function registerCreate(program: Command, cli: CommandContext): void {
         requests.push({ name, config, paused: options.paused });
       }
       const dom0MinKiB = options.dom0Min === undefined ? undefined : sizeArg(options.dom0Min, '--dom0-min');
+      const reserveKiB = options.reserve === undefined ? undefined : sizeArg(options.reserve, '--reserve');
+      const stallTimeoutMs = options.stallTimeout === undefined ? undefined : secondsArg(options.stallTimeout, '--stall-timeout');
+      const maxWaitMs = options.maxWait === undefined ? undefined : secondsArg(options.maxWait, '--max-wait');
       const json = cli.global.json;
       await cli.withHost(
         async (host) => {
@@ -57,7 +75,12 @@ export function registerCreate(program: Command, cli: CommandContext): void {
           for (const r of failed) cli.io.stderr(`xenclaim: ${r.name}: ${r.error?.message ?? 'failed'}\n`);
           if (failed.length > 0) cli.exitCode = EXIT_FAILED;
         },
-        { strategy: options.strategy, floorsKiB: options.floor, ...(dom0MinKiB === undefined ? {} : { policy: { dom0MinKiB } }) },
+        {
+          strategy: options.strategy,
+          floorsKiB: options.floor,
+          policy: { ...(dom0MinKiB === undefined ? {} : { dom0MinKiB }), ...(reserveKiB === undefined ? {} : { reserveKiB }) },
+          wait: { ...(stallTimeoutMs === undefined ? {} : { stallTimeoutMs }), ...(maxWaitMs === undefined ? {} : { maxWaitMs }) },
+        },
       );
     });
 }
