@@ -11,7 +11,7 @@ import { SystemClock } from '../../src/clock.js';
 import { createGuests } from '../../src/host/create-guests.js';
 import type { AdmissionEvent } from '../../src/toolstack/events.js';
 import {
-  announceSkip, destroyGuestIfPresent, guestConfig, guestConsoleLog, guestImageSkipReason, openXen, PAGES_PER_MIB, waitFor,
+  announceSkip, destroyGuestIfPresent, guestConfig, guestConsoleLog, guestSkipReason, openXen, PAGES_PER_MIB, waitFor,
   xenSkipReason,
 } from '../xen/xen-env.js';
 
@@ -19,11 +19,6 @@ const skipReason = xenSkipReason();
 const THIRD_MIB = 256;
 const FLOOR_MIB = 128;
 
-function guestSkipReason(xen: XenBackend | undefined): string | undefined {
-  if (skipReason !== undefined) return skipReason;
-  if (xen !== undefined && !xen.features.libxl) return 'the native addon has no libxl part (features.libxl is false)';
-  return guestImageSkipReason();
-}
 
 describe('real Xen: claim-first with its ballooning fallback', () => {
   let xen: XenBackend | undefined;
