@@ -18,6 +18,8 @@ export interface GuestRecord {
   staticMaxKiB: number;
   /** memory/videoram in KiB (HVM only; 0 otherwise). */
   videoKiB: number;
+  /** The stub domain running this HVM guest's device model, destroyed with it (libxl__destroy_device_model). */
+  stubdomDomid?: number;
 }
 
 export interface MockDomain {
@@ -53,6 +55,15 @@ export class DomainTable {
   all(): readonly MockDomain[] {
     this.sorted ??= [...this.byDomid.values()].sort((a, b) => a.domid - b.domid);
     return this.sorted;
+  }
+
+  /** The last domid given (persisted with the host, so a restored host goes on from there). */
+  get lastDomid(): number {
+    return this.rover;
+  }
+
+  set lastDomid(domid: number) {
+    this.rover = domid;
   }
 
   findByName(name: string): MockDomain | undefined {

@@ -17,11 +17,12 @@ import type { XenBackend } from '../backend.js';
 import { VirtualClock } from '../clock.js';
 import { XenHost } from '../host/xen-host.js';
 import { MockBackend } from '../mock/backend.js';
+import { parseGuestConfig } from '../mock/config.js';
 import { DEFAULT_GUEST_PROFILE } from '../mock/spec.js';
 import type { AdmissionEvent } from '../toolstack/events.js';
 import type { StrategyName } from '../toolstack/strategy-name.js';
 import type { AdmissionResult, AdmissionTuning } from '../toolstack/types.js';
-import { KIB_PER_MIB, kibToMiB, kibToPagesCeil, mibToKiB, mibToPages, pagesToMiB } from '../units.js';
+import { kibToMiB, kibToPagesCeil, mibToKiB, mibToPages, pagesToMiB } from '../units.js';
 import { checkHostInvariants, snapshotMaxPages } from './invariants.js';
 import { lowerBoundS, type BoundDonor, type BoundInput } from './lower-bound.js';
 import type { Scenario, ScenarioRequest } from './scenario.js';
@@ -108,16 +109,30 @@ function seconds(ms: number): number {
 /** A reservation's build runs at this rate: its memory is taken in one step of the mock's builder. */
 const RESERVATION_MIBPS = 1024 * 1024 * 1024;
 
+type RequestConfig = { c_info: { type: 'pv'; name: string }; b_info: { max_memkb: number; target_memkb: number } };
+
+function pvConfig(name: string, kib: number): RequestConfig {
+  return { c_info: { type: 'pv', name }, b_info: { max_memkb: kib, target_memkb: kib } };
+}
+
 /**
  * The libxl config a request is played with: a PV guest of its size; for a reservation of needMiB (rounded up to
- * 2 MiB, as libxl rounds every need), a PV guest whose libxl need is exactly that — its target is the need less
- * libxl's 1 MiB PV extra — built in one step. A reservation of 0 is not built at all (see drive).
+ * 2 MiB, as libxl rounds every need), the largest PV guest whose libxl need (the mock's, libxl 4.17's: target,
+ * paging pool and 1 MiB extra) is at most that — exactly that, as needs come in 2 MiB steps — built in one step. A
+ * reservation of 0 is not built at all (see drive).
  */
-export function requestConfig(request: ScenarioRequest): { c_info: { type: 'pv'; name: string }; b_info: { max_memkb: number; target_memkb: number } } {
-  const kib = request.memoryMiB !== null
-    ? mibToKiB(request.memoryMiB)
-    : mibToKiB(2 * Math.ceil((request.needMiB ?? 0) / 2)) - KIB_PER_MIB;
-  return { c_info: { type: 'pv', name: request.name }, b_info: { max_memkb: kib, target_memkb: kib } };
+export function requestConfig(request: ScenarioRequest): RequestConfig {
+  if (request.memoryMiB !== null) return pvConfig(request.name, mibToKiB(request.memoryMiB));
+  const needKiB = mibToKiB(2 * Math.ceil((request.needMiB ?? 0) / 2));
+  const needOf = (kib: number): number => parseGuestConfig('simulate', pvConfig(request.name, kib)).needKiB;
+  let low = 0;
+  let high = needKiB; // the need is at least the target
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (needOf(mid) <= needKiB) low = mid;
+    else high = mid - 1;
+  }
+  return pvConfig(request.name, low);
 }
 
 /** The scenario's policy as the host's tuning (only what the scenario sets; the rest stays the default). */

@@ -154,12 +154,14 @@ export async function keepDonors(ctx: StrategyContext, ledger: DonorLedger, requ
  * not undone while they are still needed.
  */
 export async function handOver(ctx: StrategyContext, ledger: DonorLedger, holder: string): Promise<void> {
+  if (ledger.size > 0) await ctx.mutations.handOver({ request: holder });
   ctx.handover.absorb(ledger.take());
   await ctx.limits.transfer(holder, HANDOVER);
 }
 
 /** Takes over what a failed request handed over (see handOver). */
 export async function adoptHandover(ctx: StrategyContext, ledger: DonorLedger, holder: string): Promise<void> {
+  if (ctx.handover.size > 0) await ctx.mutations.adoptHandover({ request: holder });
   ledger.absorb(ctx.handover.take());
   await ctx.limits.transfer(HANDOVER, holder);
 }

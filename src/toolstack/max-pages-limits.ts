@@ -27,7 +27,7 @@ interface LimitedGuest {
   holders: Map<string, Held>;
 }
 
-/** One guest to limit: its domid, name and max_pages now (KiB), as observed. */
+/** One guest to limit: its domid, name and max_pages (KiB) as observed (read afresh before its first limit). */
 export interface LimitTarget {
   domid: number;
   name: string;
@@ -38,9 +38,16 @@ export class MaxPagesLimits {
   private readonly guests = new Map<number, LimitedGuest>();
   private chain: Promise<unknown> = Promise.resolve();
 
+  /**
+   * `readMaxKiB` reads a guest's max_pages (KiB) now: a guest's original is read with it when its first limit is set,
+   * inside the book's serial order — an observation made before another holder's limit was lifted would otherwise
+   * record that limit as the original, and each release would ratchet max_pages down (a 100-guest storm did). Without
+   * it (unit tests) the caller's observed value is trusted.
+   */
   constructor(
     private readonly mutations: MutationPort,
     private readonly emit: (body: EventBody) => void,
+    private readonly readMaxKiB?: (domid: number) => Promise<number>,
   ) {}
 
   /** The guests limited now, by domid: the limit Xen has and the original. */
@@ -66,8 +73,9 @@ export class MaxPagesLimits {
         for (const target of targets) {
           let guest = this.guests.get(target.domid);
           if (guest === undefined) {
-            if (target.maxKiB <= target.kib) continue;
-            guest = { name: target.name, originalKiB: target.maxKiB, currentKiB: target.maxKiB, holders: new Map() };
+            const maxKiB = await this.freshMaxKiB(target);
+            if (maxKiB === null || maxKiB <= target.kib) continue;
+            guest = { name: target.name, originalKiB: maxKiB, currentKiB: maxKiB, holders: new Map() };
             this.guests.set(target.domid, guest);
           }
           const before = guest.holders.get(holder);
@@ -164,6 +172,17 @@ export class MaxPagesLimits {
   /** The domain is gone: forget its limits. */
   forget(domid: number): void {
     this.guests.delete(domid);
+  }
+
+  /** The guest's max_pages now (null: it is gone), or as the caller observed it without a reader. */
+  private async freshMaxKiB(target: LimitTarget): Promise<number | null> {
+    if (this.readMaxKiB === undefined) return target.maxKiB;
+    try {
+      return await this.readMaxKiB(target.domid);
+    } catch (error) {
+      if (error instanceof XenError && error.code === 'ESRCH') return null;
+      throw error;
+    }
   }
 
   /** Brings Xen's max_pages to what the book says (lowest limit held, or the original); the change made, if any. */

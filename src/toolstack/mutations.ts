@@ -106,12 +106,20 @@ export interface RestoreMaxPagesIntent {
   holder: string;
 }
 
-/** An operator sets a guest's max_pages (xl mem-max). */
+/** An operator sets a guest's maximum (xl mem-max: libxl_domain_setmaxmem, max_pages = max + 1 MiB). */
 export interface SetMaxMemIntent {
   kind: 'set-max-mem';
   domid: number;
   maxKiB: number;
 }
+
+/**
+ * No change to Xen, but to who depends on earlier ones (claim-first): a failed request hands its donors' gains to the
+ * next request waiting for memory ('hand-over'), which takes them on ('adopt-handover'). A journal moves the lowered
+ * targets with them, so that a crash in between restores exactly what no started guest was given.
+ */
+export type HandOverIntent = { kind: 'hand-over'; request: string };
+export type AdoptHandoverIntent = { kind: 'adopt-handover'; request: string };
 
 /** tmem (hosts before Xen 4.13 only): freeze it, cap it at `pages` (MAX_SAFE_INTEGER lifts the cap), thaw it. */
 export interface FreezeTmemIntent {
@@ -136,6 +144,8 @@ export type MutationIntent =
   | LimitMaxPagesIntent
   | RestoreMaxPagesIntent
   | SetMaxMemIntent
+  | HandOverIntent
+  | AdoptHandoverIntent
   | FreezeTmemIntent
   | CapTmemIntent
   | ThawTmemIntent;
@@ -151,6 +161,13 @@ export type MutationOutcome = { ok: true; domid?: number } | { ok: false; error:
 export interface MutationRecorder {
   before(intent: MutationIntent): void | Promise<void>;
   after(intent: MutationIntent, outcome: MutationOutcome): void | Promise<void>;
+  /**
+   * The host's admission of `request` (a guest name) settled — started or failed, its own cleanup done — so what was
+   * changed for it is no longer in flight. Optional; errors are swallowed like after()'s.
+   */
+  settled?(request: string): void | Promise<void>;
+  /** Nothing is in flight on the host any more (every admission and batch cleanup done). Optional. */
+  idle?(): void | Promise<void>;
 }
 
 /** Intent-typed: one method per kind of change. Every method resolves or rejects exactly as the backend call does. */
@@ -166,6 +183,10 @@ export interface MutationPort {
   limitMaxPages(intent: Omit<LimitMaxPagesIntent, 'kind'>): Promise<void>;
   restoreMaxPages(intent: Omit<RestoreMaxPagesIntent, 'kind'>): Promise<void>;
   setMaxMem(intent: Omit<SetMaxMemIntent, 'kind'>): Promise<void>;
+  /** Recorded only: nothing is called in Xen. */
+  handOver(intent: Omit<HandOverIntent, 'kind'>): Promise<void>;
+  /** Recorded only: nothing is called in Xen. */
+  adoptHandover(intent: Omit<AdoptHandoverIntent, 'kind'>): Promise<void>;
   freezeTmem(): Promise<void>;
   capTmem(intent: Omit<CapTmemIntent, 'kind'>): Promise<void>;
   thawTmem(): Promise<void>;
@@ -217,7 +238,15 @@ export class BackendMutations implements MutationPort {
   }
 
   setMaxMem(intent: Omit<SetMaxMemIntent, 'kind'>): Promise<void> {
-    return this.run({ kind: 'set-max-mem', ...intent }, () => this.backend.setMaxMem(intent.domid, intent.maxKiB));
+    return this.run({ kind: 'set-max-mem', ...intent }, () => this.backend.setGuestMaxMem(intent.domid, intent.maxKiB));
+  }
+
+  handOver(intent: Omit<HandOverIntent, 'kind'>): Promise<void> {
+    return this.run({ kind: 'hand-over', ...intent }, () => Promise.resolve());
+  }
+
+  adoptHandover(intent: Omit<AdoptHandoverIntent, 'kind'>): Promise<void> {
+    return this.run({ kind: 'adopt-handover', ...intent }, () => Promise.resolve());
   }
 
   freezeTmem(): Promise<void> {

@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { main, type CliIo } from '../../src/cli/main.js';
 import type { XenBackend } from '../../src/backend.js';
@@ -80,11 +81,42 @@ describe('xenclaim CLI', () => {
     expect((await mock.getDomain(domid)).targetKiB).toBe(512 * 1024);
   });
 
-  it('mem-max sets max_pages by domid; plain numbers are MiB', async () => {
+  it('mem-max sets the maximum by domid with the 1 MiB libxl slack in max_pages; plain numbers are MiB', async () => {
     const { mock, domid } = hostWithGuest();
     const out = await run(['mem-max', String(domid), '1536'], mock);
     expect(out.code).toBe(0);
-    expect((await mock.getDomain(domid)).maxPages).toBe(1536 * 256);
+    expect((await mock.getDomain(domid)).maxPages).toBe((1536 + 1) * 256);
+  });
+
+  // A field report (mem-max below the target): `xl mem-max` goes through libxl_domain_setmaxmem, so must ours.
+  it('mem-max refuses a maximum below the target naming both, and keeps the 1 MiB slack (field case)', async () => {
+    const mock = new MockBackend();
+    const before = await mock.getDomain(0);
+    const refused = await run(['mem-max', 'Domain-0', '512m', '--backend', 'mock'], mock);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/524288 KiB/);
+    expect(refused.stderr).toMatch(/target of 1048576 KiB/);
+    expect(refused.stderr).toContain('[EINVAL]');
+    expect((await mock.getDomain(0)).maxPages).toBe(before.maxPages);
+    const ok = await run(['mem-max', 'Domain-0', '2g', '--backend', 'mock', '--json'], mock);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toEqual({ domid: 0, maxKiB: 2048 * 1024, maxPages: (2048 + 1) * 256, maxPagesKiB: (2048 + 1) * 1024 });
+    expect((await mock.getDomain(0)).maxPages).toBe((2048 + 1) * 256);
+    // static-max is libxl's to keep: mem-set above the old static-max is still refused, as libxl refuses it.
+    const above = await run(['mem-set', 'Domain-0', '1536m'], mock);
+    expect(above.code).toBe(1);
+    expect(above.stderr).toContain('static-max');
+  });
+
+  it('mem-max at exactly the target is accepted; mem-set enforces max_pages = target + 1 MiB', async () => {
+    const { mock, domid } = hostWithGuest();
+    expect((await run(['mem-max', 'web1', '1024m'], mock)).code).toBe(0);
+    expect((await mock.getDomain(domid)).maxPages).toBe((1024 + 1) * 256);
+    expect((await run(['mem-set', 'web1', '768m'], mock)).code).toBe(0);
+    const after = await mock.getDomain(domid);
+    expect(after.targetKiB).toBe(768 * 1024);
+    expect(after.maxPages).toBe((768 + 1) * 256);
+    expect((await run(['mem-max', 'web1', '700m'], mock)).stderr).toMatch(/target of 786432 KiB, got 716800 KiB/);
   });
 
   it('destroy removes the guest', async () => {
@@ -140,6 +172,43 @@ describe('xenclaim CLI', () => {
   });
 });
 
+describe('xenclaim config reads a config for the host it runs on', () => {
+  it('cpus = "all" is every CPU of the host (a bitmap rounded up to whole bytes, as libxl allocates it)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xenclaim-cli-'));
+    const file = join(dir, 'all.cfg');
+    await writeFile(file, 'name = "g1"\nkernel = "/k"\nvcpus = 1\ncpus = "all"\n');
+    const out = await run(['config', file], new MockBackend({ host: { memoryMiB: 16384, nrCpus: 12 } }));
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout).b_info.vcpu_hard_affinity).toEqual([Array.from({ length: 16 }, (_, i) => i)]);
+  });
+
+  it('a key that cannot be mapped is an EINVAL naming the key, file and line, and nothing is created', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xenclaim-cli-'));
+    const file = join(dir, 'pci.cfg');
+    await writeFile(file, 'name = "g1"\ntype = "hvm"\nmemory = 256\nrdm = "strategy=host,policy=relaxed"\npci = [ "03:00.0" ]\n');
+    for (const command of ['config', 'create']) {
+      const mock = new MockBackend();
+      const before = (await mock.listDomains()).length;
+      const out = await run([command, file], mock);
+      expect(out.code, command).toBe(1);
+      expect(out.stderr, command).toMatch(new RegExp(`^xenclaim: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:7: rdm "strategy=host,policy=relaxed": xl 4\\.17 ignores the whole rdm setting.*\\[EINVAL\\]\\n$`));
+      expect((await mock.listDomains()).length, command).toBe(before);
+    }
+  });
+});
+
+describe('the large-hvm-overhead field case', () => {
+  it('create refuses it on the default mock host (dom0 at its floor), naming libxl\'s need against the free memory', async () => {
+    const file = fileURLToPath(new URL('../config/fixtures/large-hvm-overhead.cfg', import.meta.url));
+    const mock = new MockBackend();
+    const out = await run(['create', file], mock);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/xenclaim: bighvm: Cannot admit guest "bighvm": it needs 15256 MiB .* but only 15224 MiB of free memory/);
+    expect((await mock.listDomains()).map((d) => d.name)).toEqual(['Domain-0']);
+    expect((await mock.physinfo()).outstandingPages).toBe(0);
+  });
+});
+
 describe('xenclaim create and simulate', () => {
   async function writeGuest(dir: string, name: string, memoryMiB: number): Promise<string> {
     const file = join(dir, `${name}.cfg`);
@@ -186,21 +255,21 @@ describe('xenclaim create and simulate', () => {
 
   it('--reserve sets the memory kept free for Xen (64m by default): a guest that would eat into it is refused, saying so', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'xenclaim-create-'));
-    // 4096 MiB host: Xen 40, dom0 1024 → 3032 MiB free; the guest needs 3002.
+    // 4096 MiB host: Xen 40, dom0 1024 → 3032 MiB free; the guest needs 3014 (libxl 4.17: target, paging pool, 1 MiB).
     const refused = new MockBackend({ host: { memoryMiB: 4096, dom0MiB: 1024 } });
     const out = await run(['create', await writeGuest(dir, 'tight', 3000)], refused);
     expect(out.code).toBe(1);
-    expect(out.stderr).toMatch(/needs 3002 MiB .* plus the 64 MiB kept free for Xen/);
+    expect(out.stderr).toMatch(/needs 3014 MiB .* plus the 64 MiB kept free for Xen/);
     const fits = new MockBackend({ host: { memoryMiB: 4096, dom0MiB: 1024 } });
-    const ok = await run(['create', '--reserve', '16m', '--stall-timeout', '2.5', '--max-wait', '600', await writeGuest(dir, 'tight', 3000)], fits);
+    const ok = await run(['create', '--reserve', '16m', '--stall-timeout-s', '2.5', '--max-wait-s', '600', await writeGuest(dir, 'tight', 3000)], fits);
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
   });
 
   it.each([
     ['--reserve', 'lots', /--reserve must be an integer with an optional suffix/],
-    ['--stall-timeout', '0', /--stall-timeout must be a number of seconds > 0 and at most one year, got "0"/],
-    ['--max-wait', '-5', /--max-wait must be a number of seconds > 0/],
+    ['--stall-timeout-s', '0', /--stall-timeout-s must be a number of seconds > 0 and at most one year, got "0"/],
+    ['--max-wait-s', '-5', /--max-wait-s must be a number of seconds > 0/],
   ])('a bad %s is bad usage', async (flag, value, message) => {
     const dir = await mkdtemp(join(tmpdir(), 'xenclaim-create-'));
     const out = await run(['create', flag, value, await writeGuest(dir, 'g', 256)]);
@@ -257,7 +326,7 @@ describe('xenclaim when the backend cannot be opened', () => {
 
   it('a failing hypercall is exit 1 with its Xen code', async () => {
     const { mock } = hostWithGuest();
-    mock.control.injectFault('setMaxMem', 'EPERM');
+    mock.control.injectFault('setGuestMaxMem', 'EPERM');
     const out = await run(['mem-max', 'web1', '2g'], mock);
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(/^xenclaim: .*\[EPERM\]\n$/);

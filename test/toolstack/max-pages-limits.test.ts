@@ -47,6 +47,23 @@ describe('MaxPagesLimits', () => {
     expect(events[1]).toMatchObject({ request: 'r1', reason: 'donor' });
   });
 
+  it('reads the original afresh: an observation made while another holder\'s limit stood does not become the original', async () => {
+    const changes: Change[] = [];
+    let xenKiB = 8192;
+    const tracking: MutationPort = {
+      limitMaxPages: async (i: Omit<LimitMaxPagesIntent, 'kind'>) => { changes.push({ kind: 'limit', ...i }); xenKiB = i.toKiB; },
+      restoreMaxPages: async (i: Omit<RestoreMaxPagesIntent, 'kind'>) => { changes.push({ kind: 'restore', ...i }); xenKiB = i.toKiB; },
+    } as unknown as MutationPort;
+    const limits = new MaxPagesLimits(tracking, () => undefined, async () => xenKiB);
+    await limits.limit('r1', 'donor', 'r1', [{ ...web, kib: 6000 }]);
+    const staleObservation = { ...web, maxKiB: 6000 }; // r2 looked while r1's limit stood
+    await limits.release('r1', 'r1');
+    await limits.limit('r2', 'donor', 'r2', [{ ...staleObservation, kib: 5000 }]);
+    await limits.release('r2', 'r2');
+    expect(changes.map((c) => [c.kind, c.toKiB, c.originalKiB])).toEqual([['limit', 6000, 8192], ['restore', 8192, 8192], ['limit', 5000, 8192], ['restore', 8192, 8192]]);
+    expect(xenKiB).toBe(8192);
+  });
+
   it('a holder may raise its own limit (a donor given back part of its ask), never above the original', async () => {
     const changes: Change[] = [];
     const limits = new MaxPagesLimits(port(changes), () => undefined);

@@ -1,32 +1,36 @@
 /**
  * `xenclaim create FILE...`: creates guests from xl.cfg (or libxl JSON) files concurrently, admitted by a strategy,
- * with a progress display (or one JSON event per line, then the results).
+ * with a progress display (or one JSON event per line, then the results). Through the daemon when one answers: the
+ * same output, its events followed over GET /v1/events.
  */
+import { randomUUID } from 'node:crypto';
 import { Option, type Command } from 'commander';
-import { loadGuestConfig } from '../../config/index.js';
+import { followEvents } from '../../api/client.js';
+import { SystemClock } from '../../clock.js';
+import type { Physinfo } from '../../backend.js';
+import { readTextFile } from '../../read-text-file.js';
+import type { AdmissionEvent, EventError } from '../../toolstack/events.js';
 import { STRATEGIES, type StrategyName } from '../../toolstack/strategy-name.js';
-import { resultJson, type GuestRequest } from '../../toolstack/types.js';
+import type { GuestRequest } from '../../toolstack/types.js';
 import { EXIT_FAILED, sizeArg, UsageError, type CommandContext } from '../command-context.js';
 import { ProgressPrinter } from '../progress.js';
+import { addAdmissionOptions, admissionSettings, givenAdmissionFlags, type AdmissionFlags } from '../admission-flags.js';
 
-interface CreateOptions {
+interface CreateOptions extends AdmissionFlags {
   paused: boolean;
   strategy: StrategyName;
   floor: Map<string, number>;
-  dom0Min?: string;
-  reserve?: string;
-  stallTimeout?: string;
-  maxWait?: string;
 }
 
-/** A number of seconds (fractions allowed, > 0), in ms; a bad one is a usage error naming the flag and its range. */
-function secondsArg(text: string, flag: string): number {
-  const seconds = Number(text);
-  if (text.trim() === '' || !Number.isFinite(seconds) || seconds <= 0 || seconds > 365 * 24 * 3600) {
-    throw new UsageError(`${flag} must be a number of seconds > 0 and at most one year, got ${JSON.stringify(text)}`);
-  }
-  return Math.round(seconds * 1000);
+/** A result as printed: the fields of resultJson (src/toolstack/types.ts). */
+interface PrintedResult {
+  name: string;
+  ok: boolean;
+  error: EventError | null;
+  [key: string]: unknown;
 }
+
+const TERMINAL: ReadonlySet<string> = new Set(['running', 'failed', 'gave-up']);
 
 /** `--floor NAME=SIZE`, repeatable: a running guest's balloon floor (guests without one are never ballooned). */
 function collectFloor(text: string, floors: Map<string, number>): Map<string, number> {
@@ -37,7 +41,7 @@ function collectFloor(text: string, floors: Map<string, number>): Map<string, nu
 }
 
 export function registerCreate(program: Command, cli: CommandContext): void {
-  program
+  const create = program
     .command('create')
     .description('create guests from xl.cfg (or libxl JSON) files, concurrently, admitted by a strategy')
     .argument('<files...>', 'one config file per guest')
@@ -45,42 +49,76 @@ export function registerCreate(program: Command, cli: CommandContext): void {
     .addOption(
       new Option('--strategy <name>', 'how guests are admitted when memory is short').choices([...STRATEGIES]).default('claim-first'),
     )
-    .option('--floor <name=size>', "a running guest's balloon floor; repeatable (others are never ballooned)", (v, acc: Map<string, number>) => collectFloor(v, acc), new Map<string, number>())
-    .option('--dom0-min <size>', 'never balloon dom0 below this (default 1g)')
-    .option('--reserve <size>', 'free memory kept for Xen itself, never admitted to a guest (default 64m)')
-    .option('--stall-timeout <seconds>', 'a donor without progress for this long is uncooperative (default 5)')
-    .option('--max-wait <seconds>', 'give up waiting for ballooning after this long (default: never while donors progress)')
-    .action(async (files: string[], options: CreateOptions) => {
-      // Configs are read before the backend opens: on the mock host, virtual time runs only while no real I/O waits.
-      const requests: GuestRequest[] = [];
-      for (const file of files) {
-        const { config, warnings } = await loadGuestConfig(file);
-        for (const warning of warnings) cli.io.stderr(`${warning}\n`);
-        const name = config.c_info.name;
-        if (typeof name !== 'string' || name.length === 0) throw new UsageError(`${file}: the guest has no name (c_info.name)`);
-        requests.push({ name, config, paused: options.paused });
-      }
-      const dom0MinKiB = options.dom0Min === undefined ? undefined : sizeArg(options.dom0Min, '--dom0-min');
-      const reserveKiB = options.reserve === undefined ? undefined : sizeArg(options.reserve, '--reserve');
-      const stallTimeoutMs = options.stallTimeout === undefined ? undefined : secondsArg(options.stallTimeout, '--stall-timeout');
-      const maxWaitMs = options.maxWait === undefined ? undefined : secondsArg(options.maxWait, '--max-wait');
+    .option('--floor <name=size>', "a running guest's balloon floor; repeatable (others are never ballooned)", (v, acc: Map<string, number>) => collectFloor(v, acc), new Map<string, number>());
+  addAdmissionOptions(create)
+    .action(async (files: string[], options: CreateOptions, command: Command) => {
+      // Config files are read before the backend opens: on the mock host, virtual time runs only while no real I/O
+      // waits. They are mapped once the host is known, for that host (as xl reads them: cpus = "all", node:N and
+      // vnuma depend on its CPUs and nodes).
+      const texts: Array<[string, string]> = [];
+      for (const file of files) texts.push([file, await readTextFile(file, 'config')]);
+      const { parseGuestConfig, xlHostFromPhysinfo } = await import('../../config/index.js');
+      const readRequests = (physinfo: Physinfo): GuestRequest[] =>
+        texts.map(([file, text]) => {
+          const { config, warnings } = parseGuestConfig(text, file, { host: xlHostFromPhysinfo(physinfo) });
+          for (const warning of warnings) cli.io.stderr(`${warning}\n`);
+          const name = config.c_info.name;
+          if (typeof name !== 'string' || name.length === 0) throw new UsageError(`${file}: the guest has no name (c_info.name)`);
+          return { name, config, paused: options.paused };
+        });
+      const settings = admissionSettings(options);
       const json = cli.global.json;
+      const printer = new ProgressPrinter(cli.io.stdout);
+      const show = (event: AdmissionEvent): void => (json ? cli.io.stdout(`${JSON.stringify({ event })}\n`) : printer.onEvent(event));
+      const report = (results: PrintedResult[]): void => {
+        if (json) cli.io.stdout(`${JSON.stringify({ results })}\n`);
+        const failed = results.filter((r) => !r.ok);
+        for (const r of failed) cli.io.stderr(`xenclaim: ${r.name}: ${r.error?.message ?? 'failed'}\n`);
+        if (failed.length > 0) cli.exitCode = EXIT_FAILED;
+      };
+
+      const socket = await cli.daemon();
+      if (socket) {
+        const given = givenAdmissionFlags(options);
+        if (given.length > 0) throw new UsageError(`${given.join(', ')}: the daemon's to set, for every create it admits (xenclaim serve ${given[0]})`);
+        const daemonHost = await cli.remote<{ strategy: string; physinfo: Physinfo }>(socket, 'GET', '/v1/host');
+        const requests = readRequests(daemonHost.physinfo);
+        if (command.getOptionValueSource('strategy') === 'cli' && options.strategy !== daemonHost.strategy) {
+          throw new UsageError(`the daemon admits with ${daemonHost.strategy}; --strategy ${options.strategy} cannot change that (xenclaim serve --strategy)`);
+        }
+        for (const [name, floorKiB] of options.floor) await cli.remote(socket, 'PUT', `/v1/domains/${encodeURIComponent(name)}/floor`, { floorKiB });
+        const requestId = randomUUID();
+        const settled = new Set<string>();
+        // The daemon's clock started with the daemon; times are shown from this command's first event, as standalone.
+        let originMs: number | undefined;
+        const stop = await followEvents(socket, requestId, (data) => {
+          const { requestId: _id, ...event } = data as AdmissionEvent & { requestId: string };
+          originMs ??= event.atMs;
+          show({ ...event, atMs: event.atMs - originMs } as AdmissionEvent);
+          if (TERMINAL.has(event.type)) settled.add(event.request as string);
+        });
+        try {
+          const answer = await cli.remote<{ results: PrintedResult[] }>(socket, 'POST', '/v1/domains', {
+            guests: requests.map((r) => ({ config: r.config })), paused: options.paused, requestId,
+          });
+          // The last events travel on the other connection: wait for them a little.
+          const clock = new SystemClock();
+          for (let waited = 0; settled.size < requests.length && waited < 2000; waited += 20) await clock.sleep(20);
+          report(answer.results);
+        } finally {
+          stop();
+        }
+        return;
+      }
+      const { resultJson } = await import('../../toolstack/types.js');
       await cli.withHost(
         async (host) => {
-          const printer = new ProgressPrinter(cli.io.stdout);
-          host.subscribe((event) => (json ? cli.io.stdout(`${JSON.stringify({ event })}\n`) : printer.onEvent(event)));
+          const requests = readRequests(await host.backend.physinfo());
+          host.subscribe(show);
           const results = await host.createGuests(requests);
-          if (json) cli.io.stdout(`${JSON.stringify({ results: results.map(resultJson) })}\n`);
-          const failed = results.filter((r) => !r.ok);
-          for (const r of failed) cli.io.stderr(`xenclaim: ${r.name}: ${r.error?.message ?? 'failed'}\n`);
-          if (failed.length > 0) cli.exitCode = EXIT_FAILED;
+          report(results.map(resultJson));
         },
-        {
-          strategy: options.strategy,
-          floorsKiB: options.floor,
-          policy: { ...(dom0MinKiB === undefined ? {} : { dom0MinKiB }), ...(reserveKiB === undefined ? {} : { reserveKiB }) },
-          wait: { ...(stallTimeoutMs === undefined ? {} : { stallTimeoutMs }), ...(maxWaitMs === undefined ? {} : { maxWaitMs }) },
-        },
+        { strategy: options.strategy, floorsKiB: options.floor, ...settings },
       );
     });
 }
