@@ -5,7 +5,7 @@
 export * from './backend.js';
 export * from './units.js';
 export { XenError, isXenError, isOutOfMemory } from './errors.js';
-export { SystemClock, VirtualClock, type Clock, type Timer } from './clock.js';
+export { AutoClock, SystemClock, VirtualClock, type Clock, type Timer } from './clock.js';
 export { MockBackend, type MockHostSpec } from './mock/backend.js';
 export { openBackend, PRIVCMD_PATH, type BackendKind, type OpenBackendOptions } from './open-backend.js';
 export { XenHost, createGuests, type HostOptions, type CreateGuestsOptions, type AdmissionEventListener } from './host/index.js';

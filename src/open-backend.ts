@@ -17,7 +17,10 @@ export interface OpenBackendOptions {
   kind: BackendKind;
   /** Mock only: the simulated host (defaults: 16384 MiB, 1024 MiB dom0, Xen 4.17, no tmem). */
   host?: MockHostSpec;
-  /** Mock only: the clock the simulated host runs on (default: a fresh VirtualClock). */
+  /**
+   * Mock only: the clock the simulated host runs on. Default: a fresh AutoClock (simulated time that passes by
+   * itself); pass a VirtualClock to drive time yourself.
+   */
   clock?: Clock;
   /** Native only: a path to the addon, or the loaded addon itself (better-sqlite3's nativeBinding pattern). */
   nativeBinding?: string | NativeBinding;

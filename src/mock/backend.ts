@@ -10,7 +10,7 @@ import type {
   BackendFeatures, CreateEmptyDomainOptions, CreateGuestOptions, DomainInfo, LibxlDomainConfig, Physinfo,
   SetMemoryTargetOptions, XenBackend, XenVersionInfo,
 } from '../backend.js';
-import { VirtualClock, type Clock } from '../clock.js';
+import { AutoClock, type Clock } from '../clock.js';
 import { XenError } from '../errors.js';
 import {
   checkBoolean, checkCount, checkDomid, checkInteger, checkObject, checkOneOf, checkSignedCount, MAX_VCPUS,
@@ -35,7 +35,12 @@ export type { CallCounts, FaultPoint } from './faults.js';
 export { MockControl } from './control.js';
 
 export interface MockBackendOptions {
+  /** The simulated host (defaults: 16384 MiB, 1024 MiB dom0, Xen 4.17, no tmem). */
   host?: MockHostSpec | undefined;
+  /**
+   * The clock the simulated host runs on. Default: an AutoClock, simulated time that passes by itself, so every
+   * call simply resolves. Pass a VirtualClock to drive time yourself (tests, the simulator).
+   */
   clock?: Clock | undefined;
 }
 
@@ -70,7 +75,7 @@ export class MockBackend implements XenBackend {
       throw new XenError('MockBackend: clock must be a Clock (now, sleep, setTimer)', { code: 'EINVAL', op: 'MockBackend' });
     }
     this.hostSpec = resolveHostSpec(opts.host);
-    this.clock = clock ?? new VirtualClock();
+    this.clock = clock ?? new AutoClock();
     this.host = new MockHost(this.hostSpec, this.clock);
     this.features = Object.freeze({ claims: true, tmem: this.hostSpec.tmem, libxl: true });
     this.control = new MockControl(this.host);

@@ -3,7 +3,7 @@
  * a guest's own growth demand, fault injection, call counts, accounting and quiescence. Nothing here exists on a
  * real host; the XenBackend methods stay exactly what Xen offers.
  */
-import { VirtualClock } from '../clock.js';
+import { AutoClock, VirtualClock } from '../clock.js';
 import { XenError } from '../errors.js';
 import { checkCount, checkDomid, checkInteger, checkObject, checkOneOf, invalidArgument, MAX_VCPUS } from '../validate.js';
 import { notePauseChange } from './domains.js';
@@ -190,12 +190,14 @@ export class MockControl {
 
   /**
    * Runs a VirtualClock until the simulated host is quiescent (other timers due on the way fire too). Throws after
-   * `limitMs` of virtual time, e.g. when a balloon driver keeps retrying.
+   * `limitMs` of virtual time, e.g. when a balloon driver keeps retrying. On an AutoClock (the default), waits until
+   * its time has stopped passing. EINVAL on any other clock.
    */
   async settle(limitMs = 24 * 3600 * 1000): Promise<void> {
     const clock = this.host.clock;
+    if (clock instanceof AutoClock) return clock.whenIdle();
     if (!(clock instanceof VirtualClock)) {
-      throw new XenError('control.settle: only a VirtualClock can be run forward', { code: 'EINVAL', op: 'control.settle' });
+      throw new XenError('control.settle: only a VirtualClock or an AutoClock can be run forward', { code: 'EINVAL', op: 'control.settle' });
     }
     const deadline = clock.now() + limitMs;
     await clock.advance(0);
