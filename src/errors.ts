@@ -45,6 +45,8 @@ export function errnoName(errno: number): string {
 export interface XenErrorFields {
   code: string;
   op: string;
+  /** The argument or config field the error is about, where there is one (`config.b_info.target_memkb`). */
+  field?: string | undefined;
   errno?: number | undefined;
   xenLog?: readonly string[] | undefined;
   cause?: unknown;
@@ -57,6 +59,8 @@ export class XenError extends Error {
   readonly errno: number | undefined;
   /** The backend operation that failed, e.g. `claimPages`. */
   readonly op: string;
+  /** The argument or config field at fault, e.g. `config.b_info.target_memkb` (EINVAL from an argument check). */
+  readonly field: string | undefined;
   /** Lines the Xen libraries logged while the operation ran (captured, never printed to stderr). */
   readonly xenLog: readonly string[];
 
@@ -65,6 +69,7 @@ export class XenError extends Error {
     this.name = 'XenError';
     this.code = fields.code;
     this.op = fields.op;
+    this.field = fields.field;
     this.errno = fields.errno ?? errnoOf(fields.code);
     this.xenLog = Object.freeze([...(fields.xenLog ?? [])]);
   }

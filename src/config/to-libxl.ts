@@ -9,9 +9,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LibxlDomainConfig } from '../backend.js';
-import { MAX_VCPUS } from '../validate.js';
+import { DOMAIN_NAME_RULE, isDomainName, MAX_VCPUS, quote } from '../validate.js';
 import { DiskSpecError, parseDiskSpec } from './disk-spec.js';
 import { ENUMS, libxlJson } from './libxl-idl.js';
+import { xlFieldLocator, type FieldLocator } from './libxl-refusals.js';
 import { NicSpecError, parseNicSpec } from './nic-spec.js';
 import { parseRdm, PciSpecError } from './pci-spec.js';
 import { mapAffinity, mapVnuma } from './xl-cpus.js';
@@ -38,6 +39,8 @@ export interface GuestConfigResult {
   config: LibxlDomainConfig;
   /** `FILE:LINE: warning: …` lines: keys ignored, values read in a surprising way. */
   warnings: string[];
+  /** Where a libxl JSON field (`b_info.target_memkb`) was set in the file: its xl key or JSON path, and line. */
+  locate: FieldLocator;
 }
 
 export type GuestConfigOptions = MapOptions;
@@ -200,6 +203,7 @@ class Mapper {
       if (nameSetting) r.fail(nameSetting, 'name', 'name must not be empty');
       r.fail({ line: 1, column: 1 }, 'name', 'name is required (the domain name), e.g. name = "guest1"');
     }
+    if (!isDomainName(nameSetting.value)) r.fail(nameSetting, 'name', `name must be ${DOMAIN_NAME_RULE}, got ${quote(nameSetting.value)}`);
     c_info['name'] = nameSetting.value;
     c_info['uuid'] = this.uuid();
     this.defbool('oos', c_info);
@@ -520,5 +524,5 @@ class Mapper {
 export function xlToLibxl(cfg: XlConfig, options: GuestConfigOptions = {}): GuestConfigResult {
   const mapper = new Mapper(cfg, options);
   const config = mapper.map();
-  return { config, warnings: mapper.warnings() };
+  return { config, warnings: mapper.warnings(), locate: xlFieldLocator(cfg) };
 }

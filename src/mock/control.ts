@@ -5,7 +5,7 @@
  */
 import { AutoClock, VirtualClock } from '../clock.js';
 import { XenError } from '../errors.js';
-import { checkCount, checkDomid, checkInteger, checkObject, checkOneOf, invalidArgument, MAX_VCPUS } from '../validate.js';
+import { checkCount, checkDomainName, checkDomid, checkInteger, checkObject, checkOneOf, invalidArgument, MAX_VCPUS } from '../validate.js';
 import { notePauseChange } from './domains.js';
 import { copyCallCounts, newCallCounts, type CallCounts, type FaultPoint } from './faults.js';
 import { GuestProcess, type GuestState } from './guest.js';
@@ -80,10 +80,7 @@ export class MockControl {
       if (!RUNNING_FIELDS.has(key)) throw new XenError(`${op}: unknown field guest.${key}`, { code: 'EINVAL', op });
     }
     const host = this.host;
-    const name = s.name;
-    if (typeof name !== 'string' || !/^[A-Za-z0-9_.:+-]{1,64}$/.test(name)) {
-      throw invalidArgument(op, 'guest.name', 'a name of 1 to 64 characters from A-Z a-z 0-9 _ . : + -', name);
-    }
+    const name = checkDomainName(op, 'guest.name', s.name);
     if (host.domains.findByName(name)) throw new XenError(`${op}: EEXIST (a guest named "${name}" exists)`, { code: 'EEXIST', op });
     const memoryMiB = checkNumber(op, 'guest.memoryMiB', s.memoryMiB, 1, MAX_HOST_MIB, true);
     const maxMiB = checkNumber(op, 'guest.maxMiB', s.maxMiB ?? memoryMiB, memoryMiB, MAX_HOST_MIB, true);

@@ -1,6 +1,6 @@
 /** `xenclaim config FILE`: the libxl JSON domain config of an xl.cfg (or libxl JSON) file, as `xl -N create` prints it. */
 import type { Command } from 'commander';
-import { formatLibxlJson, parseGuestConfig, xlHostFromPhysinfo } from '../../config/index.js';
+import { formatLibxlJson, parseGuestConfigFor } from '../../config/index.js';
 import { readTextFile } from '../../read-text-file.js';
 import type { CommandContext } from '../command-context.js';
 
@@ -11,9 +11,10 @@ export function registerConfig(program: Command, cli: CommandContext): void {
     .argument('<file>', 'xl.cfg or libxl JSON')
     .action(async (file: string) => {
       const text = await readTextFile(file, 'config');
-      // Read for this host, as xl reads it (cpus = "all", node:N and vnuma depend on its CPUs and nodes).
+      // Read for this host, as xl reads it (cpus = "all", node:N and vnuma depend on its CPUs and nodes), and refused
+      // where create would refuse it (libxl's checks), naming the key and line.
       await cli.withHost(async (host) => {
-        const { config, warnings } = parseGuestConfig(text, file, { host: xlHostFromPhysinfo(await host.backend.physinfo()) });
+        const { config, warnings } = await parseGuestConfigFor(host.backend, text, file);
         for (const warning of warnings) cli.io.stderr(`${warning}\n`);
         cli.io.stdout(formatLibxlJson(config));
       });

@@ -3,7 +3,7 @@
  * with a progress display (or one JSON event per line, then the results).
  */
 import { Option, type Command } from 'commander';
-import { parseGuestConfig, xlHostFromPhysinfo } from '../../config/index.js';
+import { parseGuestConfigFor } from '../../config/index.js';
 import { readTextFile } from '../../read-text-file.js';
 import { STRATEGIES, type StrategyName } from '../../toolstack/strategy-name.js';
 import { resultJson, type GuestRequest } from '../../toolstack/types.js';
@@ -45,10 +45,9 @@ export function registerCreate(program: Command, cli: CommandContext): void {
       const json = cli.global.json;
       await cli.withHost(
         async (host) => {
-          const xlHost = xlHostFromPhysinfo(await host.backend.physinfo());
           const requests: GuestRequest[] = [];
           for (const [file, text] of texts) {
-            const { config, warnings } = parseGuestConfig(text, file, { host: xlHost });
+            const { config, warnings } = await parseGuestConfigFor(host.backend, text, file);
             for (const warning of warnings) cli.io.stderr(`${warning}\n`);
             const name = config.c_info.name;
             if (typeof name !== 'string' || name.length === 0) throw new UsageError(`${file}: the guest has no name (c_info.name)`);
