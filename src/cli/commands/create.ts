@@ -3,10 +3,12 @@
  * with a progress display (or one JSON event per line, then the results).
  */
 import { Option, type Command } from 'commander';
+import type { DomainInfo } from '../../backend.js';
 import { parseGuestConfigFor } from '../../config/index.js';
 import { readTextFile } from '../../read-text-file.js';
 import { STRATEGIES, type StrategyName } from '../../toolstack/strategy-name.js';
 import { resultJson, type GuestRequest } from '../../toolstack/types.js';
+import { DOMAIN_NAME_RULE, isDomainName, quote } from '../../validate.js';
 import { EXIT_FAILED, sizeArg, UsageError, type CommandContext } from '../command-context.js';
 import { ProgressPrinter } from '../progress.js';
 
@@ -20,9 +22,24 @@ interface CreateOptions {
 /** `--floor NAME=SIZE`, repeatable: a running guest's balloon floor (guests without one are never ballooned). */
 function collectFloor(text: string, floors: Map<string, number>): Map<string, number> {
   const eq = text.indexOf('=');
-  if (eq <= 0) throw new UsageError(`--floor must be NAME=SIZE (e.g. web1=512m), got ${JSON.stringify(text)}`);
-  floors.set(text.slice(0, eq), sizeArg(text.slice(eq + 1), `--floor ${text.slice(0, eq)}`));
+  if (eq <= 0) throw new UsageError(`--floor must be NAME=SIZE (e.g. web1=512m), got ${quote(text)}`);
+  const name = text.slice(0, eq);
+  if (!isDomainName(name)) throw new UsageError(`--floor NAME must be ${DOMAIN_NAME_RULE}, got ${quote(name)}`);
+  floors.set(name, sizeArg(text.slice(eq + 1), `--floor ${name}`));
   return floors;
+}
+
+/**
+ * A floor is for a domain that runs on the host (it is who may be ballooned, and how far): one that names no domain
+ * is a typo, and is refused before anything is created.
+ */
+function checkFloorsNameDomains(floors: ReadonlyMap<string, number>, domains: readonly DomainInfo[]): void {
+  const names = new Set(domains.map((d) => (d.domid === 0 ? 'Domain-0' : d.name)));
+  for (const name of floors.keys()) {
+    if (!names.has(name)) {
+      throw new UsageError(`--floor ${name}: no domain is named ${JSON.stringify(name)} (running: ${[...names].join(', ')})`);
+    }
+  }
 }
 
 export function registerCreate(program: Command, cli: CommandContext): void {
@@ -53,6 +70,7 @@ export function registerCreate(program: Command, cli: CommandContext): void {
             if (typeof name !== 'string' || name.length === 0) throw new UsageError(`${file}: the guest has no name (c_info.name)`);
             requests.push({ name, config, paused: options.paused });
           }
+          checkFloorsNameDomains(options.floor, await host.backend.listDomains());
           const printer = new ProgressPrinter(cli.io.stdout);
           host.subscribe((event) => (json ? cli.io.stdout(`${JSON.stringify({ event })}\n`) : printer.onEvent(event)));
           const results = await host.createGuests(requests);
