@@ -9,6 +9,7 @@ export interface Timer {
   cancel(): void;
 }
 
+/** Time, injected: how every part of xenclaim reads the time and waits (docs/architecture.md#time). */
 export interface Clock {
   /** Milliseconds since an arbitrary origin (monotonic). */
   now(): number;
@@ -48,6 +49,7 @@ function sleepWith(clock: Clock, ms: number, signal?: AbortSignal): Promise<void
   });
 }
 
+/** Real time: performance.now() and Node's timers (the only place in src/ that touches them). */
 export class SystemClock implements Clock {
   private readonly origin = performance.now();
 

@@ -28,6 +28,7 @@ export const ERRNO = Object.freeze({
   ETIMEDOUT: 110,
 } as const);
 
+/** An errno name ERRNO knows: 'ENOMEM', 'EINVAL', … */
 export type ErrnoName = keyof typeof ERRNO;
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(ERRNO).map(([name, value]) => [value, name]));
@@ -42,6 +43,7 @@ export function errnoName(errno: number): string {
   return ERRNO_NAMES.get(errno) ?? `E${errno}`;
 }
 
+/** What a XenError is made with besides its message. */
 export interface XenErrorFields {
   code: string;
   op: string;
@@ -52,6 +54,7 @@ export interface XenErrorFields {
   cause?: unknown;
 }
 
+/** The one error type of xenclaim (see the file header): code, errno, op, field and the Xen libraries' log lines. */
 export class XenError extends Error {
   /** `ENOMEM`, `EINVAL`, … or a libxl code such as `ERROR_FAIL`. */
   readonly code: string;
@@ -81,6 +84,7 @@ export class XenError extends Error {
   }
 }
 
+/** Whether `value` is a XenError (with that code, when given). */
 export function isXenError(value: unknown, code?: string): value is XenError {
   return value instanceof XenError && (code === undefined || value.code === code);
 }

@@ -11,8 +11,10 @@ import { checkObject, checkOneOf } from './validate.js';
 /** Where the Xen privileged-command device lives in a dom0. */
 export const PRIVCMD_PATH = '/dev/xen/privcmd';
 
+/** Which host openBackend opens: real Xen, the simulated host, or real Xen where /dev/xen/privcmd exists. */
 export type BackendKind = 'native' | 'mock' | 'auto';
 
+/** openBackend's options; only `kind` is required. */
 export interface OpenBackendOptions {
   kind: BackendKind;
   /** Mock only: the simulated host (defaults: 16384 MiB, 1024 MiB dom0, Xen 4.17, no tmem). */

@@ -28,7 +28,10 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (typeof value === 'bigint') return `${value}n`;
-  return typeof value;
+  if (typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Map) return 'a Map';
+  return `an ${typeof value}`.replace(/^an (?=[^aeiou])/, 'a ');
 }
 
 export function invalidArgument(op: string, name: string, expected: string, value: unknown): XenError {

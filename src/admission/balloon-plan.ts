@@ -31,6 +31,7 @@ import { KIB_PER_GIB, kibToPagesCeil, LIBXL_MIN_DOM0_KIB, pagesToKiB } from '../
 import { checkObject, invalidArgument } from '../validate.js';
 import { checkObservedState, headroomPages, targetPages, type DomainState, type ObservedState } from './state.js';
 
+/** How the ballooning fallback chooses donors and how much to ask (docs/architecture.md#donors); every field has a default. */
 export interface BalloonPolicy {
   /** dom0 is never planned below this (default 1 GiB; never below libxl's own 128 MiB). */
   dom0MinKiB: number;

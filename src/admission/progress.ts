@@ -16,6 +16,7 @@ import { kibToPagesCeil } from '../units.js';
 import { invalidArgument } from '../validate.js';
 import type { BalloonPlan } from './balloon-plan.js';
 
+/** How long a wait for memory may take and when a donor counts as stuck, in ms (squeezed's 5 s stall timeout). */
 export interface WaitConfig {
   /** A donor without progress for this long is uncooperative (default 5000 ms, squeezed's 5 s). */
   stallTimeoutMs: number;

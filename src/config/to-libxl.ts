@@ -35,6 +35,7 @@ export const XEN_FIRMWARE_DIR = '/usr/lib/xen-4.17/boot';
 const INT_MAX = 2 ** 31 - 1;
 const INT_MIN = -(2 ** 31);
 
+/** A config read: the libxl JSON, the warnings, and where each libxl field came from in the file. */
 export interface GuestConfigResult {
   config: LibxlDomainConfig;
   /** `FILE:LINE: warning: …` lines: keys ignored, values read in a surprising way. */
@@ -43,6 +44,7 @@ export interface GuestConfigResult {
   locate: FieldLocator;
 }
 
+/** How a config is read: for which host (XlHost), and how to make what xl makes at random (UUIDs, VM generation ids). */
 export type GuestConfigOptions = MapOptions;
 
 /** libxl_action_on_shutdown: xl's names → libxl's JSON names. */

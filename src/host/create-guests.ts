@@ -5,7 +5,7 @@ import type { XenBackend } from '../backend.js';
 import type { AdmissionResult, GuestRequest } from '../toolstack/types.js';
 import { checkObject, invalidArgument } from '../validate.js';
 import type { AdmissionEventListener } from './event-stream.js';
-import type { HostOptions } from './host-options.js';
+import { checkHostOptions, type HostOptions } from './host-options.js';
 import { XenHost } from './xen-host.js';
 
 /** The host's options without the backend, and one listener for the batch's events. */
@@ -28,6 +28,7 @@ export async function createGuests(
 ): Promise<AdmissionResult[]> {
   const { onEvent, ...hostOptions } = checkObject('createGuests', 'options', options) as CreateGuestsOptions;
   if (onEvent !== undefined && typeof onEvent !== 'function') throw invalidArgument('createGuests', 'onEvent', 'a function', onEvent);
+  checkHostOptions('createGuests', { ...hostOptions, backend }); // so errors name createGuests, not the host inside it
   const host = new XenHost({ ...hostOptions, backend });
   if (onEvent) host.subscribe(onEvent);
   return host.createGuests(requests);

@@ -34,6 +34,7 @@ export type { GuestState } from './guest.js';
 export type { CallCounts, FaultPoint } from './faults.js';
 export { MockControl } from './control.js';
 
+/** What a MockBackend is made with: the host it simulates and the clock it runs on. */
 export interface MockBackendOptions {
   /** The simulated host (defaults: 16384 MiB, 1024 MiB dom0, Xen 4.17, no tmem). */
   host?: MockHostSpec | undefined;
@@ -57,6 +58,11 @@ function xenError(op: string, code: string, detail: string): XenError {
   return new XenError(`${op}: ${code} (${detail})`, { code, op, xenLog: [`(XEN) ${op}: ${detail}`] });
 }
 
+/**
+ * The simulated Xen host (see the file header): Xen's claim rules (docs/claim-rules.md), libxl's memory model and
+ * guests with balloon drivers, on a clock that passes by itself unless a VirtualClock is given. `control` adds
+ * running guests, demands and faults for tests and the simulator. EINVAL naming the field for bad options.
+ */
 export class MockBackend implements XenBackend {
   readonly kind = 'mock' as const;
   readonly features: BackendFeatures;

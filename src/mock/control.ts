@@ -48,6 +48,10 @@ const RUNNING_FIELDS = new Set([
   'name', 'memoryMiB', 'maxMiB', 'minMiB', 'type', 'vcpus', 'buildMiBps', 'balloonMiBps', 'cooperative', 'stallAfterMiB', 'bootDelayS',
 ]);
 
+/**
+ * Mock-only controls of a simulated host: running guests and their behaviour profiles, growth demands, injected
+ * faults, call counts, the host's books, and settle() (wait until the simulated host is quiet).
+ */
 export class MockControl {
   private readonly minMiB = new Map<number, number>();
 

@@ -24,6 +24,7 @@ import { checkHostInvariants, snapshotMaxPages } from './invariants.js';
 import { lowerBoundS, type BoundDonor, type BoundInput } from './lower-bound.js';
 import { validateScenario, type Scenario, type ScenarioRequest } from './scenario.js';
 
+/** What became of one creation request, in s of virtual time. */
 export interface RequestReport {
   name: string;
   requestedAtS: number;
@@ -34,6 +35,7 @@ export interface RequestReport {
   error: string | null;
 }
 
+/** What became of one growth demand. */
 export interface DemandReport {
   guest: string;
   targetMiB: number;
@@ -42,6 +44,7 @@ export interface DemandReport {
   satisfiedAtS: number | null;
 }
 
+/** One strategy's run of a scenario (docs/scenario-format.md#report). */
 export interface StrategyReport {
   scenario: string;
   strategy: StrategyName;
@@ -68,6 +71,7 @@ export interface StrategyReport {
   invariantViolations: string[];
 }
 
+/** runScenario's options, each checked (EINVAL naming it); tuning as for a XenHost. */
 export interface RunScenarioOptions extends AdmissionTuning {
   /** Which strategies to play (default: the scenario's list). */
   strategies?: readonly StrategyName[];

@@ -21,12 +21,14 @@ import { defaultXenOverheadMiB, MIN_DOM0_MIB, MOCK_XEN_VERSIONS, type MockXenVer
 import { readTextFile } from '../read-text-file.js';
 import { STRATEGIES, type StrategyName } from '../toolstack/strategy-name.js';
 
+/** The simulated host: its memory and dom0's (MiB), and the Xen version emulated. */
 export interface ScenarioHost {
   memoryMiB: number;
   dom0MiB: number;
   xenVersion: MockXenVersion;
 }
 
+/** A guest running when the scenario starts, with its floor and balloon driver's behaviour. */
 export interface ScenarioGuest {
   name: string;
   memoryMiB: number;
@@ -38,6 +40,7 @@ export interface ScenarioGuest {
   stallAfterMiB: number | null;
 }
 
+/** A guest to create at `at` s, its size (MiB) and build rate (MiB/s). */
 export interface ScenarioRequest {
   at: number;
   name: string;
@@ -45,12 +48,14 @@ export interface ScenarioRequest {
   buildMiBps: number;
 }
 
+/** A running guest asking to grow to targetMiB at `at` s. */
 export interface ScenarioDemand {
   at: number;
   guest: string;
   targetMiB: number;
 }
 
+/** A scenario with every default filled in (docs/scenario-format.md); sizes in MiB, times in s, rates in MiB/s. */
 export interface Scenario {
   name: string;
   host: ScenarioHost;

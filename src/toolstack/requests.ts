@@ -6,6 +6,7 @@ import { planBalloon } from '../admission/balloon-plan.js';
 import { AdmissionError, buildGiveUpReport } from '../admission/give-up.js';
 import { startWaiting, type WaitState } from '../admission/progress.js';
 import { headroomPages, type ObservedState } from '../admission/state.js';
+import { XenError } from '../errors.js';
 import { checkBoolean, checkDomainName, checkObject, invalidArgument, quote } from '../validate.js';
 import { kibToPagesCeil } from '../units.js';
 import { planPolicy, type StrategyContext } from './context.js';
@@ -38,7 +39,9 @@ export function checkGuestRequest(op: string, path: string, value: unknown): Gue
  */
 export function takeRequestName(names: Set<string>, request: GuestRequest): void {
   checkGuestRequest('createGuests', 'request', request);
-  if (names.has(request.name)) throw new Error(`createGuests: request "${request.name}" is already in this batch`);
+  if (names.has(request.name)) {
+    throw new XenError(`createGuests: request "${request.name}" is already in this batch`, { code: 'EEXIST', op: 'createGuests' });
+  }
   names.add(request.name);
 }
 
