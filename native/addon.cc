@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "libxl_guest.h"
+#include "libxl_memory.h"
 #include "sigchld_chain.h"
 #include "xc_domain.h"
 #include "xc_host.h"
@@ -30,6 +31,7 @@ static Napi::Object InitXenclaim(Napi::Env env, Napi::Object exports) {
   RegisterDomain(env, exports);
   RegisterTmem(env, exports);
   RegisterLibxlGuest(env, exports);
+  RegisterLibxlMemory(env, exports);
   KeepLibuvSigchldHandler(env);
   exports.Set("takeUnattributedLog", Napi::Function::New(env, TakeUnattributedLog, "takeUnattributedLog"));
   // The domctl ABI the addon was compiled for (0x15 for Xen 4.17): a mismatching hypervisor refuses domctls.

@@ -2,7 +2,8 @@
  * Time, injected. Toolstack code never calls setTimeout or Date.now itself: it is handed a Clock.
  * SystemClock is the real one (this file is the only place in src/ that touches timers); VirtualClock runs
  * simulated time for tests and the simulator, deterministically, driven by its owner; AutoClock is simulated time
- * that drives itself, the mock host's clock for library users and the CLI.
+ * that drives itself, the mock host's clock for library users and the CLI; ScaledClock is wall-clock time run N×
+ * faster, the clock of the daemon's mock host.
  */
 
 export interface Timer {
@@ -293,5 +294,35 @@ export class AutoClock implements Clock {
     }
     this.driving = false;
     for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+}
+
+/**
+ * Wall-clock time run `speed` times faster (the daemon's mock host: `xenclaim serve --backend mock --mock-speed N`).
+ * One ms of this clock is 1/speed ms of real time; speed 1 is the system clock.
+ */
+export class ScaledClock implements Clock {
+  private readonly origin = performance.now();
+
+  /** RangeError unless speed is a finite number > 0. */
+  constructor(readonly speed: number) {
+    if (!Number.isFinite(speed) || speed <= 0) throw new RangeError(`clock speed must be a finite number > 0, got ${speed}`);
+  }
+
+  now(): number {
+    return (performance.now() - this.origin) * this.speed;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return sleepWith(this, checkDelay(ms), signal);
+  }
+
+  setTimer(ms: number, callback: () => void): Timer {
+    const handle = setTimeout(callback, checkDelay(ms) / this.speed);
+    return { cancel: () => clearTimeout(handle) };
+  }
+
+  run<T>(work: Promise<T>): Promise<T> {
+    return work;
   }
 }

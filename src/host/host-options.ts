@@ -33,8 +33,18 @@ export interface HostOptions extends AdmissionTuning {
    * plain object; setFloor changes them later.
    */
   floorsKiB?: FloorsKiB;
-  /** Sees every mutation's intent before it is made and its outcome after (where a journal plugs in). */
+  /**
+   * Sees every mutation's intent before it is made and its outcome after (where a journal plugs in); told when each
+   * request settles and when the host is idle.
+   */
   recorder?: MutationRecorder;
+  /**
+   * How long a guest this host built stays out of ballooning after it started running, in ms of the host's clock
+   * (its kernel and balloon driver are still coming up: docs/claim-rules.md#lesson-9). Without it (the default) it
+   * stays out until no admission is in flight — under a constant stream of requests a daemon needs the bound. A
+   * paused guest is never a donor, whatever this says.
+   */
+  donorGraceMs?: number;
 }
 
 /** HostOptions after the check: defaults filled in, floors as a Map. */
@@ -44,18 +54,19 @@ export interface CheckedHostOptions {
   strategy: StrategyName;
   floorsKiB: Map<string, number>;
   recorder: MutationRecorder | undefined;
+  donorGraceMs: number | undefined;
   policy: Partial<BalloonPolicy>;
   wait: Partial<WaitConfig> | undefined;
   pollMs: number;
 }
 
-const HOST_OPTION_KEYS = ['backend', 'clock', 'strategy', 'floorsKiB', 'recorder', 'policy', 'wait', 'pollMs'] as const;
+const HOST_OPTION_KEYS = ['backend', 'clock', 'strategy', 'floorsKiB', 'recorder', 'donorGraceMs', 'policy', 'wait', 'pollMs'] as const;
 
 /** Every XenBackend method a host (and the operator's calls through it) may use. */
 const BACKEND_METHODS = [
   'physinfo', 'xenVersion', 'listDomains', 'getDomain', 'claimPages', 'setMaxMem', 'createEmptyDomain', 'populatePhysmap',
   'decreaseReservation', 'destroyDomain', 'pauseDomain', 'unpauseDomain', 'tmemFreeze', 'tmemThaw', 'tmemSetCap',
-  'tmemFreeablePages', 'createGuest', 'destroyGuest', 'setMemoryTarget', 'needMemoryKiB', 'freeMemoryKiB', 'close',
+  'tmemFreeablePages', 'createGuest', 'destroyGuest', 'setMemoryTarget', 'setGuestMaxMem', 'needMemoryKiB', 'freeMemoryKiB', 'close',
 ] as const;
 
 const CLOCK_METHODS = ['now', 'sleep', 'setTimer', 'run'] as const;
@@ -126,7 +137,7 @@ export function checkTuning(op: string, options: Record<string, unknown>): Pick<
 /**
  * Checks a XenHost's options (see HostOptions); `extraKeys` are other options the caller takes itself (createGuests'
  * onEvent). EINVAL naming the first bad option: not an object, an unknown key, a backend or clock without the
- * methods of its contract, an unknown strategy, a bad floor, recorder, policy, wait or pollMs.
+ * methods of its contract, an unknown strategy, a bad floor, recorder, donorGraceMs, policy, wait or pollMs.
  */
 export function checkHostOptions(op: string, options: unknown, extraKeys: readonly string[] = []): CheckedHostOptions {
   const given = checkObject(op, 'options', options);
@@ -140,12 +151,16 @@ export function checkHostOptions(op: string, options: unknown, extraKeys: readon
   if (given.recorder !== undefined && !hasMethods(given.recorder, ['before', 'after'])) {
     throw invalidArgument(op, 'recorder', 'a MutationRecorder (before, after)', given.recorder);
   }
+  if (given.donorGraceMs !== undefined && (typeof given.donorGraceMs !== 'number' || !Number.isFinite(given.donorGraceMs) || given.donorGraceMs < 0)) {
+    throw invalidArgument(op, 'donorGraceMs', 'a finite number of ms >= 0', given.donorGraceMs);
+  }
   return {
     backend: given.backend as XenBackend,
     clock: given.clock as Clock | undefined,
     strategy: checkOneOf(op, 'strategy', given.strategy ?? 'claim-first', STRATEGIES),
     floorsKiB: checkFloors(op, 'floorsKiB', given.floorsKiB),
     recorder: given.recorder as MutationRecorder | undefined,
+    donorGraceMs: given.donorGraceMs as number | undefined,
     ...checkTuning(op, given),
   };
 }

@@ -6,12 +6,12 @@
  * the simulator one per strategy played; a daemon keeps one for its whole life.
  */
 import type { XenBackend } from '../backend.js';
-import { SystemClock, type Clock } from '../clock.js';
+import { SystemClock, type Clock, type Timer } from '../clock.js';
 import type { StrategyContext } from '../toolstack/context.js';
 import { createStrategy } from '../toolstack/create.js';
 import type { AdmissionEvent, EventBody } from '../toolstack/events.js';
 import { HostLock } from '../toolstack/host-lock.js';
-import { BackendMutations, type MutationPort } from '../toolstack/mutations.js';
+import { BackendMutations, type MutationPort, type MutationRecorder } from '../toolstack/mutations.js';
 import { checkGuestRequest } from '../toolstack/requests.js';
 import type { StrategyName } from '../toolstack/strategy-name.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest } from '../toolstack/types.js';
@@ -39,6 +39,10 @@ export class XenHost {
   private readonly uncooperative = new Set<number>();
   private balloonRounds = 0;
   private admissionsInFlight = 0;
+  private readonly recorder: MutationRecorder | undefined;
+  private readonly donorGraceMs: number | undefined;
+  /** Grace timers of guests built and running, by name (donorGraceMs). */
+  private readonly graceTimers = new Map<string, Timer>();
 
   /**
    * Every option is checked here, before anything runs (host-options.ts): EINVAL naming the option for options that
@@ -51,6 +55,8 @@ export class XenHost {
     this.clock = checked.clock ?? checked.backend.clock ?? new SystemClock();
     this.strategyName = checked.strategy;
     this.mutations = new BackendMutations(this.backend, checked.recorder);
+    this.recorder = checked.recorder;
+    this.donorGraceMs = checked.donorGraceMs;
     for (const [name, kib] of checked.floorsKiB) this.floors.set(name, kib);
     this.strategy = createStrategy(this.strategyName, this.context(checked));
   }
@@ -99,7 +105,15 @@ export class XenHost {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.track(this.strategy.admit(request));
+    return this.track(request.name, this.strategy.admit(request));
+  }
+
+  private async tellRecorder(tell: () => void | Promise<void> | undefined): Promise<void> {
+    try {
+      await tell();
+    } catch {
+      // A recorder that cannot note this reports it itself (as after() does).
+    }
   }
 
   /**
@@ -111,7 +125,7 @@ export class XenHost {
   async createGuests(requests: readonly GuestRequest[]): Promise<AdmissionResult[]> {
     if (!Array.isArray(requests)) throw invalidArgument('createGuests', 'requests', 'an array of guest requests', requests);
     requests.forEach((request, i) => checkGuestRequest('createGuests', `requests[${i}]`, request));
-    const results = await Promise.all(requests.map((request) => this.track(this.strategy.admit(request))));
+    const results = await Promise.all(requests.map((request) => this.track(request.name, this.strategy.admit(request))));
     await this.idle();
     return results;
   }
@@ -135,7 +149,10 @@ export class XenHost {
     await this.mutations.setTarget({ domid, targetKiB: checkCount('setMemoryTarget', 'targetKiB', targetKiB) });
   }
 
-  /** An operator sets a guest's max_pages, given in KiB (xl mem-max). */
+  /**
+   * An operator sets a guest's maximum, given in KiB (xl mem-max), with libxl's rules (libxl_domain_setmaxmem): a
+   * maximum below the current target is refused (EINVAL naming both); max_pages becomes maxKiB + 1 MiB.
+   */
   async setMaxMem(domid: number, maxKiB: number): Promise<void> {
     checkDomid('setMaxMem', domid);
     await this.mutations.setMaxMem({ domid, maxKiB: checkCount('setMaxMem', 'maxKiB', maxKiB) });
@@ -150,30 +167,52 @@ export class XenHost {
 
   /** Closes the backend: the host is unusable afterwards. */
   close(): Promise<void> {
+    for (const timer of this.graceTimers.values()) timer.cancel();
+    this.graceTimers.clear();
     return this.backend.close();
   }
 
   /**
    * A guest this host built is running. It stays out of ballooning and limits until no admission is in flight —
-   * the batch it was built in has settled (its kernel may still be booting: docs/claim-rules.md#lesson-9) — and then
-   * becomes an ordinary donor, per its floor.
+   * the batch it was built in has settled (its kernel may still be booting: docs/claim-rules.md#lesson-9) — or, with
+   * donorGraceMs, until that long after it started if sooner; then it becomes an ordinary donor, per its floor.
    */
   private started(name: string): void {
     this.running.add(name);
+    if (this.donorGraceMs === undefined) return;
+    this.graceTimers.get(name)?.cancel();
+    this.graceTimers.set(name, this.clock.setTimer(this.donorGraceMs, () => {
+      this.graceTimers.delete(name);
+      if (this.running.delete(name)) this.building.delete(name);
+    }));
   }
 
   private handBackRunning(): void {
-    for (const name of this.running) this.building.delete(name);
+    for (const name of this.running) {
+      this.building.delete(name);
+      this.graceTimers.get(name)?.cancel();
+      this.graceTimers.delete(name);
+    }
     this.running.clear();
   }
 
-  /** Counts an admission in flight until it settles; once none is, the guests it built become ordinary donors. */
-  private track(work: Promise<AdmissionResult>): Promise<AdmissionResult> {
+  /**
+   * Counts an admission in flight until it settles, then tells the recorder it settled; once none is in flight, the
+   * guests it built become ordinary donors and, every cleanup done, the recorder is told the host is idle.
+   */
+  private track(request: string, work: Promise<AdmissionResult>): Promise<AdmissionResult> {
     this.admissionsInFlight++;
-    const settled = (): void => {
-      if (--this.admissionsInFlight === 0) this.handBackRunning();
+    const settled = async (): Promise<void> => {
+      await this.tellRecorder(() => this.recorder?.settled?.(request));
+      if (--this.admissionsInFlight === 0) {
+        this.handBackRunning();
+        if (this.recorder?.idle === undefined) return;
+        await this.strategy.idle();
+        if (this.admissionsInFlight === 0) await this.tellRecorder(() => this.recorder?.idle?.());
+      }
     };
-    work.then(settled, settled);
+    // Its own failures reach the caller through `work`; this bookkeeping must not leave a rejection unhandled.
+    work.then(settled, settled).catch(() => undefined);
     return work;
   }
 

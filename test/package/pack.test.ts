@@ -105,9 +105,10 @@ describe.skipIf(registryDown !== undefined)('the package, packed and installed i
     ok(install, 'npm install of the tarball');
   }, 900_000);
 
+  // The consumer's node_modules is large: on a busy machine removing it outlasts vitest's 10 s default.
   afterAll(() => {
     if (work) rmSync(work, { recursive: true, force: true });
-  });
+  }, 120_000);
 
   it('the tarball holds dist with its .d.ts, the addon sources and build script, binding.gyp, docs and examples, and no tests or .ts sources', () => {
     const list = ok(run('tar', ['tzf', tarball], work), 'tar').split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
