@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "libxl_context.h"
+#include "sigchld_chain.h"
 #include "xen_logger.h"
 
 namespace xenclaim {
@@ -47,6 +48,7 @@ PooledLibxlContext::PooledLibxlContext(XenFailure& failure) {
     return;
   }
   libxl_childproc_setmode(created, &pooled_hooks, nullptr);
+  RestoreSigchldChain();  // joining libxl's SIGCHLD users put libxl's bare handler back over Node's
   ctx_ = created;
 }
 

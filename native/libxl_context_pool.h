@@ -2,8 +2,9 @@
 // do. libxl runs the domain builder (populating the guest's memory, loading its kernel) in an event callback, and
 // callbacks run with the ctx's lock held (libxl_internal.h, CTX_LOCK): two builds on one ctx take turns. Each
 // build borrows a ctx of its own from this pool for its duration; contexts are created on demand (after the
-// process's first ctx, which negotiated SIGCHLD: libxl installs its handler once, for all its contexts) and, like
-// the first one, never freed.
+// process's first ctx, which negotiated SIGCHLD) and, like the first one, never freed. Each new ctx joins libxl's
+// SIGCHLD users, and joining re-installs libxl's bare handler over the chain with Node's (libxl_fork.c,
+// libxl__sigchld_needed): the pool puts the chain back each time (sigchld_chain.h, RestoreSigchldChain).
 #pragma once
 
 #include "xen_error.h"
