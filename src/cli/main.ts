@@ -30,7 +30,7 @@ const defaultIo: CliIo = {
 
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   const program = new Command('xenclaim');
-  const cli = new CommandContext(io, program);
+  const cli = new CommandContext(io, program, argv);
 
   program
     .description('A Xen toolstack that admits guests with XENMEM_claim_pages, with a ballooning fallback')
