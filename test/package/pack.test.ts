@@ -113,7 +113,7 @@ describe.skipIf(registryDown !== undefined)('the package, packed and installed i
   it('the tarball holds dist with its .d.ts, the addon sources and build script, binding.gyp, docs and examples, and no tests or .ts sources', () => {
     const list = ok(run('tar', ['tzf', tarball], work), 'tar').split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
     for (const file of [
-      'package.json', 'README.md', 'bin/xenclaim.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js',
+      'package.json', 'README.md', 'LICENSE', 'bin/xenclaim.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js',
       'dist/src/host/xen-host.d.ts', 'binding.gyp', 'native/addon.cc', 'native/xen_worker.h', 'scripts/build-addon.mjs',
       'docs/api.md', 'docs/backend-contract.md', 'examples/guests/web1.cfg', 'examples/scenarios/b-ballooning-needed.json',
     ]) {
