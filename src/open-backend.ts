@@ -5,11 +5,10 @@ import { existsSync } from 'node:fs';
 import type { XenBackend } from './backend.js';
 import type { Clock } from './clock.js';
 import { MockBackend, type MockHostSpec } from './mock/backend.js';
-import { openNativeBackend, type NativeBinding } from './native/backend.js';
+import { openNativeBackend, PRIVCMD_PATH, type NativeBinding } from './native/backend.js';
 import { checkObject, checkOneOf } from './validate.js';
 
-/** Where the Xen privileged-command device lives in a dom0. */
-export const PRIVCMD_PATH = '/dev/xen/privcmd';
+export { PRIVCMD_PATH };
 
 /** Which host openBackend opens: real Xen, the simulated host, or real Xen where /dev/xen/privcmd exists. */
 export type BackendKind = 'native' | 'mock' | 'auto';

@@ -101,7 +101,9 @@ class JsonReader {
       this.skipSpace();
       if (this.text[this.pos] !== ':') this.fail(`expected ':' after ${JSON.stringify(key)} in ${path}, found ${this.found()}`);
       this.pos++;
-      out[key] = this.value(`${path}.${key}`, depth);
+      // A key is data, whatever its name: "__proto__" becomes an own property (as JSON.parse makes it), never the
+      // object's prototype.
+      Object.defineProperty(out, key, { value: this.value(`${path}.${key}`, depth), enumerable: true, writable: true, configurable: true });
       this.skipSpace();
       const ch = this.text[this.pos];
       this.pos++;

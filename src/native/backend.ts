@@ -34,6 +34,7 @@ import { loadNativeBinding, type NativeBinding, type RawDomainInfo, type RawXenE
 
 export { loadNativeBinding, BUILD_HINT, type NativeBinding, type RawXenError } from './binding.js';
 
+/** Where the Xen privileged-command device lives in a dom0 (its absence means: not a Xen dom0). */
 export const PRIVCMD_PATH = '/dev/xen/privcmd';
 
 /** XENMEM_claim_pages arrived in Xen 4.3. */

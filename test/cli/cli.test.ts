@@ -135,11 +135,19 @@ describe('xenclaim CLI', () => {
     expect(out.stderr).toBe("xenclaim: domain 'nosuch' does not exist [ESRCH]\n");
   });
 
-  it('a bad size is bad usage: exit 2', async () => {
+  it('a bad size is bad usage: exit 2, one line naming SIZE and the accepted form, before any backend opens', async () => {
     const { mock } = hostWithGuest();
-    const out = await run(['mem-set', 'web1', '12x'], mock);
-    expect(out.code).toBe(2);
-    expect(out.stderr).toMatch(/SIZE must be an integer with an optional suffix/);
+    for (const command of ['mem-set', 'mem-max']) {
+      for (const size of ['12x', 'banana', '-5', '']) {
+        const out = await run([command, 'web1', size], mock);
+        expect(out.code, `${command} ${size}`).toBe(2);
+        expect(out.stderr).toBe(
+          `xenclaim: SIZE must be an integer with an optional suffix b, k, m, g or t (plain numbers are MiB), got ${JSON.stringify(size)}\n` +
+            `Run 'xenclaim ${command} --help' for usage.\n`,
+        );
+        expect(out.kinds, `${command} ${size}`).toEqual([]);
+      }
+    }
   });
 
   it('an unknown command or backend is bad usage: exit 2', async () => {
