@@ -9,24 +9,11 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { callDaemon, probeDaemon } from '../../src/api/client.js';
 import { BIN, ensureDistBuilt } from '../helpers/dist.js';
+import { stopped } from '../helpers/process.js';
 
 function xenclaim(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const child = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 90_000 });
   return { status: child.status, stdout: child.stdout, stderr: child.stderr };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function stopped(pid: number): Promise<boolean> {
-  for (let i = 0; i < 200 && isAlive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-  return !isAlive(pid);
 }
 
 describe('xenclaim serve --detach', () => {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureDistBuilt } from '../helpers/dist.js';
+import { stopped } from '../helpers/process.js';
 import { runMisuse } from './misuse-expectations.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -67,15 +68,6 @@ interface LineRun {
 }
 
 const MARK = '@@xenclaim-readme-line@@';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Runs the session in one `sh`, as a reader types it, each line followed by a marker with its exit status on stdout
@@ -150,8 +142,7 @@ describe.skipIf(hasXen)('README.md examples, as written', () => {
     expect(guestCommands.length).toBeGreaterThanOrEqual(6);
     for (const [line, out] of guestCommands) expect(out.stderr, line).not.toContain(MOCK_NOTICE);
     // `kill $DAEMON`: it stops (SIGTERM lets what is in flight finish first).
-    for (let i = 0; i < 200 && isAlive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(isAlive(pid)).toBe(false);
+    expect(await stopped(pid)).toBe(true);
   });
 
   it('the library example runs as written: creates a guest on the simulated host and prints its domid', () => {
