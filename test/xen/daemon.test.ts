@@ -4,8 +4,9 @@
  *  2. kill -9 in the middle of a fallback (the test-only XENCLAIM_TEST_CRASH_AT: SIGKILL right after the first donor
  *     was lowered); restarted, the daemon restores the donors' targets — checked with `xl list` — and leaves no
  *     claim and no half-built guest.
- *  3. Four guests created at once through the daemon, and four parallel `xl create` processes, timed side by side
- *     (printed, and written to the run's results as daemon-vs-xl.txt; never asserted: a benchmark, not a test).
+ *  3. Four guests created at once through the daemon (all must start), and four parallel `xl create` processes,
+ *     timed side by side (printed, and written to the run's results as daemon-vs-xl.txt; never asserted: a
+ *     benchmark, not a test; an xl that fails under the harness's load only means no baseline for that run).
  * Skips visibly off Xen.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -221,9 +222,13 @@ describe('real Xen: xenclaim serve in dom0', () => {
     const xlStart = performance.now();
     const results = await Promise.all(files.map((file) => run(['xl', 'create', file])));
     const xlMs = performance.now() - xlStart;
-    for (const r of results) expect(r.code, r.stderr).toBe(0);
     await destroyAll('xc-dx');
-    const line = `4 guests of 128 MiB at once: through the daemon ${(daemonMs / 1000).toFixed(1)} s, 4 parallel xl create ${(xlMs / 1000).toFixed(1)} s (${(daemonMs / xlMs).toFixed(2)}×)`;
+    // xl is the yardstick here, not what is tested: under QEMU on a loaded host xl itself can fail (nested run
+    // 20261129T175137Z: "console tty: timed out", libxl's fixed xenstore wait). Then there is no comparison to print.
+    const xlFailed = results.filter((r) => r.code !== 0);
+    const line = xlFailed.length > 0
+      ? `4 guests of 128 MiB at once: through the daemon ${(daemonMs / 1000).toFixed(1)} s; no xl baseline: ${xlFailed.length} of 4 xl create failed (${xlFailed.map((r) => r.stderr.trim().split('\n').at(-1)).join('; ')})`
+      : `4 guests of 128 MiB at once: through the daemon ${(daemonMs / 1000).toFixed(1)} s, 4 parallel xl create ${(xlMs / 1000).toFixed(1)} s (${(daemonMs / xlMs).toFixed(2)}×)`;
     note(line);
     if (RESULTS) writeFileSync(join(RESULTS, 'daemon-vs-xl.txt'), `${line}\n`);
   });
