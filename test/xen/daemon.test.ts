@@ -226,9 +226,10 @@ describe('real Xen: xenclaim serve in dom0', () => {
     // xl is the yardstick here, not what is tested: under QEMU on a loaded host xl itself can fail (nested run
     // 20261129T175137Z: "console tty: timed out", libxl's fixed xenstore wait). Then there is no comparison to print.
     const xlFailed = results.filter((r) => r.code !== 0);
+    const viaDaemonText = `4 guests of 128 MiB at once: through the daemon ${(daemonMs / 1000).toFixed(1)} s`;
     const line = xlFailed.length > 0
-      ? `4 guests of 128 MiB at once: through the daemon ${(daemonMs / 1000).toFixed(1)} s; no xl baseline: ${xlFailed.length} of 4 xl create failed (${xlFailed.map((r) => r.stderr.trim().split('\n').at(-1)).join('; ')})`
-      : `4 guests of 128 MiB at once: through the daemon ${(daemonMs / 1000).toFixed(1)} s, 4 parallel xl create ${(xlMs / 1000).toFixed(1)} s (${(daemonMs / xlMs).toFixed(2)}×)`;
+      ? `${viaDaemonText}; no xl baseline: ${xlFailed.length} of 4 xl create failed (${xlFailed.map((r) => r.stderr.trim().split('\n').at(-1)).join('; ')})`
+      : `${viaDaemonText}, 4 parallel xl create ${(xlMs / 1000).toFixed(1)} s (${(daemonMs / xlMs).toFixed(2)}×)`;
     note(line);
     if (RESULTS) writeFileSync(join(RESULTS, 'daemon-vs-xl.txt'), `${line}\n`);
   });
