@@ -26,6 +26,7 @@ import { invalidArgument } from '../validate.js';
 import type { BalloonPlan } from './balloon-plan.js';
 import { admissiblePages } from './capacity.js';
 
+/** How long a wait for memory may take and when a donor counts as stuck, in ms (squeezed's 5 s stall timeout). */
 export interface WaitConfig {
   /** A donor without progress for this long is uncooperative (default 5000 ms, squeezed's 5 s). */
   stallTimeoutMs: number;
@@ -143,22 +144,28 @@ export interface WaitStep {
 
 const OP = 'waitForMemory';
 
-/** The settings with defaults filled in; EINVAL naming an unknown or bad setting. */
-export function resolveWaitConfig(partial: Partial<WaitConfig> = {}): WaitConfig {
+/**
+ * The waiting policy with defaults filled in: stallTimeoutMs > 0, maxWaitMs null or a finite number >= 0 (ms),
+ * the rest finite numbers >= 0 (ms or pages). EINVAL naming the field (`${name}.maxWaitMs`, in operation `op`)
+ * for an unknown field or a bad value.
+ */
+export function resolveWaitConfig(partial: Partial<WaitConfig> = {}, op = OP, name = 'config'): WaitConfig {
   const config: WaitConfig = { ...DEFAULT_WAIT_CONFIG };
   for (const [key, value] of Object.entries(partial)) {
     if (value === undefined) continue;
-    if (!(key in DEFAULT_WAIT_CONFIG)) throw invalidArgument(OP, `config.${key}`, 'a known setting', key);
+    if (!Object.hasOwn(DEFAULT_WAIT_CONFIG, key)) {
+      throw invalidArgument(op, `${name}.${key}`, `a known setting (${Object.keys(DEFAULT_WAIT_CONFIG).join(', ')})`, key);
+    }
     if (key === 'maxWaitMs' && value === null) {
       config.maxWaitMs = null;
       continue;
     }
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw invalidArgument(OP, `config.${key}`, key === 'maxWaitMs' ? 'null or a finite number >= 0' : 'a finite number >= 0', value);
+      throw invalidArgument(op, `${name}.${key}`, key === 'maxWaitMs' ? 'null or a finite number >= 0' : 'a finite number >= 0', value);
     }
     (config as unknown as Record<string, number>)[key] = value;
   }
-  if (config.stallTimeoutMs === 0) throw invalidArgument(OP, 'config.stallTimeoutMs', 'a number > 0', 0);
+  if (config.stallTimeoutMs === 0) throw invalidArgument(op, `${name}.stallTimeoutMs`, 'a number > 0', 0);
   return config;
 }
 

@@ -20,9 +20,12 @@
  * - strategies: all three, in the order claim-first, limit-and-check, model
  * A request larger than the host is valid: it is how the impossible request is played (it must fail fast).
  */
+import { XenError } from '../errors.js';
 import { defaultXenOverheadMiB, MIN_DOM0_MIB, MOCK_XEN_VERSIONS, type MockXenVersion } from '../mock/spec.js';
+import { readTextFile } from '../read-text-file.js';
 import { STRATEGIES, type StrategyName } from '../toolstack/strategy-name.js';
 
+/** The simulated host: its memory and dom0's (MiB), and the Xen version emulated. */
 export interface ScenarioHost {
   memoryMiB: number;
   dom0MiB: number;
@@ -31,6 +34,7 @@ export interface ScenarioHost {
   freeMiB: number | null;
 }
 
+/** A guest running when the scenario starts, with its floor and balloon driver's behaviour. */
 export interface ScenarioGuest {
   name: string;
   memoryMiB: number;
@@ -51,6 +55,7 @@ export interface ScenarioGuest {
   inaccuracyMiB: number;
 }
 
+/** A guest to create at `at` s, its size (MiB) and build rate (MiB/s). */
 export interface ScenarioRequest {
   at: number;
   name: string;
@@ -74,12 +79,14 @@ export interface ScenarioPolicy {
   dom0MinMiB: number | null;
 }
 
+/** A running guest asking to grow to targetMiB at `at` s. */
 export interface ScenarioDemand {
   at: number;
   guest: string;
   targetMiB: number;
 }
 
+/** A scenario with every default filled in (docs/scenario-format.md); sizes in MiB, times in s, rates in MiB/s. */
 export interface Scenario {
   name: string;
   host: ScenarioHost;
@@ -88,6 +95,20 @@ export interface Scenario {
   demands: ScenarioDemand[];
   policy: ScenarioPolicy;
   strategies: StrategyName[];
+}
+
+/**
+ * A scenario as written in the scenario format (docs/scenario-format.md), before validateScenario fills in the
+ * defaults: what runScenario also takes. Every field but the host is optional; the host gives memoryMiB or freeMiB.
+ */
+export interface ScenarioDocument {
+  name?: string;
+  host: { memoryMiB?: number; freeMiB?: number; dom0MiB?: number; xenVersion?: MockXenVersion };
+  guests?: Array<Partial<ScenarioGuest> & { name: string; memoryMiB: number }>;
+  requests?: Array<Partial<ScenarioRequest> & { at: number; name: string }>;
+  demands?: ScenarioDemand[];
+  policy?: Partial<ScenarioPolicy>;
+  strategies?: StrategyName[];
 }
 
 export const SCENARIO_DEFAULTS = Object.freeze({
@@ -108,14 +129,15 @@ const MAX_RATE_MIBPS = 1024 * 1024 * 1024;
 const MAX_TIME_S = 365 * 24 * 3600;
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-export class ScenarioError extends Error {
+/** A scenario that cannot be played: a XenError (code EINVAL, op `scenario`) naming the field and what is wrong. */
+export class ScenarioError extends XenError {
   /** The JSON path of the bad field, e.g. `guests[2].memoryMiB` (`scenario` for the whole document). */
   readonly path: string;
   /** What is wrong with it. */
   readonly problem: string;
 
   constructor(path: string, problem: string) {
-    super(`${path}: ${problem}`);
+    super(`${path}: ${problem}`, { code: 'EINVAL', op: 'scenario' });
     this.name = 'ScenarioError';
     this.path = path;
     this.problem = problem;
@@ -366,6 +388,18 @@ function strategies(value: unknown): StrategyName[] {
 
 /** Validates a parsed scenario document and fills in the defaults. */
 export function validateScenario(value: unknown): Scenario {
+  // What this function returned is valid as it is: its filled-in fields (host.freeMiB: null, the policy's nulls) are
+  // not the input format, so it is not read again.
+  if (typeof value === 'object' && value !== null && VALIDATED.has(value)) return value as Scenario;
+  const scenario = readScenario(value);
+  VALIDATED.add(scenario);
+  return scenario;
+}
+
+/** The Scenario objects validateScenario returned (a frozen-free brand: callers may keep and pass them back). */
+const VALIDATED = new WeakSet<object>();
+
+function readScenario(value: unknown): Scenario {
   const doc = object('scenario', value);
   onlyKnownFields('scenario', doc, ['name', 'host', 'guests', 'requests', 'demands', 'policy', 'strategies']);
   let name: string = SCENARIO_DEFAULTS.name;
@@ -422,6 +456,11 @@ export function validateScenario(value: unknown): Scenario {
     demand(`demands[${i}]`, d, byName),
   );
   return { name, host: theHost, guests, requests, demands, policy: policy(doc.policy), strategies: strategies(doc.strategies) };
+}
+
+/** Reads a scenario file: a XenError with its errno (ENOENT, EACCES, …) when it cannot be read, else parseScenario's. */
+export async function loadScenario(path: string): Promise<Scenario> {
+  return parseScenario(await readTextFile(path, 'simulate'));
 }
 
 /** Parses scenario JSON text; a syntax error is a ScenarioError on the whole document. */
