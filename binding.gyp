@@ -28,15 +28,25 @@
       "cflags": ["<!@(pkg-config --cflags xencontrol xenlight xentoollog)", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_cc": ["<!@(pkg-config --cflags xencontrol xenlight xentoollog)", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "libraries": ["<!@(pkg-config --libs xencontrol xenlight xentoollog)"]
-    },
-    {
-      # Test-only: native/sigchld_chain.cc driven by a stand-in for libxl (test/native/child-processes.test.ts),
-      # so the SIGCHLD negotiation is checked on machines without Xen too.
-      "target_name": "sigchld_probe",
-      "sources": ["test/native/sigchld-probe/probe.cc", "native/sigchld_chain.cc"],
-      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
-      "defines": ["NAPI_VERSION=8"],
-      "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
+  ],
+  "variables": {
+    "with_sigchld_probe%": "<!(node -p \"require('fs').existsSync('test/native/sigchld-probe/probe.cc') ? 1 : 0\")"
+  },
+  "conditions": [
+    ["with_sigchld_probe==1", {
+      "targets": [
+        {
+          # Test-only: native/sigchld_chain.cc driven by a stand-in for libxl (test/native/child-processes.test.ts),
+          # so the SIGCHLD negotiation is checked on machines without Xen too. Built only in a checkout that has the
+          # tests: the published package ships no test/ directory.
+          "target_name": "sigchld_probe",
+          "sources": ["test/native/sigchld-probe/probe.cc", "native/sigchld_chain.cc"],
+          "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+          "defines": ["NAPI_VERSION=8"],
+          "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
+        }
+      ]
+    }]
   ]
 }

@@ -10,8 +10,8 @@
 #   XENCLAIM_NESTED_RESULTS  where a run's results go (default: $CACHE/runs/<time>)
 #   XENCLAIM_NESTED_MODE     tests (default) | smoke (boot, xl info, power off)
 #   XENCLAIM_TEST_PATHS      what vitest runs in dom0 (default: "test/conformance test/xen test/native test/toolstack/real-xen.test.ts")
-#   XENCLAIM_QEMU_TIMEOUT    hard limit for the whole QEMU run in seconds (default 2700: the real-Xen daemon tests
-#                            alone take ~14 min under TCG on a 2-core host)
+#   XENCLAIM_QEMU_TIMEOUT    hard limit for the whole QEMU run in seconds (default 2700: the suite, daemon tests
+#                            included, takes ~9 min on an idle 2-core host but over 35 min on a busy one)
 #   XENCLAIM_BOOT_TIMEOUT    seconds until dom0 must have Xen's daemons up (default 300)
 #   XENCLAIM_VERBOSE=1       stream the whole serial console (Xen + dom0) instead of stage lines only
 #   XENCLAIM_DOM0_HOOK       a shell command dom0 runs before the tests (debugging; output in dom0-hook.txt)

@@ -3,10 +3,11 @@
  * a guest's own growth demand, fault injection, call counts, accounting and quiescence. Nothing here exists on a
  * real host; the XenBackend methods stay exactly what Xen offers.
  */
-import { VirtualClock } from '../clock.js';
+import { AutoClock, VirtualClock } from '../clock.js';
 import { XenError } from '../errors.js';
-import { checkBoolean, checkCount, checkDomid, checkInteger, checkObject, checkOneOf, invalidArgument, MAX_VCPUS } from '../validate.js';
-import { notePauseChange } from './domains.js';
+import { checkBoolean, checkCount, checkDomainName, checkDomid, checkInteger, checkObject, checkOneOf, invalidArgument, MAX_VCPUS } from '../validate.js';
+import type { DomainInfo } from '../backend.js';
+import { domainInfo, notePauseChange } from './domains.js';
 import { copyCallCounts, newCallCounts, type CallCounts, type FaultPoint } from './faults.js';
 import { buildGuest } from './builder.js';
 import { parseGuestConfig } from './config.js';
@@ -67,9 +68,13 @@ export interface HostAccounting {
 
 const RUNNING_FIELDS = new Set([
   'name', 'memoryMiB', 'maxMiB', 'minMiB', 'type', 'vcpus', 'paused', 'buildMiBps', 'balloonMiBps', 'cooperative', 'stallAfterMiB',
-  'bootDelayS',
+  'bootDelayS', 'intermittent', 'hiddenMinMiB', 'hiddenMaxMiB', 'inaccuracyMiB',
 ]);
 
+/**
+ * Mock-only controls of a simulated host: running guests and their behaviour profiles, growth demands, injected
+ * faults, call counts, the host's books, and settle() (wait until the simulated host is quiet).
+ */
 export class MockControl {
   private readonly minMiB = new Map<number, number>();
 
@@ -103,10 +108,7 @@ export class MockControl {
       if (!RUNNING_FIELDS.has(key)) throw new XenError(`${op}: unknown field guest.${key}`, { code: 'EINVAL', op });
     }
     const host = this.host;
-    const name = s.name;
-    if (typeof name !== 'string' || !/^[A-Za-z0-9_.:+-]{1,64}$/.test(name)) {
-      throw invalidArgument(op, 'guest.name', 'a name of 1 to 64 characters from A-Z a-z 0-9 _ . : + -', name);
-    }
+    const name = checkDomainName(op, 'guest.name', s.name);
     if (host.domains.findByName(name)) throw new XenError(`${op}: EEXIST (a guest named "${name}" exists)`, { code: 'EEXIST', op });
     const memoryMiB = checkNumber(op, 'guest.memoryMiB', s.memoryMiB, 1, MAX_HOST_MIB, true);
     const maxMiB = checkNumber(op, 'guest.maxMiB', s.maxMiB ?? memoryMiB, memoryMiB, MAX_HOST_MIB, true);
@@ -183,7 +185,12 @@ export class MockControl {
     return this.host.domains.get(domid)?.account.totPages;
   }
 
-  /** The guest itself asks to balloon up (or down) to targetKiB, within its memory/static-max. */
+  /**
+   * The guest asks to balloon up (or down) to targetKiB, within its memory/static-max — as a guest agent does through
+   * dom0 (Qubes' meminfo-writer and qmemman, xapi's dynamic range): its memory/target becomes targetKiB, so the
+   * toolstack sees the demand as a target change, and its balloon driver follows within max_pages. A later
+   * toolstack target replaces the demand.
+   */
   requestGrowth(domid: number, targetKiB: number): void {
     const op = 'control.requestGrowth';
     checkDomid(op, domid);
@@ -193,7 +200,9 @@ export class MockControl {
     if (targetKiB > guest.staticMaxKiB) {
       throw invalidArgument(op, 'targetKiB', `at most the guest's memory/static-max (${guest.staticMaxKiB} KiB)`, targetKiB);
     }
+    guest.targetKiB = targetKiB;
     process.requestGrowth(kibToPagesFloor(targetKiB) + process.offsetPages);
+    this.host.memoryChanged();
   }
 
   /** The next `count` calls of backend method or internal step `op` fail with XenError `code`. */
@@ -215,6 +224,22 @@ export class MockControl {
     Object.assign(this.host.counts.ops, fresh.ops);
     Object.assign(this.host.counts.hypercalls, fresh.hypercalls);
     Object.assign(this.host.counts.guestHypercalls, fresh.guestHypercalls);
+  }
+
+  /** Every domain as getdomaininfo shows it now, synchronously (for a simulator sampling inside an event). */
+  domainsNow(): DomainInfo[] {
+    const now = this.host.clock.now();
+    return this.host.domains.all().map((d) => domainInfo(d, now));
+  }
+
+  /**
+   * Pages the live domain named `name` holds (tot_pages + outstanding claim) while its domain builder is still at work
+   * (no guest process of its own yet); undefined otherwise. Read directly, without a scan or a counted call.
+   */
+  pagesWhileBuilding(name: string): number | undefined {
+    const domain = this.host.domains.findByName(name);
+    if (domain === undefined || domain.account.dying || this.host.processes.has(domain.domid)) return undefined;
+    return domain.account.totPages + domain.account.outstandingPages;
   }
 
   guestState(domid: number): GuestState | undefined {
@@ -262,12 +287,14 @@ export class MockControl {
 
   /**
    * Runs a VirtualClock until the simulated host is quiescent (other timers due on the way fire too). Throws after
-   * `limitMs` of virtual time, e.g. when a balloon driver keeps retrying.
+   * `limitMs` of virtual time, e.g. when a balloon driver keeps retrying. On an AutoClock (the default), waits until
+   * its time has stopped passing. EINVAL on any other clock.
    */
   async settle(limitMs = 24 * 3600 * 1000): Promise<void> {
     const clock = this.host.clock;
+    if (clock instanceof AutoClock) return clock.whenIdle();
     if (!(clock instanceof VirtualClock)) {
-      throw new XenError('control.settle: only a VirtualClock can be run forward', { code: 'EINVAL', op: 'control.settle' });
+      throw new XenError('control.settle: only a VirtualClock or an AutoClock can be run forward', { code: 'EINVAL', op: 'control.settle' });
     }
     const deadline = clock.now() + limitMs;
     await clock.advance(0);

@@ -3,6 +3,8 @@
  * name, libxl's need read), handed to the model's own way of creating it, and settled once — running or failed —
  * with the same events and results the strategies give, so the simulator reports and draws them side by side.
  */
+import type { ObservedState } from '../admission/state.js';
+import { stillToTake } from '../toolstack/builds-in-flight.js';
 import type { StrategyContext } from '../toolstack/context.js';
 import { needPages, takeRequestName } from '../toolstack/requests.js';
 import { fail, newResult, succeed } from '../toolstack/results.js';
@@ -14,6 +16,8 @@ export type CreateGuest = (request: GuestRequest, needPages: number, result: Adm
 export class PeerAdmissions {
   private readonly inFlight = new Set<Promise<AdmissionResult>>();
   private readonly names = new Set<string>();
+  /** Each request in flight whose need is known: name → pages. */
+  private readonly needs = new Map<string, number>();
 
   constructor(private readonly ctx: StrategyContext) {}
 
@@ -28,6 +32,14 @@ export class PeerAdmissions {
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
     return work;
+  }
+
+  /**
+   * What the requests in flight still need beyond what Xen shows for them (their domain's tot_pages plus its claim),
+   * in pages: what a model has promised out of the headroom (AdmissionStrategy.promisedPages).
+   */
+  promisedPages(state: ObservedState): number {
+    return stillToTake(this.needs, state);
   }
 
   /** Resolves once every request has settled. */
@@ -45,11 +57,13 @@ export class PeerAdmissions {
     }
     try {
       const need = await needPages(ctx, request);
+      this.needs.set(request.name, need);
       return succeed(ctx, result, await create(request, need, result));
     } catch (error) {
       ctx.building.delete(request.name);
       return fail(ctx, result, error);
     } finally {
+      this.needs.delete(request.name);
       this.names.delete(request.name);
     }
   }

@@ -18,6 +18,7 @@ import { resolveBalloonPolicy } from '../admission/balloon-plan.js';
 import {
   memActualKiB, qmemmanFreeKiB, qmemmanStep, startQmemmanRequest, QMEMMAN_POLL_MS, type QmemmanDomain,
 } from '../admission/qmemman-balloon.js';
+import type { ObservedState } from '../admission/state.js';
 import type { StrategyContext } from '../toolstack/context.js';
 import { observe } from '../toolstack/observe.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest } from '../toolstack/types.js';
@@ -47,6 +48,10 @@ export class QmemmanModel implements AdmissionStrategy {
         return startBuilding(this.ctx, r, result, false);
       }),
     );
+  }
+
+  promisedPages(state: ObservedState): number {
+    return this.admissions.promisedPages(state);
   }
 
   idle(): Promise<void> {
@@ -106,7 +111,8 @@ export class QmemmanModel implements AdmissionStrategy {
       const info = infos.get(d.domid)!;
       // A domain that never ran (paused, no CPU time) has sent no meminfo yet: qmemman does not manage it.
       if (d.dying || d.building || (info.paused && info.cpuTimeNs === 0)) continue;
-      if (!d.isDom0 && !floors.has(d.name)) continue;
+      // Nor one without a balloon driver (no meminfo-writer reports its memory).
+      if (!d.isDom0 && (!floors.has(d.name) || d.canBalloon === false)) continue;
       const known = this.lastTargetKiB.get(d.domid);
       domains.push({
         domid: d.domid,

@@ -20,6 +20,7 @@ import {
   maximumFreeKiB, squeezeIteration, updateStuckness, SQUEEZED_BALANCE_INTERVAL_MS, SQUEEZED_INACCURACY_KIB,
   SQUEEZED_ITERATION_MS, SQUEEZED_SLUSH_KIB, SQUEEZED_TOLERANCE_KIB, type SqueezeDomain, type Stuckness,
 } from '../admission/squeeze.js';
+import type { ObservedState } from '../admission/state.js';
 import type { StrategyContext } from '../toolstack/context.js';
 import { observe } from '../toolstack/observe.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest } from '../toolstack/types.js';
@@ -64,6 +65,10 @@ export class XapiModel implements AdmissionStrategy {
       this.balancer = undefined;
     });
     return work;
+  }
+
+  promisedPages(state: ObservedState): number {
+    return this.admissions.promisedPages(state);
   }
 
   async idle(): Promise<void> {
@@ -163,7 +168,8 @@ export class XapiModel implements AdmissionStrategy {
         this.dynamicMaxKiB.set(d.domid, dynamicMaxKiB);
       }
       domains.push({
-        domid: d.domid, name: d.name, canBalloon: !neverRun && !d.building,
+        // A guest without a balloon driver (no feature-balloon) is never squeezed: squeezed's can_balloon.
+        domid: d.domid, name: d.name, canBalloon: !neverRun && !d.building && d.canBalloon !== false,
         dynamicMinKiB: Math.min(d.minKiB, dynamicMaxKiB), dynamicMaxKiB, targetKiB: d.targetKiB, actualKiB,
       });
     }

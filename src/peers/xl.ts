@@ -16,6 +16,7 @@ import { resolveBalloonPolicy } from '../admission/balloon-plan.js';
 import {
   startXlTargetWait, xlFreememStep, xlTargetWaitStep, XL_FREEMEM_CREDIT_MS, XL_WAIT_POLL_MS,
 } from '../admission/xl-freemem.js';
+import type { ObservedState } from '../admission/state.js';
 import type { StrategyContext } from '../toolstack/context.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest } from '../toolstack/types.js';
 import { kibToMiB, LIBXL_MIN_DOM0_KIB, pagesToKiB } from '../units.js';
@@ -39,6 +40,10 @@ export class XlModel implements AdmissionStrategy {
 
   admit(request: GuestRequest): Promise<AdmissionResult> {
     return this.admissions.admit(request, (r, need, result) => this.create(r, pagesToKiB(need), result));
+  }
+
+  promisedPages(state: ObservedState): number {
+    return this.admissions.promisedPages(state);
   }
 
   idle(): Promise<void> {

@@ -1,15 +1,17 @@
 /**
  * Both bounds of a scenario (docs/bounds.md), from the scenario and its host once set up (before any request): the
  * rate-only bound (lower-bound.ts) and the tight bound (tight-bound.ts). Every admitter played works from the same
- * floors, so the donors here are the scenario's: running guests that are not paused, down to their floor and no
- * further than a stalling driver goes (an uncooperative one gives nothing); a guest still being built once it runs;
- * dom0 down to the policy's floor.
+ * floors, so the donors here are the scenario's: running guests that are not paused and have a balloon driver, down
+ * to where their driver stops — their floor plus the driver's inaccuracy, or a hidden floor below which it never goes
+ * — and no further than a stalling driver goes (an uncooperative one gives nothing, an intermittent one only in its
+ * moving windows); a guest still being built once it runs; dom0 down to the policy's floor. A pure reservation
+ * (requests[].needMiB) is a request whose build takes its memory at once.
  */
-import { DEFAULT_BALLOON_POLICY, type BalloonPolicy } from '../admission/balloon-plan.js';
+import { DEFAULT_BALLOON_POLICY, resolveBalloonPolicy, type BalloonPolicy } from '../admission/balloon-plan.js';
 import type { MockBackend } from '../mock/backend.js';
 import { kibToMiB, LIBXL_MIN_DOM0_KIB, pagesToMiB } from '../units.js';
 import { lowerBoundS } from './lower-bound.js';
-import type { Scenario, ScenarioRequest } from './scenario.js';
+import { RESERVATION_MIBPS, type Scenario, type ScenarioRequest } from './scenario.js';
 import type { SupplyDonor } from './supply.js';
 import { tightBound, type TightBound } from './tight-bound.js';
 
@@ -21,10 +23,17 @@ export interface ScenarioBounds {
 
 /**
  * σ's margin (docs/bounds.md#sigma): the most any admitter keeps free beyond the requests' needs before it balloons —
- * qmemman's overhead factor (0.78 % of free memory) and its 25 MiB, squeezed's 72 MiB slush — with room to spare.
+ * qmemman's overhead factor (0.78 % of free memory) and its 25 MiB, squeezed's 72 MiB slush — with room to spare, or
+ * the reserve xenclaim's strategies keep for Xen (`reserveMiB`, the policy's; 64 MiB by default) when that is more.
  */
-export function ballooningMarginMiB(headroomMiB: number): number {
-  return 0.008 * Math.max(0, headroomMiB) + 128;
+export function ballooningMarginMiB(headroomMiB: number, reserveMiB = 0): number {
+  return Math.max(0.008 * Math.max(0, headroomMiB) + 128, reserveMiB);
+}
+
+/** How much a scenario guest can give at most, in MiB, as a donor of the bounds (see the header). */
+export function reclaimableMiBOf(g: Scenario['guests'][number]): number {
+  const lowest = Math.max(g.minMiB + g.inaccuracyMiB, g.hiddenMinMiB ?? 0);
+  return Math.max(0, Math.min(g.memoryMiB - lowest, g.stallAfterMiB ?? Number.POSITIVE_INFINITY));
 }
 
 /** Runs `config(request)` through the set-up host's libxl to learn each request's need, then both bounds. */
@@ -32,19 +41,22 @@ export async function scenarioBounds(
   backend: MockBackend,
   scenario: Scenario,
   policy: Partial<BalloonPolicy> | undefined,
-  config: (request: ScenarioRequest) => Parameters<MockBackend['needMemoryKiB']>[0],
+  config: (request: ScenarioRequest) => { b_info: { target_memkb: number } } & Parameters<MockBackend['needMemoryKiB']>[0],
 ): Promise<ScenarioBounds> {
   const physinfo = await backend.physinfo();
-  const dom0MinKiB = Math.max(LIBXL_MIN_DOM0_KIB, policy?.dom0MinKiB ?? DEFAULT_BALLOON_POLICY.dom0MinKiB);
-  const dom0Donates = policy?.dom0Ballooning ?? DEFAULT_BALLOON_POLICY.dom0Ballooning;
+  const resolved = resolveBalloonPolicy('scenarioBounds', policy ?? {});
+  const dom0MinKiB = Math.max(LIBXL_MIN_DOM0_KIB, resolved.dom0MinKiB);
+  const dom0Donates = resolved.dom0Ballooning;
   const profile = backend.hostSpec.guestDefaults;
   const donors: SupplyDonor[] = [];
   for (const g of scenario.guests) {
-    if (g.state === 'paused') continue;
+    // Paused guests and guests without a balloon driver are never donors.
+    if (g.state === 'paused' || !g.canBalloon) continue;
     donors.push({
-      reclaimableMiB: Math.min(Math.max(0, g.memoryMiB - g.minMiB), g.stallAfterMiB ?? Number.POSITIVE_INFINITY),
+      reclaimableMiB: reclaimableMiBOf(g),
       balloonMiBps: g.cooperative ? g.balloonMiBps : 0,
       fromS: g.state === 'building' ? g.memoryMiB / g.buildMiBps + profile.bootDelayS : 0,
+      intermittent: g.intermittent,
     });
   }
   if (dom0Donates) {
@@ -56,7 +68,15 @@ export async function scenarioBounds(
   const headroomMiB = pagesToMiB(physinfo.freePages - physinfo.outstandingPages) + shrinkingMiB;
   const requests = [];
   for (const r of scenario.requests) {
-    requests.push({ at: r.at, memoryMiB: r.memoryMiB, needMiB: kibToMiB(await backend.needMemoryKiB(config(r))), buildMiBps: r.buildMiBps });
+    // A reservation of nothing is granted at its arrival; any other request is played as the guest `config` gives.
+    if (r.memoryMiB === null && r.needMiB === 0) {
+      requests.push({ at: r.at, memoryMiB: 0, needMiB: 0, buildMiBps: 1 });
+      continue;
+    }
+    const played = config(r);
+    const memoryMiB = r.memoryMiB ?? kibToMiB(played.b_info.target_memkb);
+    const buildMiBps = r.memoryMiB === null ? RESERVATION_MIBPS : r.buildMiBps;
+    requests.push({ at: r.at, memoryMiB, needMiB: kibToMiB(await backend.needMemoryKiB(played)), buildMiBps });
   }
   // What an admitter could believe it can find: free pages with claims not subtracted, every running or paused
   // guest's range (stuck or stalling ones in full) and dom0's.
@@ -66,8 +86,8 @@ export async function scenarioBounds(
   return {
     lowerBoundS: lowerBoundS({ headroomMiB, donors, requests }),
     tight: tightBound({
-      headroomMiB, donors, requests, startsPerS: scenario.host.startsPerS ?? 0, marginMiB: ballooningMarginMiB(headroomMiB),
-      apparentCapacityMiB,
+      headroomMiB, donors, requests, startsPerS: scenario.host.startsPerS ?? 0,
+      marginMiB: ballooningMarginMiB(headroomMiB, kibToMiB(resolved.reserveKiB)), apparentCapacityMiB,
     }),
   };
 }

@@ -145,6 +145,7 @@ function summary(r: StrategyReport): string {
     `mean start ${r.meanStartLatencyS ?? '–'} s · started ${r.started} · failed ${r.failed} · balloon rounds ${r.balloonRounds} · leaked claim pages ${r.leakedClaimPages}</p>`;
 }
 
+/** The reports as one self-contained HTML page with every strategy's timeline drawn (`xenclaim simulate --html`). */
 export function renderReportHtml(reports: readonly StrategyReport[]): string {
   const title = reports[0]?.scenario ?? 'no strategy was played';
   const ends = reports.flatMap((r) => [r.makespanS, r.tightBoundS ?? 0, r.lowerBoundS ?? 0, ...r.demands.map((d) => d.satisfiedAtS ?? d.requestedAtS)]);

@@ -40,7 +40,7 @@ export interface DonorAsk {
   request: string | null;
   fromMiB: number;
   toMiB: number;
-  /** lower: asked to give; raise: given back (a failed request's ask, a stuck donor's rest, the unneeded hedge). */
+  /** lower: asked to give; raise: given back (a failed request's ask, a stuck donor's rest, what a replan no longer needs). */
   kind: 'lower' | 'raise';
 }
 
@@ -100,6 +100,8 @@ function describeStep(event: AdmissionEvent): string | null {
       return `admitted (${event.via})`;
     case 'claim-refused':
       return `refused: ${event.error.message}`;
+    case 'build-refused':
+      return `build refused memory, back in the queue: ${event.error.message}`;
     case 'ballooning': {
       const shown = event.donors.slice(0, MAX_DONORS_IN_A_STEP).map((d) => `${d.name} ${mib(d.fromKiB)}→${mib(d.toKiB)}`);
       const more = event.donors.length > MAX_DONORS_IN_A_STEP ? ` and ${event.donors.length - MAX_DONORS_IN_A_STEP} more` : '';
@@ -109,8 +111,10 @@ function describeStep(event: AdmissionEvent): string | null {
       return `donor ${event.name} did not move: not asked again`;
     case 'donors-restored':
       return `given back to ${event.donors.map((d) => d.name).join(', ')}`;
-    case 'limits-set':
-      return `max_pages of ${event.limits.length} guest(s) limited to their size`;
+    case 'limits-set': {
+      const to = event.reason === 'batch' ? 'their size' : 'their targets';
+      return `max_pages of ${event.limits.length} guest(s) limited to ${to}`;
+    }
     case 'limits-removed':
       return `max_pages limits removed`;
     case 'running':
@@ -162,7 +166,7 @@ export class RunRecorder {
         if (list === undefined) this.asks.set(d.domid, (list = []));
         list.push({
           atS: secondsOf(event.atMs), request: event.request, fromMiB: round1(kibToMiB(d.fromKiB)), toMiB: round1(kibToMiB(d.toKiB)),
-          kind: event.type === 'ballooning' ? 'lower' : 'raise',
+          kind: d.toKiB < d.fromKiB ? 'lower' : 'raise',
         });
       }
     }

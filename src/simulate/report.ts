@@ -71,6 +71,7 @@ function requestsOf(r: StrategyReport): string[] {
   return out;
 }
 
+/** The reports as the table `xenclaim simulate` prints: the comparison, then each admitter's requests. */
 export function formatReportTable(reports: readonly StrategyReport[]): string {
   if (reports.length === 0) return 'no strategy was played';
   const out: string[] = [`scenario: ${reports[0]!.scenario}`, '', formatComparison(reports)];

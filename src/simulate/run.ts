@@ -4,26 +4,37 @@
  *
  * Per strategy or peer model, in three steps: set up (a new VirtualClock and MockBackend for the scenario's host, the
  * guests added with their profiles and states — running, paused, or still being built by someone else — each
- * request's build rate set by name, a XenHost with the guests' floors), drive (requests admitted at their `at` times,
- * demands sent to the guests at theirs, the host's memory sampled; the run ends when every request has settled and
- * the host is quiescent: builds, balloon drivers and page returns done), report. Both bounds (bounds.ts) are the same
- * for every admitter; `ratio` is the makespan over the tight one.
+ * request's build rate set by name, a XenHost with the guests' floors, the guests without a balloon driver and the
+ * scenario's policy), drive (requests admitted at their `at` times, demands sent to the guests at theirs, the host's
+ * memory sampled; the run ends when every request has settled and the host is quiescent: builds, balloon drivers and
+ * page returns done), report. Both bounds (bounds.ts) are the same for every admitter; `ratio` is the makespan over
+ * the tight one. Each started request's `guaranteedFreeMiB` is sampled the moment its successful build starts: the
+ * memory it can count on even if every other guest grew to its target (as far as max_pages lets it) and every other
+ * build populated what it still needs — squeezed's verify_memory_is_guaranteed_free, with Xen's max_pages.
  */
+import type { BalloonPolicy } from '../admission/balloon-plan.js';
+import type { WaitConfig } from '../admission/progress.js';
 import type { XenBackend } from '../backend.js';
 import { VirtualClock } from '../clock.js';
+import { checkTuning, rejectUnknownOptions } from '../host/host-options.js';
 import { XenHost } from '../host/xen-host.js';
 import { MockBackend } from '../mock/backend.js';
+import { parseGuestConfig } from '../mock/config.js';
 import type { AdmissionEvent, AdmissionEventType } from '../toolstack/events.js';
-import { isPeerModel, type AdmitterName } from '../toolstack/strategy-name.js';
+import { ADMITTERS, isPeerModel, type AdmitterName } from '../toolstack/strategy-name.js';
 import type { AdmissionResult, AdmissionTuning } from '../toolstack/types.js';
-import { mibToKiB } from '../units.js';
+import { kibToMiB, kibToPagesCeil, mibToKiB, mibToPages, pagesToMiB } from '../units.js';
+import { checkObject, checkOneOf, invalidArgument } from '../validate.js';
 import { scenarioBounds, type ScenarioBounds } from './bounds.js';
 import { checkHostInvariants, snapshotMaxPages } from './invariants.js';
 import { RunRecorder, type DonorReport, type MemoryTimeline, type RunStep } from './recorder.js';
-import { SIMULATION_HORIZON_S, type Scenario, type ScenarioRequest } from './scenario.js';
+import { RESERVATION_MIBPS, SIMULATION_HORIZON_S, validateScenario, type Scenario, type ScenarioDocument, type ScenarioRequest } from './scenario.js';
 
+/** What became of one creation request, in s of virtual time. */
 export interface RequestReport {
   name: string;
+  /** What it needed, MiB (libxl's need: its size plus libxl's extra, rounded up to 2 MiB; a reservation's own). */
+  needMiB: number;
   requestedAtS: number;
   /** When its successful build began (null when it never got that far). */
   admittedAtS: number | null;
@@ -34,8 +45,23 @@ export interface RequestReport {
   aloneS: number | null;
   /** Its way through the admitter, from the host's events: why it waited, and how it ended. */
   steps: RunStep[];
+  /**
+   * The memory it could count on when its successful build started (see the header), MiB; null when it never
+   * started. At least needMiB, or the strategy let a donor or a build take what it admitted.
+   */
+  guaranteedFreeMiB: number | null;
 }
 
+/** A domain as the run left it (every guest, dom0 and the new ones): sizes in MiB. */
+export interface GuestReport {
+  name: string;
+  domid: number;
+  totMiB: number;
+  targetMiB: number | null;
+  maxMiB: number;
+}
+
+/** What became of one growth demand. */
 export interface DemandReport {
   guest: string;
   targetMiB: number;
@@ -44,6 +70,7 @@ export interface DemandReport {
   satisfiedAtS: number | null;
 }
 
+/** One strategy's run of a scenario (docs/scenario-format.md#report). */
 export interface StrategyReport {
   scenario: string;
   strategy: AdmitterName;
@@ -87,8 +114,11 @@ export interface StrategyReport {
   memory: MemoryTimeline;
   /** The invariants' violations after the run (docs/architecture.md#invariants): must be empty. */
   invariantViolations: string[];
+  /** Every domain's final tot_pages, target and max_pages. */
+  guests: GuestReport[];
 }
 
+/** runScenario's options, each checked (EINVAL naming it); tuning as for a XenHost. */
 export interface RunScenarioOptions extends AdmissionTuning {
   /** Which strategies to play (default: the scenario's list). */
   strategies?: readonly AdmitterName[];
@@ -99,11 +129,13 @@ export interface RunScenarioOptions extends AdmissionTuning {
   wrapBackend?: (backend: MockBackend, strategy: AdmitterName) => XenBackend;
 }
 
-/** Every event type but donor-progress. */
-const RECORDED_EVENTS: readonly AdmissionEventType[] = [
-  'requested', 'building', 'admitted', 'claim-refused', 'ballooning', 'donor-uncooperative', 'donors-restored',
-  'limits-set', 'limits-removed', 'running', 'gave-up', 'failed', 'cleanup-failed',
-];
+/** Every event type but donor-progress (a record, so that a new event type cannot be forgotten here). */
+const RECORDED: Record<Exclude<AdmissionEventType, 'donor-progress'>, true> = {
+  requested: true, building: true, admitted: true, 'claim-refused': true, 'build-refused': true, ballooning: true,
+  'donor-uncooperative': true, 'donors-restored': true, 'limits-set': true, 'limits-removed': true, running: true,
+  'gave-up': true, failed: true, 'cleanup-failed': true,
+};
+const RECORDED_EVENTS = Object.keys(RECORDED) as AdmissionEventType[];
 
 /** How often the simulator looks at a demanding guest (virtual time). */
 const DEMAND_POLL_MS = 100;
@@ -112,16 +144,82 @@ function seconds(ms: number): number {
   return Math.round(ms) / 1000;
 }
 
-export function requestConfig(request: ScenarioRequest): { c_info: { type: 'pv'; name: string }; b_info: { max_memkb: number; target_memkb: number } } {
-  return {
-    c_info: { type: 'pv', name: request.name },
-    b_info: { max_memkb: mibToKiB(request.memoryMiB), target_memkb: mibToKiB(request.memoryMiB) },
-  };
+
+type RequestConfig = { c_info: { type: 'pv'; name: string }; b_info: { max_memkb: number; target_memkb: number } };
+
+function pvConfig(name: string, kib: number): RequestConfig {
+  return { c_info: { type: 'pv', name }, b_info: { max_memkb: kib, target_memkb: kib } };
 }
 
-export async function runScenario(scenario: Scenario, options: RunScenarioOptions = {}): Promise<StrategyReport[]> {
+/**
+ * The libxl config a request is played with: a PV guest of its size; for a reservation of needMiB (rounded up to
+ * 2 MiB, as libxl rounds every need), the largest PV guest whose libxl need (the mock's, libxl 4.17's: target,
+ * paging pool and 1 MiB extra) is at most that — exactly that, as needs come in 2 MiB steps — built in one step. A
+ * reservation of 0 is not built at all (see drive).
+ */
+export function requestConfig(request: ScenarioRequest): RequestConfig {
+  if (request.memoryMiB !== null) return pvConfig(request.name, mibToKiB(request.memoryMiB));
+  const needKiB = mibToKiB(2 * Math.ceil((request.needMiB ?? 0) / 2));
+  const needOf = (kib: number): number => parseGuestConfig('simulate', pvConfig(request.name, kib)).needKiB;
+  let low = 0;
+  let high = needKiB; // the need is at least the target
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (needOf(mid) <= needKiB) low = mid;
+    else high = mid - 1;
+  }
+  return pvConfig(request.name, low);
+}
+
+/** The scenario's policy as the host's tuning (only what the scenario sets; the rest stays the default). */
+export function scenarioTuning(scenario: Scenario): { policy: Partial<BalloonPolicy>; wait: Partial<WaitConfig> } {
+  const p = scenario.policy;
+  const policy: Partial<BalloonPolicy> = {};
+  const wait: Partial<WaitConfig> = {};
+  if (p.reserveMiB !== null) policy.reserveKiB = mibToKiB(p.reserveMiB);
+  if (p.marginPercent !== null) policy.marginFraction = p.marginPercent / 100;
+  if (p.marginMinMiB !== null) policy.marginMinPages = mibToPages(p.marginMinMiB);
+  if (p.stallTimeoutS !== null) wait.stallTimeoutMs = p.stallTimeoutS * 1000;
+  if (p.maxWaitS !== null) wait.maxWaitMs = p.maxWaitS * 1000;
+  if (p.toleranceMiB !== null) wait.targetTolerancePages = mibToPages(p.toleranceMiB);
+  if (p.dom0MinMiB !== null) policy.dom0MinKiB = mibToKiB(p.dom0MinMiB);
+  return { policy, wait };
+}
+
+const RUN_OPTIONS = ['strategies', 'onEvent', 'limitS', 'wrapBackend', 'policy', 'wait', 'pollMs'];
+
+/** RunScenarioOptions, each checked: EINVAL naming the option. */
+function checkRunOptions(op: string, options: unknown): RunScenarioOptions {
+  const given = checkObject(op, 'options', options);
+  rejectUnknownOptions(op, given, RUN_OPTIONS);
+  if (given.strategies !== undefined) {
+    if (!Array.isArray(given.strategies) || given.strategies.length === 0) {
+      throw invalidArgument(op, 'strategies', `a non-empty array of ${ADMITTERS.join(', ')}`, given.strategies);
+    }
+    given.strategies.forEach((name, i) => checkOneOf(op, `strategies[${i}]`, name, ADMITTERS));
+  }
+  for (const key of ['onEvent', 'wrapBackend'] as const) {
+    if (given[key] !== undefined && typeof given[key] !== 'function') throw invalidArgument(op, key, 'a function', given[key]);
+  }
+  const limitS = given.limitS;
+  if (limitS !== undefined && (typeof limitS !== 'number' || !Number.isFinite(limitS) || limitS <= 0)) {
+    throw invalidArgument(op, 'limitS', 'a finite number of seconds > 0', limitS);
+  }
+  checkTuning(op, given);
+  return given as RunScenarioOptions;
+}
+
+/**
+ * Plays `scenario` (a Scenario, or a plain object in the scenario format: it is validated first) once per strategy or
+ * peer model — `options.strategies`, else the scenario's — each on a fresh mock host in virtual time, and resolves
+ * with one report per strategy, in that order. Rejects with a ScenarioError (EINVAL, naming the JSON path) for an invalid
+ * scenario and an EINVAL XenError naming the option for bad options, before anything runs.
+ */
+export async function runScenario(scenario: Scenario | ScenarioDocument, options: RunScenarioOptions = {}): Promise<StrategyReport[]> {
+  const checked = checkRunOptions('runScenario', options);
+  const valid = validateScenario(scenario);
   const reports: StrategyReport[] = [];
-  for (const strategy of options.strategies ?? scenario.strategies) reports.push(await runStrategy(scenario, strategy, options));
+  for (const strategy of checked.strategies ?? valid.strategies) reports.push(await runStrategy(valid, strategy, checked));
   return reports;
 }
 
@@ -138,6 +236,12 @@ interface Stage {
   recorder: RunRecorder;
   balloonRounds: number;
   limitMs: number;
+  /** Each request's need (pages), from its 'requested' event. */
+  needs: Map<string, number>;
+  /** Requests whose build has begun and that are neither running nor failed yet. */
+  building: Set<string>;
+  /** Each request's guaranteed free memory (pages) at the start of its latest build. */
+  guaranteed: Map<string, number>;
 }
 
 async function setUp(scenario: Scenario, strategy: AdmitterName, options: RunScenarioOptions, backend: MockBackend): Promise<Stage> {
@@ -148,8 +252,13 @@ async function setUp(scenario: Scenario, strategy: AdmitterName, options: RunSce
   for (const guest of scenario.guests) {
     const profile = {
       balloonMiBps: guest.balloonMiBps,
-      cooperative: guest.cooperative,
+      // A guest without a balloon driver follows no target at all.
+      cooperative: guest.cooperative && guest.canBalloon,
+      inaccuracyMiB: guest.inaccuracyMiB,
       ...(guest.stallAfterMiB === null ? {} : { stallAfterMiB: guest.stallAfterMiB }),
+      ...(guest.intermittent === null ? {} : { intermittent: guest.intermittent }),
+      ...(guest.hiddenMinMiB === null ? {} : { hiddenMinMiB: guest.hiddenMinMiB }),
+      ...(guest.hiddenMaxMiB === null ? {} : { hiddenMaxMiB: guest.hiddenMaxMiB }),
     };
     let domid: number;
     if (guest.state === 'building') {
@@ -164,9 +273,13 @@ async function setUp(scenario: Scenario, strategy: AdmitterName, options: RunSce
     domids.set(guest.name, domid);
     floorsKiB.set(guest.name, mibToKiB(guest.minMiB));
   }
-  for (const request of scenario.requests) control.setGuestProfile(request.name, { buildMiBps: request.buildMiBps });
+  for (const request of scenario.requests) {
+    control.setGuestProfile(request.name, { buildMiBps: request.memoryMiB === null ? RESERVATION_MIBPS : request.buildMiBps });
+  }
   const baseline = await snapshotMaxPages(backend);
-  const bounds = await scenarioBounds(backend, scenario, options.policy, requestConfig);
+  const tuning = scenarioTuning(scenario);
+  const policy = { ...tuning.policy, ...options.policy };
+  const bounds = await scenarioBounds(backend, scenario, policy, requestConfig);
   control.resetCalls();
   control.resetPeakOutstanding();
   const recorder = new RunRecorder(backend, clock, new Set([...scenario.guests.map((g) => g.name), 'Domain-0']));
@@ -176,24 +289,62 @@ async function setUp(scenario: Scenario, strategy: AdmitterName, options: RunSce
     clock,
     strategy,
     floorsKiB,
-    ...(options.policy ? { policy: options.policy } : {}),
-    ...(options.wait ? { wait: options.wait } : {}),
+    withoutBalloonDriver: scenario.guests.filter((g) => !g.canBalloon).map((g) => g.name),
+    policy,
+    wait: { ...tuning.wait, ...options.wait },
     ...(options.pollMs ? { pollMs: options.pollMs } : {}),
   });
   const stage: Stage = {
     scenario, strategy, clock, backend, host, domids, baseline, bounds, recorder, balloonRounds: 0,
-    limitMs: (options.limitS ?? SIMULATION_HORIZON_S) * 1000,
+    limitMs: (options.limitS ?? SIMULATION_HORIZON_S) * 1000, needs: new Map(), building: new Set(), guaranteed: new Map(),
   };
+  const withoutDriver = new Set(scenario.guests.filter((g) => !g.canBalloon).map((g) => g.name));
   // The report needs every event but the donors' progress (hundreds per look in a boot storm): not even made then.
   host.subscribe(
     (event) => {
       if (event.type === 'ballooning') stage.balloonRounds++;
+      if (event.type === 'requested') stage.needs.set(event.request, kibToPagesCeil(event.needKiB));
+      if (event.type === 'building') {
+        stage.guaranteed.set(event.request, guaranteedFreePages(stage, event.request, event.claim, withoutDriver));
+        stage.building.add(event.request);
+      }
+      if (event.type === 'running' || event.type === 'failed' || event.type === 'gave-up') stage.building.delete(event.request);
       recorder.onEvent(event);
       options.onEvent?.(event);
     },
     options.onEvent ? undefined : RECORDED_EVENTS,
   );
   return stage;
+}
+
+/**
+ * What `request` can count on the moment its build starts (see the file header): free − outstanding claims, less
+ * every other build's need not yet populated or claimed, and — for a build without a claim — less what every other
+ * live guest with a balloon driver may still grow to: toward its target, as far as its max_pages lets it (squeezed
+ * counts target + inaccuracy − actual; a guest asking to grow raises its target, which the toolstack sees). A
+ * claimed build is protected from the growth of others by its claim, staked in the same instant on the mock.
+ */
+function guaranteedFreePages(stage: Stage, request: string, claimed: boolean, withoutDriver: ReadonlySet<string>): number {
+  const control = stage.backend.control;
+  const accounting = control.accounting();
+  let free = accounting.freePages - accounting.outstandingPages;
+  // Other builds: found by name among the requests being built (a claimed build need not look at every domain).
+  const built = new Set<string>();
+  for (const name of stage.building) {
+    if (name === request) continue;
+    const held = control.pagesWhileBuilding(name);
+    if (held === undefined) continue;
+    built.add(name);
+    free -= Math.max(0, (stage.needs.get(name) ?? 0) - held);
+  }
+  if (claimed) return free;
+  for (const domain of control.domainsNow()) {
+    if (domain.dying || domain.name === request || built.has(domain.name ?? '') || withoutDriver.has(domain.name ?? '')) continue;
+    // What it may still grow to: toward its target, as far as max_pages lets it.
+    const goal = Math.min(domain.maxPages, domain.targetKiB === undefined ? domain.maxPages : kibToPagesCeil(domain.targetKiB));
+    free -= Math.max(0, goal - domain.totPages);
+  }
+  return free;
 }
 
 /** Plays the requests and demands at their times; resolves once every request settled and the host is quiet. */
@@ -229,6 +380,7 @@ async function drive(stage: Stage): Promise<{ results: AdmissionResult[]; demand
       const all = await Promise.all(
         scenario.requests.map(async (request) => {
           await clock.sleep(request.at * 1000);
+          if (request.needMiB === 0) return reservedNothing(stage, request.name);
           return host.admit({ name: request.name, config: requestConfig(request) });
         }),
       );
@@ -246,6 +398,14 @@ async function drive(stage: Stage): Promise<{ results: AdmissionResult[]; demand
   return { results, demands };
 }
 
+/** A reservation of nothing is granted at once: nothing is built, nobody asked, nothing to protect (free memory). */
+function reservedNothing(stage: Stage, name: string): AdmissionResult {
+  const now = stage.clock.now();
+  stage.needs.set(name, 0);
+  stage.guaranteed.set(name, guaranteedFreePages(stage, name, true, new Set()));
+  return { name, ok: true, domid: null, error: null, report: null, requestedAtMs: now, admittedAtMs: now, runningAtMs: now, failedAtMs: null };
+}
+
 /** The strategy's report, from its results and what the simulated host counted. */
 async function report(stage: Stage, results: readonly AdmissionResult[], demands: DemandReport[]): Promise<StrategyReport> {
   const { scenario, backend } = stage;
@@ -254,6 +414,7 @@ async function report(stage: Stage, results: readonly AdmissionResult[], demands
   const { bounds, recorder } = stage;
   const requests: RequestReport[] = results.map((r, i) => ({
     name: r.name,
+    needMiB: pagesToMiB(stage.needs.get(r.name) ?? 0),
     requestedAtS: scenario.requests[i]!.at,
     admittedAtS: r.admittedAtMs === null ? null : seconds(r.admittedAtMs),
     runningAtS: r.runningAtMs === null ? null : seconds(r.runningAtMs),
@@ -261,6 +422,14 @@ async function report(stage: Stage, results: readonly AdmissionResult[], demands
     error: r.error === null ? null : r.error.message,
     aloneS: bounds.tight.aloneS[i]!,
     steps: recorder.stepsOf(r.name),
+    guaranteedFreeMiB: r.ok && stage.guaranteed.has(r.name) ? Math.floor(pagesToMiB(stage.guaranteed.get(r.name)!) * 100) / 100 : null,
+  }));
+  const guests: GuestReport[] = (await backend.listDomains()).map((d) => ({
+    name: d.name ?? `domain-${d.domid}`,
+    domid: d.domid,
+    totMiB: pagesToMiB(d.totPages),
+    targetMiB: d.targetKiB === undefined ? null : kibToMiB(d.targetKiB),
+    maxMiB: pagesToMiB(d.maxPages),
   }));
   const startedRequests = requests.filter((r) => r.runningAtS !== null);
   const latencies = startedRequests.map((r) => r.runningAtS! - r.requestedAtS);
@@ -292,6 +461,7 @@ async function report(stage: Stage, results: readonly AdmissionResult[], demands
     hostSteps: recorder.hostSteps,
     memory: recorder.timeline(),
     invariantViolations: await checkHostInvariants(backend, stage.baseline, isPeerModel(stage.strategy) ? 'target' : 'original'),
+    guests,
   };
 }
 

@@ -5,7 +5,16 @@
  *
  * The supply is piecewise linear and nondecreasing: it is kept as its breakpoints (time, value, slope after), built
  * once in O(n log n), so `availableMiB` and `timeToHave` cost O(log n) each.
+ *
+ * An intermittent donor (its driver moves movingS, then stops stuckS, over and over, from time 0: the mock host's
+ * phase) gives only in its moving windows, counted so that the supply stays at or above what the mock's driver can
+ * deliver (givingIntervals).
  */
+
+/** The mock host's balloon tick (src/mock/host.ts TICK_MS), in s. */
+const TICK_S = 0.1;
+/** Past this many windows of one intermittent donor, the rest is counted at its full rate (still an upper bound). */
+const MAX_WINDOWS = 100_000;
 
 export interface SupplyDonor {
   /** MiB the donor can give at most: its size above its floor, capped where its balloon driver stalls. */
@@ -14,6 +23,51 @@ export interface SupplyDonor {
   balloonMiBps: number;
   /** The earliest time it can start giving (s). */
   fromS: number;
+  /** Moves movingS, then stops stuckS, over and over from time 0 (absent: always moves once asked). */
+  intermittent?: { movingS: number; stuckS: number } | null;
+}
+
+/**
+ * When a donor may give, as [start, end) intervals at its full rate from `fromS` on, until it has given `cap` MiB
+ * (the last interval is cut there; an always-moving donor has one interval). An intermittent donor's driver ticks
+ * (every 100 ms, the first a tick after it is asked, or at a window's start when it was stuck) only inside its moving
+ * windows [s, e), each tick moving 100 ms's worth: its first tick in a window is at τ = max(s, fromS + 100 ms), it
+ * makes at most ⌈(e − τ) / 100 ms⌉ there, and by any time t it has moved at most the rate × (t − τ + 100 ms). So the
+ * window is counted at the full rate from τ − 100 ms for that many ticks (overlapping ones merged).
+ */
+export function givingIntervals(donor: SupplyDonor, cap = donor.reclaimableMiB): [number, number][] {
+  const from = Math.max(0, donor.fromS);
+  const rate = donor.balloonMiBps;
+  const cycle = donor.intermittent;
+  if (cycle === undefined || cycle === null || cycle.stuckS === 0 || !Number.isFinite(from)) return [[from, from + cap / rate]];
+  // The mock's phase, in whole ms (src/mock/guest.ts).
+  const movingMs = Math.max(1, Math.round(cycle.movingS * 1000));
+  const periodMs = movingMs + Math.max(1, Math.round(cycle.stuckS * 1000));
+  const out: [number, number][] = [];
+  let left = cap;
+  for (let k = Math.max(0, Math.floor((from * 1000) / periodMs) - 1); left > 0; k++) {
+    const windowS = (k * periodMs) / 1000;
+    const endS = (k * periodMs + movingMs) / 1000;
+    const firstTick = Math.max(windowS, from + TICK_S);
+    if (firstTick >= endS) continue;
+    let start = firstTick - TICK_S;
+    let end = out.length >= MAX_WINDOWS ? Number.POSITIVE_INFINITY : start + Math.ceil((endS - firstTick) / TICK_S - 1e-9) * TICK_S;
+    const last = out[out.length - 1];
+    if (last !== undefined && start <= last[1]) {
+      start = last[1];
+      if (end <= start) continue;
+    }
+    // The last window ends where the donor has given everything (exactly: no floating-point residue left to chase).
+    if ((end - start) * rate >= left) {
+      end = start + left / rate;
+      left = 0;
+    } else {
+      left -= (end - start) * rate;
+    }
+    if (last !== undefined && last[1] === start) last[1] = end;
+    else out.push([start, end]);
+  }
+  return out;
 }
 
 interface Breakpoint {
@@ -36,8 +90,7 @@ export class MemorySupply {
     const giving = donors.filter((d) => d.balloonMiBps > 0 && d.reclaimableMiB > 0);
     const changes: { t: number; slope: number }[] = [];
     for (const d of giving) {
-      const from = Math.max(0, d.fromS);
-      changes.push({ t: from, slope: d.balloonMiBps }, { t: from + d.reclaimableMiB / d.balloonMiBps, slope: -d.balloonMiBps });
+      for (const [from, to] of givingIntervals(d)) changes.push({ t: from, slope: d.balloonMiBps }, { t: to, slope: -d.balloonMiBps });
     }
     changes.sort((a, b) => a.t - b.t);
     let value = Math.max(0, headroomMiB);

@@ -254,11 +254,17 @@ export function tightBound(input: TightBoundInput, exactUpTo = EXACT_MAX_REQUEST
   const apparent = Math.max(everything.capacityMiB, input.apparentCapacityMiB ?? 0);
   const sigma = ballooningFrom(input, input.requests.filter((r) => r.memoryMiB <= apparent));
   // Alone, a request that needs ballooning has the donors from its arrival on (a donor still building is counted
-  // from then too, which only makes this earlier): the supply from 0, shifted by its arrival.
+  // from then too, which only makes this earlier): the supply from 0, shifted by its arrival — or, when a donor moves
+  // by turns on the host's clock (which a shift would move), the supply from its arrival itself.
+  const byTurns = input.donors.some((d) => d.intermittent !== undefined && d.intermittent !== null);
   const aloneS = input.requests.map((r) => {
     if (r.memoryMiB > everything.capacityMiB) return null;
     const build = r.memoryMiB / r.buildMiBps;
     if (r.needMiB <= input.headroomMiB - input.marginMiB) return floorMs(r.at + build);
+    if (byTurns) {
+      const at = new MemorySupply(input.headroomMiB, input.donors.map((d) => ({ ...d, fromS: r.at }))).timeToHave(r.memoryMiB, r.at);
+      return at === null ? null : floorMs(at + build);
+    }
     const tau = everything.timeToHave(r.memoryMiB);
     return tau === null ? null : floorMs(r.at + tau + build);
   });

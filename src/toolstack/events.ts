@@ -4,8 +4,10 @@
  * and `request` (the guest name, or null for host-wide steps such as limits). Plain data: JSON.stringify-able.
  */
 import type { GiveUpReport } from '../admission/give-up.js';
+import type { LimitReason } from './mutations.js';
 import type { AdmitterName } from './strategy-name.js';
 
+/** A donor's balloon target, before and after a round (KiB). */
 export interface DonorTarget {
   domid: number;
   name: string;
@@ -13,6 +15,7 @@ export interface DonorTarget {
   toKiB: number;
 }
 
+/** limit-and-check: a domain's max_pages limit set or removed (KiB). */
 export interface LimitChange {
   domid: number;
   name: string;
@@ -21,6 +24,7 @@ export interface LimitChange {
   toKiB: number;
 }
 
+/** An error in an event, as plain JSON: its code, errno and message. */
 export interface EventError {
   code: string | null;
   errno: number | null;
@@ -32,6 +36,7 @@ interface Base {
   strategy: AdmitterName;
 }
 
+/** A host's progress events: plain JSON, each with `type`, `atMs`, `strategy` and `request` (docs/architecture.md#events). */
 export type AdmissionEvent =
   /** A request entered the strategy; needKiB is libxl_domain_need_memory's answer. */
   | (Base & { type: 'requested'; request: string; needKiB: number })
@@ -39,15 +44,23 @@ export type AdmissionEvent =
   | (Base & { type: 'building'; request: string; claim: boolean; attempt: number })
   /** The hypervisor accepted the build's claim (seen as the domain's outstanding pages), or the pool/model admitted it. */
   | (Base & { type: 'admitted'; request: string; via: 'claim' | 'pool' | 'model' })
-  /** The claim (or the allocation) was refused with ENOMEM: the fallback starts. */
+  /** The build's claim was refused with ENOMEM: the fallback starts. */
   | (Base & { type: 'claim-refused'; request: string; error: EventError })
-  /** New balloon targets were set; `round` counts ballooning rounds on this host from 1. */
+  /**
+   * A build without a claim (limit-and-check, model) was refused memory by the hypervisor while it populated (the
+   * allocation gate or max_pages): the model takes the request back to its queue.
+   */
+  | (Base & { type: 'build-refused'; request: string; error: EventError })
+  /**
+   * New balloon targets were set (lowered, or an earlier ask given back by a replan); `round` counts ballooning
+   * rounds on this host from 1; `method` is how the planner weighed the donors (balloon-plan.ts).
+   */
   | (Base & {
       type: 'ballooning';
       request: string | null;
       round: number;
-      /** How the load was spread; 'dom0-only' is xl's autoballoon (the xl peer model). */
-      method: 'proportional' | 'round-robin' | 'dom0-only';
+      /** How the load was spread (balloon-plan.ts); 'dom0-only' is xl's autoballoon (the xl peer model). */
+      method: 'proportional' | 'by-rate' | 'dom0-only';
       shortfallKiB: number;
       donors: DonorTarget[];
     })
@@ -65,15 +78,19 @@ export type AdmissionEvent =
   | (Base & { type: 'donor-uncooperative'; request: string | null; domid: number; name: string })
   /** Donors' targets were raised back by what a failed admission had asked of them. */
   | (Base & { type: 'donors-restored'; request: string | null; donors: DonorTarget[] })
-  /** limit-and-check: max_pages limits set / removed. */
-  | (Base & { type: 'limits-set'; request: null; limits: LimitChange[] })
-  | (Base & { type: 'limits-removed'; request: null; limits: LimitChange[] })
+  /**
+   * max_pages limits set (limit-and-check's batch, a donor's limit following its lowered target, the model's) and
+   * lifted; `request` is the request they are held for (null: a strategy's batch or queue).
+   */
+  | (Base & { type: 'limits-set'; request: string | null; reason: LimitReason; limits: LimitChange[] })
+  | (Base & { type: 'limits-removed'; request: string | null; limits: LimitChange[] })
   | (Base & { type: 'running'; request: string; domid: number })
   | (Base & { type: 'gave-up'; request: string; report: GiveUpReport; message: string })
   | (Base & { type: 'failed'; request: string; error: EventError })
   /** A cleanup step failed even after a retry (the host may need an operator): never silent. */
   | (Base & { type: 'cleanup-failed'; request: string | null; step: string; error: EventError });
 
+/** The `type` of an AdmissionEvent: 'requested', 'building', 'admitted', …, 'cleanup-failed'. */
 export type AdmissionEventType = AdmissionEvent['type'];
 
 export function eventError(error: unknown): EventError {

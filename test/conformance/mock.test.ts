@@ -36,7 +36,7 @@ for (const version of ['4.17', '4.21', '4.22'] as const) {
 
 describe('version differences the mock holds still (mock-only)', () => {
   async function dyingDomain(xenVersion: MockXenVersion) {
-    const backend = new MockBackend({ host: { memoryMiB: 4096, xenVersion, destroyReturnDelayS: 5 } });
+    const backend = new MockBackend({ host: { memoryMiB: 4096, xenVersion, destroyReturnDelayS: 5 }, clock: new VirtualClock() });
     const domid = await backend.createEmptyDomain({ type: 'pv' });
     await backend.setMaxMem(domid, 64 * MiB * 4);
     await backend.populatePhysmap(domid, 8 * MiB);

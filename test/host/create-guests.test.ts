@@ -43,7 +43,9 @@ describe('createGuests', () => {
         onEvent: (e) => events.push(e),
       }),
     );
-    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['requested', 'building', 'claim-refused', 'ballooning', 'donor-progress', 'admitted', 'running']));
+    // The look before the claim found too little (the reserve counted): straight to the fallback, no refused claim.
+    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['requested', 'building', 'ballooning', 'donor-progress', 'admitted', 'running']));
+    expect(events.map((e) => e.type)).not.toContain('claim-refused');
     for (const e of events) {
       expect(JSON.parse(JSON.stringify(e))).toEqual(e);
       expect(typeof e.atMs).toBe('number');
@@ -52,12 +54,7 @@ describe('createGuests', () => {
     const progress = events.filter((e): e is Extract<AdmissionEvent, { type: 'donor-progress' }> => e.type === 'donor-progress');
     expect(progress.length).toBeGreaterThan(0);
     for (const p of progress) expect(p.fraction).toBeGreaterThanOrEqual(0);
-    // web1 is the only donor: the hedge cannot cover for it, so it is asked all it has and works at its full rate;
-    // the guest's claim is staked long before it gets there, and what was not needed is given back.
-    expect(progress.at(-1)!.fraction).toBeGreaterThan(0);
-    expect(progress.map((p) => p.fraction)).toEqual([...progress.map((p) => p.fraction)].sort((a, b) => a - b));
-    const restored = events.filter((e) => e.type === 'donors-restored');
-    expect(restored.length).toBeGreaterThan(0);
+    expect(progress.at(-1)!.fraction).toBeGreaterThan(0.5);
     const ballooning = events.find((e): e is Extract<AdmissionEvent, { type: 'ballooning' }> => e.type === 'ballooning')!;
     expect(ballooning.donors[0]).toMatchObject({ name: 'web1', fromKiB: 4096 * 1024 });
     expect(ballooning.donors[0]!.toKiB).toBeGreaterThanOrEqual(512 * 1024);
@@ -73,7 +70,7 @@ describe('createGuests', () => {
 
   it('refuses an unknown strategy and a bad poll interval, naming them', () => {
     const host = makeHost(8192, 1024, []);
-    expect(() => new XenHost({ backend: host.backend, clock: host.clock, strategy: 'fastest' as never })).toThrow(/strategy must be one of claim-first, limit-and-check, model/);
+    expect(() => new XenHost({ backend: host.backend, clock: host.clock, strategy: 'fastest' as never })).toThrow(/strategy must be one of 'claim-first', 'limit-and-check', 'model'/);
     expect(() => new XenHost({ backend: host.backend, clock: host.clock, strategy: 'model', pollMs: 0 })).toThrow(/pollMs must be a finite number > 0/);
   });
 

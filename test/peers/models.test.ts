@@ -47,15 +47,16 @@ describe('xapi (model)', () => {
   });
 
   it('keeps 72 MiB of slush: squeezes when a VM would leave less', async () => {
-    // 8 GiB host: Xen 72, dom0 1 GiB (not managed), web1 3 GiB (floor 1) → 4024 MiB free; a needs 3998: it fits,
-    // but would leave 26 MiB, less than the slush.
-    const doc = { host: { memoryMiB: 8192 }, guests: [{ name: 'web1', memoryMiB: 3072, minMiB: 1024, balloonMiBps: 1024 }], requests: [{ name: 'a', memoryMiB: 3996 }] };
+    // 8 GiB host: Xen 72, dom0 1 GiB (not managed), web1 3 GiB (floor 1) → 4024 MiB free; a needs 3958: it fits,
+    // leaving 66 MiB — enough for claim-first's 64 MiB reserve for Xen, less than squeezed's 72 MiB slush.
+    const doc = { host: { memoryMiB: 8192 }, guests: [{ name: 'web1', memoryMiB: 3072, minMiB: 1024, balloonMiBps: 1024 }], requests: [{ name: 'a', memoryMiB: 3940 }] };
     const r = await play('xapi', doc);
     expect(r.started).toBe(1);
     expect(r.donors.find((d) => d.name === 'web1')!.asks.length).toBeGreaterThan(0);
     expect(r.donors.find((d) => d.name === 'Domain-0')!.asks).toEqual([]);
     const claimFirst = await play('claim-first', doc);
-    expect(claimFirst.balloonRounds).toBe(0); // a claim needs no slush
+    expect(claimFirst.requests[0]!.needMiB).toBe(3958);
+    expect(claimFirst.balloonRounds).toBe(0); // the claim leaves the reserve: no ballooning
   });
 
   it('fails a VM larger than squeezing could ever free at once, and blames stuck guests after 5 s of no progress', async () => {

@@ -55,8 +55,9 @@ describe('simulate --html page', () => {
     expect(text).toContain('huge failed at 0 s: Cannot admit guest "huge"');
     expect(text).toContain('big failed at 0 s: xl: failed to free memory for the domain');
     expect(text).toContain('huge failed at 14 s: xapi: HOST_NOT_ENOUGH_FREE_MEMORY');
-    // Why big waited under claim-first: refused, ballooned, donors not counted on, admitted.
-    expect(text).toMatch(/big waited [\d.]+ s: .*refused: .*ballooning \(round 1, \d+ MiB short\): .*admitted \(claim\)/);
+    // Why big waited under claim-first: ballooned (the look before the claim found too little), a donor found stuck,
+    // admitted.
+    expect(text).toMatch(/big waited [\d.]+ s: .*ballooning \(round 1, \d+ MiB short\): .*donor stuck1 did not move.*admitted \(claim\)/);
     const failedDots = reports.reduce((n, r) => n + r.requests.filter((q) => q.failedAtS !== null).length, 0);
     expect(html.match(/<circle /g)).toHaveLength(failedDots);
   });

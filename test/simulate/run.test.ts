@@ -57,12 +57,12 @@ describe('every example scenario under every strategy and peer model', () => {
     const report = played.get('b-ballooning-needed.json')![0]!;
     for (const key of ['strategy', 'kind', 'makespanS', 'meanStartLatencyS', 'started', 'failed', 'requests', 'demands', 'balloonRounds',
       'hypercalls', 'peakOutstandingPages', 'leakedClaimPages', 'lowerBoundS', 'tightBoundS', 'tightBoundExact', 'runnable', 'ratio',
-      'donors', 'hostSteps', 'memory', 'invariantViolations']) {
+      'donors', 'hostSteps', 'memory', 'invariantViolations', 'guests']) {
       expect(report).toHaveProperty(key);
     }
     // The rate-only bound: at least the slowest build from its arrival; the tight one no earlier; nobody beat either.
     const scenario = example('b-ballooning-needed.json');
-    const slowestBuild = Math.max(...scenario.requests.map((r) => r.at + r.memoryMiB / r.buildMiBps));
+    const slowestBuild = Math.max(...scenario.requests.map((r) => r.at + r.memoryMiB! / r.buildMiBps));
     for (const r of played.get('b-ballooning-needed.json')!) {
       expect(r.lowerBoundS).toBe(report.lowerBoundS);
       expect(r.tightBoundS).toBe(report.tightBoundS);
@@ -71,9 +71,12 @@ describe('every example scenario under every strategy and peer model', () => {
     expect(report.lowerBoundS!).toBeGreaterThanOrEqual(slowestBuild);
     expect(report.tightBoundS!).toBeGreaterThan(report.lowerBoundS!);
     expect(report.ratio).toBe(Math.round((report.makespanS / report.tightBoundS!) * 1000) / 1000);
-    expect(Object.keys(report.requests[0]!).sort()).toEqual(
-      ['admittedAtS', 'aloneS', 'error', 'failedAtS', 'name', 'requestedAtS', 'runningAtS', 'steps'],
-    );
+    expect(Object.keys(report.requests[0]!).sort()).toEqual([
+      'admittedAtS', 'aloneS', 'error', 'failedAtS', 'guaranteedFreeMiB', 'name', 'needMiB', 'requestedAtS', 'runningAtS', 'steps',
+    ]);
+    // Every domain's final state: dom0, the running guest, the three new ones.
+    expect(report.guests.map((g) => g.name)).toEqual(['Domain-0', 'web1', 'new1', 'new2', 'new3']);
+    for (const g of report.guests) expect(Object.keys(g).sort()).toEqual(['domid', 'maxMiB', 'name', 'targetMiB', 'totMiB']);
     expect(report.hypercalls).toHaveProperty('claim');
     expect(report.hypercalls).toHaveProperty('setMaxMem');
     expect(report.hypercalls).toHaveProperty('populate');
@@ -98,7 +101,8 @@ describe('every example scenario under every strategy and peer model', () => {
     // Why new3 waited, from the events.
     const steps = claim.requests.find((q) => q.name === 'new3')!.steps.map((s) => s.what);
     expect(steps[0]).toMatch(/^requested: needs 16\d{3} MiB/); // libxl's need: the guest's 16 GiB and its overhead
-    expect(steps.some((s) => /^refused: .*not enough memory/.test(s))).toBe(true);
+    // The look before its claim found too little (the reserve for Xen counted): straight to the fallback, no refusal.
+    expect(steps.some((s) => /^refused/.test(s))).toBe(false);
     expect(steps.some((s) => /^ballooning \(round 1, \d+ MiB short\): .*web1 24576 MiB→/.test(s))).toBe(true);
     expect(steps.at(-1)).toMatch(/^running/);
   });
@@ -140,9 +144,8 @@ describe('the goals (docs/bounds.md#goals)', () => {
         if (r.started >= claim.started && r.makespanS < claim.makespanS) faster.push(`${peer} in ${file}`);
       }
     }
-    expect(faster).toEqual(['qmemman in f-one-stuck-donor.json']);
-    const [f, claimF] = [by(played.get('f-one-stuck-donor.json')!, 'qmemman'), by(played.get('f-one-stuck-donor.json')!, 'claim-first')];
-    expect(readme).toContain(`except qmemman in \`f-one-stuck-donor.json\`: ${f.makespanS} s against claim-first's\n${claimF.makespanS} s. Why:`);
+    expect(faster).toEqual([]);
+    expect(readme).toContain('**No peer model faster than claim-first**: on every example, no peer model starts as many requests as claim-first\nsooner.');
   });
 
   it("examples/scenarios/README.md's table is what the simulator reports today", () => {
@@ -158,7 +161,8 @@ describe('the goals (docs/bounds.md#goals)', () => {
 
   it("the README's case B table (setup.sh's last output, cut after the balloon rounds) is what the simulator prints today", () => {
     const readme = readFileSync(join(EXAMPLES, '../../README.md'), 'utf8');
-    const quoted = readme.split('\n').filter((line) => line.endsWith(' ...')).map((line) => line.slice(0, -' ...'.length));
+    // An indented block in the README (its fenced blocks are all examples that run): four spaces, then the table.
+    const quoted = readme.split('\n').filter((line) => line.endsWith(' ...')).map((line) => line.replace(/^ {4}/, '').slice(0, -' ...'.length));
     const printed = formatReportTable(played.get('b-ballooning-needed.json')!).split('\n');
     expect(quoted).toHaveLength(2 + ADMITTERS.length); // header, rule, one row per strategy and peer model
     for (const line of quoted) expect(printed.some((p) => p.startsWith(line)), line).toBe(true);
@@ -224,11 +228,12 @@ describe("the debate's conclusions, with numbers", () => {
     expect(by(b, 'model').meanStartLatencyS!).toBeLessThan(by(b, 'limit-and-check').meanStartLatencyS!);
     const c = played.get('c-guest-grows.json')!;
     expect(by(c, 'model').demands[0]!.satisfiedAtS!).toBeLessThan(by(c, 'limit-and-check').demands[0]!.satisfiedAtS!);
-    // The cost, as far as numbers show it: the model polls physinfo/domain info while anything builds; claim-first
-    // never looks at the host when every claim succeeds. (The other cost, code complexity, is not a number here.)
+    // The cost, as far as numbers show it: the model polls physinfo/domain info while anything builds (it holds every
+    // guest to its target meanwhile); claim-first looks once per request when every claim succeeds (does the claim
+    // leave the reserve for Xen?). (The other cost, code complexity, is not a number here.)
     const a = played.get('a-enough-memory.json')!;
-    expect(observations(by(a, 'claim-first'))).toBe(0);
-    expect(observations(by(a, 'model'))).toBeGreaterThan(observations(by(a, 'claim-first')));
+    expect(observations(by(a, 'claim-first'))).toBeLessThanOrEqual(2 * 4);
+    expect(observations(by(a, 'model'))).toBeGreaterThan(2 * observations(by(a, 'claim-first')));
     expect(observations(by(c, 'model'))).toBeGreaterThan(observations(by(c, 'claim-first')));
   });
 });
@@ -246,9 +251,11 @@ describe('stuck donors and the impossible request in a scenario', () => {
       expect(r.failed).toBe(1);
       expect(r.balloonRounds).toBeGreaterThanOrEqual(2); // the replan around the stuck donors asks again
     }
-    // Without the hedge, limit-and-check and model wait the stall timeout (5 s) on each stuck donor.
-    const reports = played.get('d-stuck-donors.json')!;
-    expect(by(reports, 'limit-and-check').makespanS - by(reports, 'claim-first').makespanS).toBeGreaterThan(3);
+    // One planner: none waits the stall timeout (5 s) on the stuck donor before turning to the others; they finish
+    // together, under a second over the tight bound.
+    const reports = played.get('d-stuck-donors.json')!.filter((x) => x.kind === 'strategy');
+    expect(new Set(reports.map((r) => r.makespanS)).size).toBe(1);
+    for (const r of reports) expect(r.makespanS - r.tightBoundS!, r.strategy).toBeLessThan(1);
   });
 
   it('xl balloons only dom0 (so it fails both), xapi fails the impossible one at once, qmemman after its lock', () => {

@@ -4,8 +4,9 @@
  *  2. kill -9 in the middle of a fallback (the test-only XENCLAIM_TEST_CRASH_AT: SIGKILL right after the first donor
  *     was lowered); restarted, the daemon restores the donors' targets — checked with `xl list` — and leaves no
  *     claim and no half-built guest.
- *  3. Four guests created at once through the daemon, and four parallel `xl create` processes, timed side by side
- *     (printed, and written to the run's results as daemon-vs-xl.txt; never asserted: a benchmark, not a test).
+ *  3. Four guests created at once through the daemon (all must start), and four parallel `xl create` processes,
+ *     timed side by side (printed, and written to the run's results as daemon-vs-xl.txt; never asserted: a
+ *     benchmark, not a test; an xl that fails under the harness's load only means no baseline for that run).
  * Skips visibly off Xen.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -75,9 +76,11 @@ describe('real Xen: xenclaim serve in dom0', () => {
   let daemon: ChildProcess | undefined;
 
   async function serve(env: Record<string, string> = {}): Promise<ChildProcess> {
+    // The probe below must hear this daemon, not one an earlier test left behind.
+    expect(await probeDaemon(socket, 5000), `no daemon answers on ${socket} before one is started`).toBe(false);
     const child = spawn(process.execPath, [BIN, '--backend', 'native', '--socket', socket, 'serve', '--state-dir', stateDir, '--dom0-min', '1024m', '--log-level', 'info',
       // Under QEMU's software CPU one build attempt can take minutes: the harness's bounds, as real-xen.test.ts's.
-      '--stall-timeout-s', '30', '--wait-budget-s', '900'], {
+      '--stall-timeout-s', '30', '--max-wait-s', '900'], {
       env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'],
     });
     let log = '';
@@ -86,7 +89,17 @@ describe('real Xen: xenclaim serve in dom0', () => {
       if (RESULTS) appendFileSync(join(RESULTS, 'daemon.log'), String(c));
     });
     note(`daemon started${env.XENCLAIM_TEST_CRASH_AT ? ` with XENCLAIM_TEST_CRASH_AT=${env.XENCLAIM_TEST_CRASH_AT}` : ''}`);
-    await waitFor('the daemon to answer', async () => (child.exitCode === null ? probeDaemon(socket, 2000) : Promise.reject(new Error(`the daemon exited: ${log}`))), (up) => up, 180_000, 500);
+    const started = performance.now();
+    try {
+      // Loading the daemon's modules over the harness's 9p share under QEMU's software CPU took 187 s on a loaded
+      // host (a few seconds on real hardware); a daemon that never answers must not outlive its test either.
+      await waitFor('the daemon to answer', async () => (child.exitCode === null ? probeDaemon(socket, 5000) : Promise.reject(new Error(`the daemon exited: ${log}`))), (up) => up, 900_000, 1000);
+    } catch (error) {
+      child.kill('SIGKILL');
+      await exited(child);
+      throw error;
+    }
+    note(`the daemon answers (after ${((performance.now() - started) / 1000).toFixed(1)} s)`);
     return child;
   }
 
@@ -125,7 +138,9 @@ describe('real Xen: xenclaim serve in dom0', () => {
     daemon = await serve();
     const start = await xen!.physinfo();
     expect(start.outstandingPages).toBe(0);
-    const eachMiB = Math.floor((start.freePages - start.outstandingPages) / PAGES_PER_MIB / 2) - 4;
+    // Two fillers take what is free but the 64 MiB reserve kept for Xen and a few MiB: libxl's need for a PV guest is
+    // its target, 1 MiB, and a paging pool of 4 KiB per MiB plus 1 MiB per vCPU, rounded up to 2 MiB.
+    const eachMiB = Math.floor(((start.freePages - start.outstandingPages) / PAGES_PER_MIB - 64 - 16) / 2 / (1 + 4 / 1024));
     const filled = await callDaemon<{ results: { name: string; ok: boolean; error: unknown }[] }>(socket, 'POST', '/v1/domains', {
       guests: fillers.map((name) => ({ xl: `name="${name}"\ntype="pv"\nmemory=${eachMiB}\nvcpus=1\nkernel="${GUEST_KERNEL}"\nramdisk="${GUEST_RAMDISK}"\nextra="console=hvc0 loglevel=4"\non_crash="destroy"\n` })),
     });
@@ -209,9 +224,14 @@ describe('real Xen: xenclaim serve in dom0', () => {
     const xlStart = performance.now();
     const results = await Promise.all(files.map((file) => run(['xl', 'create', file])));
     const xlMs = performance.now() - xlStart;
-    for (const r of results) expect(r.code, r.stderr).toBe(0);
     await destroyAll('xc-dx');
-    const line = `4 guests of 128 MiB at once: through the daemon ${(daemonMs / 1000).toFixed(1)} s, 4 parallel xl create ${(xlMs / 1000).toFixed(1)} s (${(daemonMs / xlMs).toFixed(2)}×)`;
+    // xl is the yardstick here, not what is tested: under QEMU on a loaded host xl itself can fail (nested run
+    // 20261129T175137Z: "console tty: timed out", libxl's fixed xenstore wait). Then there is no comparison to print.
+    const xlFailed = results.filter((r) => r.code !== 0);
+    const viaDaemonText = `4 guests of 128 MiB at once: through the daemon ${(daemonMs / 1000).toFixed(1)} s`;
+    const line = xlFailed.length > 0
+      ? `${viaDaemonText}; no xl baseline: ${xlFailed.length} of 4 xl create failed (${xlFailed.map((r) => r.stderr.trim().split('\n').at(-1)).join('; ')})`
+      : `${viaDaemonText}, 4 parallel xl create ${(xlMs / 1000).toFixed(1)} s (${(daemonMs / xlMs).toFixed(2)}×)`;
     note(line);
     if (RESULTS) writeFileSync(join(RESULTS, 'daemon-vs-xl.txt'), `${line}\n`);
   });

@@ -18,10 +18,8 @@ export function registerSimulate(program: Command, cli: CommandContext): void {
     )
     .option('--html <file>', 'also write a page with every timeline and the host\'s memory drawn')
     .action(async (file: string, options: { strategy?: AdmitterName | 'all'; html?: string }) => {
-      const { readTextFile } = await import('../../read-text-file.js');
-      const { formatReportTable, parseScenario, renderReportHtml, runScenario } = await import('../../simulate/index.js');
-      const text = await readTextFile(file, 'simulate');
-      const scenario = parseScenario(text);
+      const { formatReportTable, loadScenario, renderReportHtml, runScenario } = await import('../../simulate/index.js');
+      const scenario = await loadScenario(file);
       const strategies = options.strategy === undefined ? undefined : options.strategy === 'all' ? ADMITTERS : [options.strategy];
       const reports = await runScenario(scenario, strategies === undefined ? {} : { strategies });
       if (cli.global.json) cli.emitJson(reports.length === 1 ? reports[0] : reports);
