@@ -29,6 +29,8 @@ export interface EventError {
   code: string | null;
   errno: number | null;
   message: string;
+  /** The Xen/libxl log lines the failing call captured (XenError.xenLog), when there are any: why libxl said no. */
+  xenLog?: string[];
 }
 
 interface Base {
@@ -95,11 +97,13 @@ export type AdmissionEventType = AdmissionEvent['type'];
 
 export function eventError(error: unknown): EventError {
   if (error instanceof Error) {
-    const e = error as Error & { code?: unknown; errno?: unknown };
+    const e = error as Error & { code?: unknown; errno?: unknown; xenLog?: unknown };
+    const xenLog = Array.isArray(e.xenLog) && e.xenLog.length > 0 ? e.xenLog.map(String) : undefined;
     return {
       code: typeof e.code === 'string' ? e.code : null,
       errno: typeof e.errno === 'number' ? e.errno : null,
       message: e.message,
+      ...(xenLog === undefined ? {} : { xenLog }),
     };
   }
   return { code: null, errno: null, message: String(error) };
