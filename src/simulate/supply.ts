@@ -136,7 +136,9 @@ export class MemorySupply {
     let hi = this.points.length - 1;
     if (this.points[hi]!.value < needMiB) {
       const last = this.points[hi]!;
-      return last.slope > 0 ? last.t + (needMiB - last.value) / last.slope : null;
+      if (last.slope > 0) return Math.max(last.t + (needMiB - last.value) / last.slope, notBefore);
+      // Within capacity but above the last value: rounding in summing many segments; the supply is complete there.
+      return Math.max(last.t, notBefore);
     }
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
