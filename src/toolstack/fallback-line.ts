@@ -31,10 +31,6 @@ export class FallbackLine {
     return this.lowered;
   }
 
-  needOf(name: string): number | undefined {
-    return this.needs.get(name);
-  }
-
   join(name: string, need: number): void {
     this.leave(name);
     this.needs.set(name, need);
