@@ -278,7 +278,10 @@ export function modelLimits(
   let free = Math.max(0, modelFreePages(model, policy) - waitingPages);
   const limits: ModelLimit[] = [];
   const refused: { domid: number; name: string; increasePages: number }[] = [];
-  for (const d of [...model.state.domains].sort((a, b) => a.domid - b.domid)) {
+  // Usually listed in domid order already (as Xen lists them): sorted only when not.
+  const listed = model.state.domains;
+  const inOrder = listed.every((d, i) => i === 0 || listed[i - 1]!.domid < d.domid);
+  for (const d of inOrder ? listed : [...listed].sort((a, b) => a.domid - b.domid)) {
     if (d.building || d.dying || d.canBalloon === false) continue;
     const maxKiB = pagesToKiB(d.maxPages);
     const limit = held.get(d.domid);

@@ -302,12 +302,10 @@ export function observeProgress(state: WaitState, observation: WaitObservation):
     }
     const progressed = totPages < donor.lowestTotPages;
     const reached = totPages <= donor.targetPages + tolerance;
-    const updated: WatchedDonor = {
-      ...donor,
-      totPages,
-      reached,
-      ...(progressed ? { lowestTotPages: totPages, lastProgressMs: nowMs, lastMovedMs: nowMs } : {}),
-    };
+    // Unchanged since the last look (most donors, most looks, on a host with many): the same object.
+    const updated: WatchedDonor = !progressed && totPages === donor.totPages && reached === donor.reached
+      ? donor
+      : { ...donor, totPages, reached, ...(progressed ? { lowestTotPages: totPages, lastProgressMs: nowMs, lastMovedMs: nowMs } : {}) };
     if (!reached && nowMs - updated.lastProgressMs >= stallTimeoutMs) {
       stalled.push({ domid: donor.domid, name: donor.name, markedAtMs: nowMs, totPages, targetPages: donor.targetPages });
       continue;

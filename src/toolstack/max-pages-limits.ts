@@ -55,6 +55,13 @@ export class MaxPagesLimits {
     return new Map([...this.guests].map(([domid, g]) => [domid, { name: g.name, limitKiB: g.currentKiB, originalKiB: g.originalKiB, holders: [...g.holders.keys()] }]));
   }
 
+  /** The limit each guest is held to now, in KiB, by domid (what Xen has). */
+  limitsKiB(): Map<number, number> {
+    const limits = new Map<number, number>();
+    for (const [domid, g] of this.guests) limits.set(domid, g.currentKiB);
+    return limits;
+  }
+
   /** How many guests are limited now. */
   get size(): number {
     return this.guests.size;
@@ -89,6 +96,8 @@ export class MaxPagesLimits {
             this.guests.set(target.domid, guest);
           }
           const before = guest.holders.get(holder);
+          // The same limit again (the model holds every guest each round): Xen's value is already the lowest held.
+          if (before !== undefined && before.kib === target.kib && before.reason === reason) continue;
           guest.holders.set(holder, { kib: target.kib, reason });
           try {
             const change = await this.apply(target.domid, guest, holder, reason);

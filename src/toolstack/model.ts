@@ -246,7 +246,7 @@ export class ModelStrategy implements AdmissionStrategy {
    * admitted growth counted.
    */
   private async holdLimits(model: HostModel): Promise<HostModel> {
-    const held = new Map([...this.ctx.limits.snapshot()].map(([domid, g]) => [domid, g.limitKiB]));
+    const held = this.ctx.limits.limitsKiB();
     const waiting = this.pending.reduce((sum, e) => sum + e.needPages, 0);
     const enforced = modelLimits(model, held, planPolicy(this.ctx), waiting);
     await this.ctx.limits.limit(MODEL, 'model', null, enforced.limits.map((l) => ({ domid: l.domid, name: l.name, maxKiB: l.maxKiB, kib: l.limitKiB })));
