@@ -135,12 +135,12 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
     try {
       const need = await needPages(ctx, request);
       // The host's memory never changes: once known, a request larger than all of it fails without a look.
-      if (this.hostTotalPages !== undefined && need > this.hostTotalPages) throw largerThanTheHost(ctx, request.name, need, this.hostTotalPages);
+      if (this.hostTotalPages !== undefined && need > this.hostTotalPages) throw largerThanTheHost(ctx, request.name, need, this.hostTotalPages, this.reserve);
       ctx.building.add(request.name);
       let attempt = 0;
       const physinfo = await ctx.backend.physinfo();
       this.hostTotalPages = physinfo.totalPages;
-      if (need > physinfo.totalPages) throw largerThanTheHost(ctx, request.name, need, physinfo.totalPages);
+      if (need > physinfo.totalPages) throw largerThanTheHost(ctx, request.name, need, physinfo.totalPages, this.reserve);
       let observation: Observation | undefined;
       if (!ctx.lock.locked) {
         // The claim must leave the reserve for Xen (Xen itself cannot see it).

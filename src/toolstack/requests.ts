@@ -9,7 +9,7 @@ import { headroomPages, type ObservedState } from '../admission/state.js';
 import { XenError } from '../errors.js';
 import { checkBoolean, checkDomainName, checkObject, invalidArgument, quote } from '../validate.js';
 import { kibToPagesCeil } from '../units.js';
-import { planPolicy, reservePages, type StrategyContext } from './context.js';
+import { planPolicy, type StrategyContext } from './context.js';
 import type { GuestRequest } from './types.js';
 
 const REQUEST_FIELDS = ['name', 'config', 'paused'];
@@ -68,12 +68,18 @@ export async function takeQueuedRequest(ctx: StrategyContext, names: Set<string>
 
 /**
  * The error for a request larger than all the host's memory (physinfo's total pages): it can never run. Nobody was
- * asked; no domain was listed to find that out.
+ * asked; no domain was listed to find that out. `reservePages`: the reserve for Xen the report names (the policy's).
  */
-export function largerThanTheHost(ctx: StrategyContext, request: string, needPagesOf: number, totalPages: number): AdmissionError {
+export function largerThanTheHost(
+  ctx: StrategyContext,
+  request: string,
+  needPagesOf: number,
+  totalPages: number,
+  reservePages: number,
+): AdmissionError {
   const nowMs = ctx.clock.now();
   const report = buildGiveUpReport({ request, cause: 'cannot-free-enough', nowMs, wait: {
-    config: resolveWaitConfig(ctx.wait), needPages: needPagesOf, reservePages: reservePages(ctx), startedMs: nowMs, donors: [], asked: [],
+    config: resolveWaitConfig(ctx.wait), needPages: needPagesOf, reservePages, startedMs: nowMs, donors: [], asked: [],
     uncooperative: [], gone: [], lastHeadroomPages: 0, lastAnyProgressMs: nowMs, lastObservedMs: nowMs, plans: 0,
   } });
   return new AdmissionError({ ...report, hostPages: totalPages });
