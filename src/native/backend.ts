@@ -1,5 +1,6 @@
 /**
- * NativeBackend: the XenBackend contract over the real Xen libraries (the addon in native/), for a Xen 4.17 dom0.
+ * NativeBackend: the XenBackend contract over the real Xen libraries (the addon in native/), for a Xen dom0 with the
+ * libxen-dev of Debian 12 (Xen 4.17) or Debian 13 (Xen 4.20).
  *
  * Every argument is checked here, before any addon call, with an EINVAL XenError naming it and its range. Raw addon
  * failures become XenError with the backend operation as `op` and the Xen libraries' own lines as `xenLog`.
@@ -28,9 +29,9 @@ import {
   checkSignedCount,
   invalidArgument,
 } from '../validate.js';
-import { loadNativeBinding, type NativeBinding, type RawDomainInfo, type RawXenError } from './binding.js';
+import { loadNativeBinding, type AddonBuildTarget, type NativeBinding, type RawDomainInfo, type RawXenError } from './binding.js';
 
-export { loadNativeBinding, BUILD_HINT, type NativeBinding, type RawXenError } from './binding.js';
+export { loadNativeBinding, BUILD_HINT, type AddonBuildTarget, type NativeBinding, type RawXenError } from './binding.js';
 
 export const PRIVCMD_PATH = '/dev/xen/privcmd';
 
@@ -85,6 +86,8 @@ function toDomainInfo(raw: RawDomainInfo): DomainInfo {
 export class NativeBackend implements XenBackend {
   readonly kind = 'native' as const;
   readonly features: BackendFeatures;
+  /** What the addon was compiled against (libxenctrl/libxenlight versions, interface versions); `xenclaim info` prints it. */
+  readonly buildTarget: AddonBuildTarget | undefined;
   private closed = false;
 
   /**
@@ -102,6 +105,7 @@ export class NativeBackend implements XenBackend {
       tmem: binding.hasTmem === true,
       libxl: typeof binding.createGuest === 'function',
     });
+    this.buildTarget = binding.buildTarget;
   }
 
   private async call<T>(op: string, run: () => Promise<T>): Promise<T> {
