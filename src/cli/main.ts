@@ -10,6 +10,7 @@ import { formatLibxlJson, loadGuestConfig } from '../config/index.js';
 import { XenError } from '../errors.js';
 import { readTextFile } from '../read-text-file.js';
 import { MockBackend, openBackend, type BackendKind, type OpenBackendOptions } from '../index.js';
+import { NativeBackend } from '../native/backend.js';
 import { formatReportTable, parseScenario, renderReportHtml, runScenario, ScenarioError } from '../simulate/index.js';
 import { createGuests, resultJson, STRATEGIES, type GuestRequest, type StrategyName } from '../toolstack/index.js';
 import { formatInfo, formatList } from './format.js';
@@ -106,12 +107,13 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
 
   program
     .command('info')
-    .description("host memory and Xen version, like `xl info`'s memory lines")
+    .description("host memory and Xen version, like `xl info`'s memory lines, and what the addon was built against")
     .action(
       withBackend(async (backend, global) => {
         const [physinfo, version] = await Promise.all([backend.physinfo(), backend.xenVersion()]);
-        if (global.json) emitJson({ backend: backend.kind, physinfo, xenVersion: version, features: backend.features });
-        else emitText(formatInfo(physinfo, version, backend.kind));
+        const addon = backend instanceof NativeBackend ? backend.buildTarget : undefined;
+        if (global.json) emitJson({ backend: backend.kind, physinfo, xenVersion: version, features: backend.features, ...(addon ? { addon } : {}) });
+        else emitText(formatInfo(physinfo, version, backend.kind, addon));
       }),
     );
 
