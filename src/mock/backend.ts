@@ -24,7 +24,7 @@ import { ENOMEM, EPERM, OK } from './heap.js';
 import { GuestProcess } from './guest.js';
 import { MockHost } from './host.js';
 import { destroyGuest, setMemoryTarget } from './libxl.js';
-import { PAGES_PER_MIB, resolveHostSpec, type MockHostSpec, type ResolvedHostSpec } from './spec.js';
+import { MOCK_XEN_EXTRA, PAGES_PER_MIB, resolveHostSpec, type MockHostSpec, type ResolvedHostSpec } from './spec.js';
 
 export type { MockHostSpec } from './spec.js';
 export type { GuestProfile, MockXenVersion } from './spec.js';
@@ -128,7 +128,7 @@ export class MockBackend implements XenBackend {
       this.fault('xenVersion');
       this.host.counts.hypercalls.version++;
       const [major, minor] = this.hostSpec.xenVersion.split('.').map(Number) as [number, number];
-      return Promise.resolve({ major, minor, extra: '.0' });
+      return Promise.resolve({ major, minor, extra: MOCK_XEN_EXTRA[this.hostSpec.xenVersion] });
     } catch (error) {
       return fail(error);
     }

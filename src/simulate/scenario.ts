@@ -6,7 +6,7 @@
  * Defaults (sizes in MiB, times in seconds of virtual time, rates in MiB/s):
  * - name: "unnamed scenario"
  * - host.dom0MiB: min(1024, what the host leaves after Xen's own memory) — the mock host's default
- * - host.xenVersion: "4.17" (the product's target; the mock also emulates "4.21" and "4.22")
+ * - host.xenVersion: "4.17" (Debian 12; the mock also emulates "4.20" — Debian 13 — "4.21" and "4.22")
  * - guests, demands: []
  * - guests[].minMiB: ⌈memoryMiB / 4⌉ — a guest that states no floor may be ballooned to a quarter of its size
  * - guests[].maxMiB: memoryMiB — it may not grow unless the scenario says how far
