@@ -3,10 +3,10 @@
 
 XENCLAIM_STAGE="${XENCLAIM_STAGE:-setup}"
 
-say() { printf 'nested-xen: %s\n' "$*" >&2; }
+say() { printf '%s: %s\n' "${XENCLAIM_LOG_PREFIX:-nested-xen}" "$*" >&2; }
 
 die() {
-  printf 'nested-xen: FAILED in stage "%s": %s\n' "$XENCLAIM_STAGE" "$*" >&2
+  printf '%s: FAILED in stage "%s": %s\n' "${XENCLAIM_LOG_PREFIX:-nested-xen}" "$XENCLAIM_STAGE" "$*" >&2
   exit "${XENCLAIM_DIE_STATUS:-2}"
 }
 
