@@ -150,7 +150,14 @@ if [ "$reuse" = 1 ]; then
 fi
 
 stage "chroot: ./scripts/setup.sh"
-in_chroot "cd $project && ./scripts/setup.sh" || die "./scripts/setup.sh failed on Debian $(debian_release_number "$release") ($release)"
+# check: the operator's view, on the console; addon: into a log (shown when it fails).
+setup_log="$cache/chroot-$release-setup.log"
+if [ "$mode" = check ]; then
+  in_chroot "cd $project && ./scripts/setup.sh" || die "./scripts/setup.sh failed on Debian $(debian_release_number "$release") ($release)"
+elif ! in_chroot "cd $project && ./scripts/setup.sh" > "$setup_log" 2>&1; then
+  tail -40 "$setup_log" >&2
+  die "./scripts/setup.sh failed on Debian $(debian_release_number "$release") ($release) (log above; all of it in $setup_log)"
+fi
 libxen="$(installed_libxen)"
 [ -f "$work$project/build/Release/xenclaim.node" ] || die "setup.sh finished but built no addon (build/Release/xenclaim.node)"
 stage_end "libxen-dev $libxen"
