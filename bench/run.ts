@@ -1,7 +1,7 @@
 /**
  * npm run bench: the mock host's hot paths at 1, 100 and 10,000 domains, as ops per second of wall time.
  * Every call is awaited one after the other, as a toolstack would make them. Goal: at least 1,000,000
- * claim+cancel pairs per second at any domain count (issue 2). Not a test: nothing here asserts a timing.
+ * claim+cancel pairs per second at any domain count. Not a test: nothing here asserts a timing.
  */
 import { MockBackend } from '../src/mock/backend.js';
 

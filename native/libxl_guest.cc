@@ -173,7 +173,7 @@ class FreeMemoryWorker final : public XenWorker {
   void Run(XenFailure& failure) override {
     libxl_ctx* ctx = LibxlContext(failure);
     if (ctx == nullptr) return;
-    // libxl's view: free memory NOT reduced by outstanding claims (xen-claim-rules.md, rule 10).
+    // libxl's view: free memory NOT reduced by outstanding claims (docs/claim-rules.md#rule-10).
     const int rc = libxl_get_free_memory(ctx, &free_kib_);
     if (rc != 0) failure.SetLibxl("libxl_get_free_memory", rc);
   }

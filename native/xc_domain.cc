@@ -131,7 +131,7 @@ Napi::Value ClaimPages(const Napi::CallbackInfo& info) {
       [domid, pages](NoOutput&, XenFailure& failure) {
         xc_interface* xch = XcHandle(failure);
         if (xch == nullptr) return;
-        // Before Xen 4.22 libxc turns ENOSYS from this call into success (xen-claim-rules.md, rule 15).
+        // Before Xen 4.22 libxc turns ENOSYS from this call into success (docs/claim-rules.md#rule-15).
         if (xc_domain_claim_pages(xch, domid, static_cast<unsigned long>(pages)) != 0) {
           failure.SetErrno("xc_domain_claim_pages", errno);
           failure.detail = DomainText(domid) + ", " + std::to_string(pages) + " pages";

@@ -1,4 +1,4 @@
-// Domain queries and hypervisor-level memory operations over libxenctrl, 1:1 (backend-contract.md).
+// Domain queries and hypervisor-level memory operations over libxenctrl, 1:1 (docs/backend-contract.md).
 #pragma once
 
 #include <napi.h>

@@ -1,13 +1,12 @@
 /**
- * The XenBackend contract (shared/backend-contract.md). Everything above the backend — toolstack, strategies,
+ * The XenBackend contract (docs/backend-contract.md). Everything above the backend — toolstack, strategies,
  * CLI, daemon, simulator — talks to a XenBackend and nothing else. The native addon and the mock host both
  * implement it and are held to it by the same conformance suite (test/conformance/).
  *
- * Units: hypervisor-level calls speak 4 KiB pages, libxl-level calls speak KiB; every name carries its unit.
+ * Units: hypervisor-level calls speak 4 KiB pages, libxl-level calls speak KiB; every name carries its unit
+ * (src/units.ts).
  */
-
-export const PAGE_SIZE_KIB = 4;
-export const PAGE_SIZE_BYTES = 4096;
+import type { Clock } from './clock.js';
 
 export interface Physinfo {
   totalPages: number;
@@ -103,6 +102,11 @@ export interface SetMemoryTargetOptions {
 export interface XenBackend {
   readonly kind: 'native' | 'mock';
   readonly features: BackendFeatures;
+  /**
+   * The clock this host's time runs on when it is not the system's: the mock host's (virtual) clock. Absent on real
+   * Xen, where time is the system clock's.
+   */
+  readonly clock?: Clock;
 
   physinfo(): Promise<Physinfo>;
   xenVersion(): Promise<XenVersionInfo>;

@@ -4,7 +4,7 @@
  */
 
 /** errno values on Linux/x86, the platform Xen's dom0 runs on. */
-export const ERRNO: Readonly<Record<string, number>> = Object.freeze({
+export const ERRNO = Object.freeze({
   EPERM: 1,
   ENOENT: 2,
   ESRCH: 3,
@@ -24,10 +24,18 @@ export const ERRNO: Readonly<Record<string, number>> = Object.freeze({
   ERANGE: 34,
   ENOSYS: 38,
   EOPNOTSUPP: 95,
+  EOVERFLOW: 75,
   ETIMEDOUT: 110,
-});
+} as const);
+
+export type ErrnoName = keyof typeof ERRNO;
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(ERRNO).map(([name, value]) => [value, name]));
+
+/** The errno number of a code such as `ENOMEM`, or undefined for a code that has none (libxl's ERROR_*). */
+export function errnoOf(code: string): number | undefined {
+  return Object.hasOwn(ERRNO, code) ? ERRNO[code as ErrnoName] : undefined;
+}
 
 /** The errno name for a number, or `E<number>` when it is not one we know. */
 export function errnoName(errno: number): string {
@@ -57,7 +65,7 @@ export class XenError extends Error {
     this.name = 'XenError';
     this.code = fields.code;
     this.op = fields.op;
-    this.errno = fields.errno ?? ERRNO[fields.code];
+    this.errno = fields.errno ?? errnoOf(fields.code);
     this.xenLog = Object.freeze([...(fields.xenLog ?? [])]);
   }
 
@@ -70,4 +78,11 @@ export class XenError extends Error {
 
 export function isXenError(value: unknown, code?: string): value is XenError {
   return value instanceof XenError && (code === undefined || value.code === code);
+}
+
+/** ENOMEM from a claim or an allocation: the code itself, or errno 12 on an error from elsewhere. */
+export function isOutOfMemory(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const e = error as Error & { code?: unknown; errno?: unknown };
+  return e.code === 'ENOMEM' || e.errno === ERRNO.ENOMEM;
 }

@@ -1,51 +1,16 @@
 /**
- * xenclaim's package entry point: openBackend and the contract's types.
+ * xenclaim's package entry point: openBackend and the XenBackend contract, the long-lived host (XenHost) that
+ * admits guests on it, createGuests for a one-off batch, and the types they speak.
  */
-import { existsSync } from 'node:fs';
-import type { XenBackend } from './backend.js';
-import type { Clock } from './clock.js';
-import { MockBackend, type MockHostSpec } from './mock/backend.js';
-import { openNativeBackend, type NativeBinding } from './native/backend.js';
-import { checkObject, checkOneOf } from './validate.js';
-
 export * from './backend.js';
-export { XenError, isXenError } from './errors.js';
+export * from './units.js';
+export { XenError, isXenError, isOutOfMemory } from './errors.js';
 export { SystemClock, VirtualClock, type Clock, type Timer } from './clock.js';
 export { MockBackend, type MockHostSpec } from './mock/backend.js';
-
-/** Where the Xen privileged-command device lives in a dom0. */
-export const PRIVCMD_PATH = '/dev/xen/privcmd';
-
-export type BackendKind = 'native' | 'mock' | 'auto';
-
-export interface OpenBackendOptions {
-  kind: BackendKind;
-  /** Mock only: the simulated host (defaults: 16384 MiB, 1024 MiB dom0, Xen 4.17, no tmem). */
-  host?: MockHostSpec;
-  /** Mock only: the clock the simulated host runs on (default: a fresh VirtualClock). */
-  clock?: Clock;
-  /** Native only: a path to the addon, or the loaded addon itself (better-sqlite3's nativeBinding pattern). */
-  nativeBinding?: string | NativeBinding;
-  /** Where one-time notices go (auto's "no Xen here, using the mock host"); default stderr. */
-  notice?: (line: string) => void;
-  /** For tests: the privcmd path auto probes. */
-  privcmdPath?: string;
-}
-
-let mockNoticeGiven = false;
-
-export async function openBackend(options: OpenBackendOptions): Promise<XenBackend> {
-  checkObject('openBackend', 'options', options);
-  const kind = checkOneOf('openBackend', 'options.kind', options.kind, ['native', 'mock', 'auto'] as const);
-  if (kind === 'native') return openNativeBackend({ nativeBinding: options.nativeBinding });
-  if (kind === 'mock') return new MockBackend({ host: options.host, clock: options.clock });
-
-  const privcmd = options.privcmdPath ?? PRIVCMD_PATH;
-  if (existsSync(privcmd)) return openNativeBackend({ nativeBinding: options.nativeBinding });
-  if (!mockNoticeGiven) {
-    mockNoticeGiven = true;
-    const notice = options.notice ?? ((line: string) => process.stderr.write(`${line}\n`));
-    notice(`xenclaim: no Xen here (${privcmd} is missing): using the simulated (mock) host`);
-  }
-  return new MockBackend({ host: options.host, clock: options.clock });
-}
+export { openBackend, PRIVCMD_PATH, type BackendKind, type OpenBackendOptions } from './open-backend.js';
+export { XenHost, createGuests, type HostOptions, type CreateGuestsOptions, type AdmissionEventListener } from './host/index.js';
+export { STRATEGIES, type StrategyName } from './toolstack/strategy-name.js';
+export { resultJson, type GuestRequest, type AdmissionResult, type AdmissionTuning } from './toolstack/types.js';
+export type { AdmissionEvent, AdmissionEventType } from './toolstack/events.js';
+export type { MutationIntent, MutationOutcome, MutationPort, MutationRecorder } from './toolstack/mutations.js';
+export { AdmissionError, type GiveUpReport } from './admission/give-up.js';

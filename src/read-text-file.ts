@@ -3,14 +3,14 @@
  * the errno Node reported (ENOENT, EACCES, …), so the CLI prints it as one line like any other failure.
  */
 import { readFile } from 'node:fs/promises';
-import { XenError, errnoName } from './errors.js';
+import { ERRNO, XenError, errnoName } from './errors.js';
 
 export async function readTextFile(path: string, op: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const errno = typeof e.errno === 'number' ? Math.abs(e.errno) : 5;
+    const errno = typeof e.errno === 'number' ? Math.abs(e.errno) : ERRNO.EIO;
     const code = e.code ?? errnoName(errno);
     throw new XenError(`${op}: cannot read ${path}: ${code}`, { code, op, errno, cause: err });
   }

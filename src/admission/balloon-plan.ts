@@ -12,7 +12,7 @@
  * can still give from where it is now: nobody is asked to grow, and on a balanced host (all guests at the same
  * position) the result is squeezed's. Compared with xl (dom0 only) and qmemman's single "main donor" failures
  * (Qubes #1136, #8087), spreading means a slow or stuck donor holds up only its share, and its replacement share is
- * small when it is marked uncooperative and the plan is redone (lesson 5).
+ * small when it is marked uncooperative and the plan is redone (docs/claim-rules.md#lesson-5).
  *
  * The safety margin (qmemman asks ×1.05 for the same reason; squeezed subtracts an "inaccuracy"): balloon drivers
  * stop a little short of their target, and Xen's own accounting moves a few pages, so we ask for
@@ -27,20 +27,9 @@
  * promise is not counted. Guests asked to grow (target above tot_pages, up to max_pages) will take free memory as they
  * balloon up, so with countPendingGrowth their growth is subtracted from the headroom first (the model's rule).
  */
+import { KIB_PER_GIB, kibToPagesCeil, LIBXL_MIN_DOM0_KIB, pagesToKiB } from '../units.js';
 import { invalidArgument } from '../validate.js';
-import {
-  checkObservedState,
-  headroomPages,
-  kibToPagesCeil,
-  pagesToKiB,
-  targetPages,
-  type DomainState,
-  type ObservedState,
-} from './state.js';
-
-export const GIB_KIB = 1024 * 1024;
-/** libxl_set_memory_target refuses to set dom0 below 128 MiB, whatever the policy says. */
-export const LIBXL_DOM0_MIN_KIB = 128 * 1024;
+import { checkObservedState, headroomPages, targetPages, type DomainState, type ObservedState } from './state.js';
 
 export interface BalloonPolicy {
   /** dom0 is never planned below this (default 1 GiB; never below libxl's own 128 MiB). */
@@ -60,7 +49,7 @@ export interface BalloonPolicy {
 }
 
 export const DEFAULT_BALLOON_POLICY: Readonly<BalloonPolicy> = Object.freeze({
-  dom0MinKiB: GIB_KIB,
+  dom0MinKiB: KIB_PER_GIB,
   dom0Ballooning: true,
   excludedDomids: Object.freeze([]) as readonly number[],
   floorsKiB: Object.freeze({}),
@@ -184,7 +173,7 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
 /** The floor a domain is never planned below, in KiB. */
 export function floorKiBOf(domain: DomainState, policy: BalloonPolicy): number {
   let floor = Math.max(domain.minKiB, policy.floorsKiB[domain.domid] ?? 0);
-  if (domain.isDom0) floor = Math.max(floor, policy.dom0MinKiB, LIBXL_DOM0_MIN_KIB);
+  if (domain.isDom0) floor = Math.max(floor, policy.dom0MinKiB, LIBXL_MIN_DOM0_KIB);
   return floor;
 }
 
@@ -201,7 +190,7 @@ export function pendingGrowthPages(state: ObservedState): number {
 
 function exclusionOf(domain: DomainState, policy: BalloonPolicy, excluded: ReadonlySet<number>): ExclusionReason | null {
   if (domain.dying) return 'dying';
-  // Lesson 9: a guest ballooned down before its kernel finished booting can deadlock on memory.
+  // docs/claim-rules.md#lesson-9: a guest ballooned down before its kernel finished booting can deadlock on memory.
   if (domain.building) return 'building';
   if (domain.uncooperative || excluded.has(domain.domid)) return 'uncooperative';
   if (domain.isDom0 && !policy.dom0Ballooning) return 'dom0-not-allowed';

@@ -6,7 +6,7 @@
 import { XenError } from '../errors.js';
 import type { BalloonPlan } from './balloon-plan.js';
 import { freedPages, type GiveUpCause, type WaitState } from './progress.js';
-import { kibToPagesCeil, pagesToMiB } from './state.js';
+import { kibToPagesCeil, pagesToMiB } from '../units.js';
 
 export interface AskedDonorReport {
   domid: number;

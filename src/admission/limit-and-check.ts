@@ -23,7 +23,9 @@ import {
   type BalloonPlan,
   type BalloonPolicy,
 } from './balloon-plan.js';
-import { checkObservedState, headroomPages, pagesToKiB, type ObservedState } from './state.js';
+import { canEverFit, hostCapacity } from './capacity.js';
+import { pagesToKiB } from '../units.js';
+import { checkObservedState, headroomPages, type ObservedState } from './state.js';
 
 export interface PoolRequest {
   /** The guest's name (unique in a batch). */
@@ -84,8 +86,10 @@ export interface CheckRound {
   admitted: PoolRequest[];
   /** Still waiting, in arrival order. */
   waiting: PoolRequest[];
-  /** Requests larger than the pool plus everything that could ever be freed: fail them now, ask nobody. */
+  /** Requests that can never fit (capacity.ts: the pool, everything reclaimable, pages returning): fail them now. */
   impossible: PoolRequest[];
+  /** The most any request could be given from this check on (capacity.ts), for newcomers admitted between checks. */
+  capacityPages: number;
   /** Pool left after the admissions. */
   remainingPoolPages: number;
   /** The round-robin plan for the waiting requests that can be made to fit (null when none waits). */
@@ -111,8 +115,8 @@ export function checkRound(state: ObservedState, pending: readonly PoolRequest[]
   });
   // Under limits nobody can grow, so pending growth is not subtracted.
   const policy = resolveBalloonPolicy(op, { ...options.policy, countPendingGrowth: false });
-  const { candidates } = donorCandidates(state, policy);
-  const reclaimable = candidates.reduce((s, c) => s + c.inFlightPages + c.rangePages, 0);
+  const capacity = hostCapacity(state, policy);
+  const reclaimable = capacity.reclaimablePages;
 
   const poolPages = poolAfterLimits(state);
   let remaining = poolPages;
@@ -121,7 +125,7 @@ export function checkRound(state: ObservedState, pending: readonly PoolRequest[]
   const impossible: PoolRequest[] = [];
   let blocked = false;
   for (const request of pending) {
-    if (request.needPages > poolPages + reclaimable) {
+    if (!canEverFit(request.needPages, capacity)) {
       impossible.push(request);
       continue;
     }
@@ -144,7 +148,7 @@ export function checkRound(state: ObservedState, pending: readonly PoolRequest[]
     }
     balloon = planRoundRobin(state, Math.max(0, target - remaining), remaining, policy, quantum, options.rotateAfterDomid);
   }
-  return { poolPages, admitted, waiting, impossible, remainingPoolPages: remaining, balloon };
+  return { poolPages, admitted, waiting, impossible, capacityPages: capacity.totalPages, remainingPoolPages: remaining, balloon };
 }
 
 /**

@@ -1,11 +1,11 @@
 /**
- * The model strategy (xapi's squeezed approach): admission decides from an internal model of free memory rather
+ * The model strategy (xapi's squeezed approach; docs/architecture.md#model): admission decides from an internal model of free memory rather
  * than from the hypervisor's free count, so nothing has to be limited or claimed:
  *
  *   model free = headroom − Σ over running guests (max(target, tot_pages) − tot_pages) − Σ reservations still owed
  *
  * - headroom is free − outstanding claims (xl's view), so claims made by anything else are respected too;
- * - a guest's pending growth is capped at max_pages: Xen refuses allocations beyond it (rule 7), so a target above
+ * - a guest's pending growth is capped at max_pages: Xen refuses allocations beyond it (docs/claim-rules.md#rule-7), so a target above
  *   max_pages can never be reached and must not block admissions forever;
  * - a reservation is what a build was promised; once transferred to its domain, what it still owes is its size minus
  *   the pages the domain already has. The domain itself is then left out of the growth sum (no double count).
@@ -16,6 +16,7 @@
  */
 import { invalidArgument } from '../validate.js';
 import { planBalloon, type BalloonPlan, type BalloonPolicy } from './balloon-plan.js';
+import { canEverFit, hostCapacity } from './capacity.js';
 import { checkObservedState, headroomPages, targetPages, type DomainState, type ObservedState } from './state.js';
 
 export interface Reservation {
@@ -115,7 +116,7 @@ export interface ModelAdmission {
   model: HostModel;
   admitted: ModelRequest[];
   waiting: ModelRequest[];
-  /** Larger than model free plus everything reclaimable: fail now, ask nobody. */
+  /** Can never fit (capacity.ts, with what the model has promised): fail now, ask nobody. */
   impossible: ModelRequest[];
   /** Proportional plan for the waiting requests that can be covered (null when none waits). */
   balloon: BalloonPlan | null;
@@ -135,12 +136,14 @@ export function admitFromModel(
   const admitted: ModelRequest[] = [];
   const waiting: ModelRequest[] = [];
   const impossible: ModelRequest[] = [];
-  // What ballooning could add at most: ask the planner what is reclaimable (need 0 makes no plan).
-  const reclaimable = planBalloon(model.state, { needPages: 0, policy }).reclaimablePages;
+  // What the model has promised (growth agreed to, reservations owed) is not there to give.
+  const promised = modelBreakdown(model);
+  const capacity = hostCapacity(model.state, policy, promised.growthPages + promised.reservedPages);
+  const reclaimable = capacity.reclaimablePages;
   let blocked = false;
   for (const request of requests) {
     const free = modelFreePages(current);
-    if (request.needPages > Math.max(0, modelFreePages(model)) + reclaimable) {
+    if (!canEverFit(request.needPages, capacity)) {
       impossible.push(request);
       continue;
     }

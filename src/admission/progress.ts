@@ -2,19 +2,19 @@
  * The waiting policy of the ballooning fallback, as a pure state machine: the executor sets the planned targets,
  * then feeds observations (time, each donor's tot_pages, host headroom) and acts on the decision it gets back.
  *
- * Budgeted by wall time and by progress, never by retry counts (lesson 1):
+ * Budgeted by wall time and by progress, never by retry counts (docs/claim-rules.md#lesson-1):
  * - progress is judged per donor on its tot_pages reaching a new low, not on host free memory, which may briefly
  *   fall while ballooning (what broke xl's 3-retry loop before 4.17) and which other guests move too;
  * - a donor that has not reached its target and has made no progress for `stallTimeoutMs` is marked uncooperative
  *   (squeezed: 5 s) and the executor replans without it — the same rule as libxl_wait_for_memory_target, where time
  *   without change spends the budget and progress keeps the wait alive, but per donor, so one stuck guest does not
  *   make the others wait;
- * - a donor that oscillates (lesson 6) only counts as progressing when it goes lower than it has ever been;
+ * - a donor that oscillates (docs/claim-rules.md#lesson-6) only counts as progressing when it goes lower than it has ever been;
  * - the whole wait has a hard wall-time budget (`budgetMs`), replans included.
  */
+import { kibToPagesCeil } from '../units.js';
 import { invalidArgument } from '../validate.js';
 import type { BalloonPlan } from './balloon-plan.js';
-import { kibToPagesCeil } from './state.js';
 
 export interface WaitConfig {
   /** A donor without progress for this long is uncooperative (default 5000 ms, squeezed's 5 s). */
@@ -263,6 +263,18 @@ export function observeProgress(state: WaitState, observation: WaitObservation):
   }
   if (reachedAll) return { state: next, decision: { kind: 'replan' } };
   return { state: next, decision: nextWait(next, nowMs) };
+}
+
+/**
+ * A retry was refused (the memory went elsewhere, or the hypervisor disagreed): past the wall-time budget give up,
+ * otherwise replan after a pause. The state is unchanged (nothing was observed).
+ */
+export function afterRefusedRetry(state: WaitState, nowMs: number): WaitStep {
+  checkTime(nowMs, state.lastObservedMs);
+  if (nowMs - state.startedMs >= state.config.budgetMs) {
+    return { state, decision: { kind: 'give-up', cause: 'budget-exhausted' } };
+  }
+  return { state, decision: { kind: 'replan' } };
 }
 
 /** How many pages the asked donors have given so far (from where each was first asked to its lowest since). */

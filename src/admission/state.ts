@@ -5,7 +5,8 @@
  * Pure: nothing here reads the backend or the clock. An executor takes a snapshot (observeState) and hands it to
  * the decision modules, which return decisions; it never mixes two snapshots in one decision.
  */
-import { PAGE_SIZE_KIB, type DomainInfo, type Physinfo } from '../backend.js';
+import type { DomainInfo, Physinfo } from '../backend.js';
+import { kibToPagesCeil, pagesToKiB } from '../units.js';
 import { invalidArgument } from '../validate.js';
 
 export interface HostState {
@@ -51,30 +52,6 @@ export interface ObservedState {
  */
 export function headroomPages(host: HostState): number {
   return Math.max(0, host.freePages - host.outstandingPages);
-}
-
-/** KiB → whole 4 KiB pages, rounding UP (a need is never under-counted). */
-export function kibToPagesCeil(kib: number): number {
-  return Math.ceil(kib / PAGE_SIZE_KIB);
-}
-
-/** KiB → whole 4 KiB pages, rounding DOWN (what can be taken is never over-counted). */
-export function kibToPagesFloor(kib: number): number {
-  return Math.floor(kib / PAGE_SIZE_KIB);
-}
-
-export function pagesToKiB(pages: number): number {
-  return pages * PAGE_SIZE_KIB;
-}
-
-export const PAGES_PER_MIB = 1024 / PAGE_SIZE_KIB;
-
-export function mibToPages(mib: number): number {
-  return Math.ceil(mib * PAGES_PER_MIB);
-}
-
-export function pagesToMiB(pages: number): number {
-  return pages / PAGES_PER_MIB;
 }
 
 /** The domain's balloon target in pages (rounded up: a target of 1 KiB still holds a page). */

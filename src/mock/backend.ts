@@ -24,7 +24,8 @@ import { ENOMEM, EPERM, OK } from './heap.js';
 import { GuestProcess } from './guest.js';
 import { MockHost } from './host.js';
 import { destroyGuest, setMemoryTarget } from './libxl.js';
-import { MOCK_XEN_EXTRA, PAGES_PER_MIB, resolveHostSpec, type MockHostSpec, type ResolvedHostSpec } from './spec.js';
+import { kibToPagesFloor, PAGES_PER_MIB, pagesToKiB } from '../units.js';
+import { MOCK_XEN_EXTRA, resolveHostSpec, type MockHostSpec, type ResolvedHostSpec } from './spec.js';
 
 export type { MockHostSpec } from './spec.js';
 export type { GuestProfile, MockXenVersion } from './spec.js';
@@ -83,7 +84,7 @@ export class MockBackend implements XenBackend {
     const dom0 = host.domains.add(0, 'pv', Math.min(this.hostSpec.nrCpus, MAX_VCPUS), false, this.clock.now());
     host.heap.setMaxPages(dom0.account, pages);
     host.heap.allocate(dom0.account, pages, 0);
-    dom0.guest = { name: 'Domain-0', targetKiB: pages * 4, staticMaxKiB: pages * 4, videoKiB: 0 };
+    dom0.guest = { name: 'Domain-0', targetKiB: pagesToKiB(pages), staticMaxKiB: pagesToKiB(pages), videoKiB: 0 };
     host.processes.set(0, new GuestProcess(host, dom0, host.profileFor('Domain-0'), 0, true));
   }
 
@@ -166,7 +167,7 @@ export class MockBackend implements XenBackend {
       this.fault('claimPages');
       const host = this.host;
       host.counts.hypercalls.claim++;
-      // XENMEM_claim_pages looks the domain up with rcu_lock_domain_by_id: unknown → EINVAL, not ESRCH (rule 2).
+      // XENMEM_claim_pages looks the domain up with rcu_lock_domain_by_id: unknown → EINVAL, not ESRCH (docs/claim-rules.md#rule-2).
       const d = host.domains.get(domid);
       if (d === undefined) return fail(xenError('claimPages', 'EINVAL', `no domain ${domid}`));
       const rc = host.heap.claim(d.account, pages);
@@ -198,8 +199,8 @@ export class MockBackend implements XenBackend {
       this.fault('setMaxMem');
       this.host.counts.hypercalls.setMaxMem++;
       const d = this.domain('setMaxMem', domid);
-      // XEN_DOMCTL_max_mem: KiB >> 2, no lower bound (rule 12), clamped to max_pages' unsigned int.
-      this.host.heap.setMaxPages(d.account, Math.floor(maxKiB / 4));
+      // XEN_DOMCTL_max_mem: KiB >> 2, no lower bound (docs/claim-rules.md#rule-12), clamped to max_pages' unsigned int.
+      this.host.heap.setMaxPages(d.account, kibToPagesFloor(maxKiB));
       this.host.memoryChanged();
       return RESOLVED;
     } catch (error) {
@@ -296,7 +297,7 @@ export class MockBackend implements XenBackend {
       if (domid === 0) return fail(xenError(op, 'EINVAL', 'a domain cannot pause itself (dom0)'));
       const d = this.domain(op, domid);
       if (d.pauseCount >= MAX_PAUSE_COUNT) {
-        return fail(new XenError(`${op}: EOVERFLOW (domain ${domid} is paused ${MAX_PAUSE_COUNT} times already)`, { code: 'EOVERFLOW', op, errno: 75 }));
+        return fail(new XenError(`${op}: EOVERFLOW (domain ${domid} is paused ${MAX_PAUSE_COUNT} times already)`, { code: 'EOVERFLOW', op }));
       }
       d.pauseCount++;
       notePauseChange(d, this.clock.now());
@@ -435,8 +436,8 @@ export class MockBackend implements XenBackend {
       this.enter('freeMemoryKiB');
       this.fault('freeMemoryKiB');
       this.host.counts.hypercalls.physinfo++;
-      // libxl_get_free_memory: physinfo's free_pages in KiB — claims NOT subtracted (rule 10).
-      return Promise.resolve(this.host.heap.freePages * 4);
+      // libxl_get_free_memory: physinfo's free_pages in KiB — claims NOT subtracted (docs/claim-rules.md#rule-10).
+      return Promise.resolve(pagesToKiB(this.host.heap.freePages));
     } catch (error) {
       return fail(error);
     }

@@ -11,8 +11,8 @@ import type { FaultPoint } from './faults.js';
 import { EPERM, OK } from './heap.js';
 import { TICK_MS, type MockHost } from './host.js';
 import { GuestProcess } from './guest.js';
-import { LIBXL_MAXMEM_CONSTANT_KIB, type GuestPlan } from './config.js';
-import { PAGES_PER_MIB } from './spec.js';
+import { kibToMiB, kibToPagesFloor, LIBXL_MAXMEM_CONSTANT_KIB, mibToPages, PAGES_PER_MIB } from '../units.js';
+import type { GuestPlan } from './config.js';
 
 const OP = 'createGuest';
 const SUPERPAGE_PAGES = 512;
@@ -36,7 +36,7 @@ function strerror(errno: number): string {
 
 function step(host: MockHost, point: FaultPoint, what: string): void {
   const fault = host.faults.take(point);
-  if (fault) throw new BuildFailure(fault.errno ?? ERRNO.EIO!, `libxl: error: ${what}: ${fault.code} (injected at ${point})`, fault);
+  if (fault) throw new BuildFailure(fault.errno ?? ERRNO.EIO, `libxl: error: ${what}: ${fault.code} (injected at ${point})`, fault);
 }
 
 export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolean): Promise<number> {
@@ -65,12 +65,12 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
   try {
     step(host, 'build:setMaxMem', `libxl_dom.c: libxl__build_pre: Couldn't set max memory`);
     host.counts.hypercalls.setMaxMem++;
-    host.heap.setMaxPages(account, Math.floor((plan.targetKiB + LIBXL_MAXMEM_CONSTANT_KIB) / 4));
+    host.heap.setMaxPages(account, kibToPagesFloor(plan.targetKiB + LIBXL_MAXMEM_CONSTANT_KIB));
 
     if (plan.type !== 'pv' && plan.shadowKiB > 0) {
       step(host, 'build:pagingPool', 'libxl_x86.c: libxl__arch_domain_create: shadow allocation failed');
       host.counts.hypercalls.shadowAllocation++;
-      const rc = host.heap.allocatePool(account, Math.ceil(plan.shadowKiB / 1024) * PAGES_PER_MIB);
+      const rc = host.heap.allocatePool(account, mibToPages(Math.ceil(kibToMiB(plan.shadowKiB))));
       if (rc !== OK) throw new BuildFailure(rc, `libxl: error: libxl_x86.c: libxl__arch_domain_create: Domain ${domid}:Failed to set paging mempool size: ${strerror(rc)}`);
     }
 
@@ -92,7 +92,7 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
     while (left > 0) {
       await host.sleep(TICK_MS);
       if (account.dying || host.closed) {
-        throw new BuildFailure(ERRNO.ESRCH!, `libxl: error: libxl_dom.c: libxl__build_dom: domain ${domid} was destroyed while being built`);
+        throw new BuildFailure(ERRNO.ESRCH, `libxl: error: libxl_dom.c: libxl__build_dom: domain ${domid} was destroyed while being built`);
       }
       due += pagesPerTick;
       const pages = Math.min(Math.max(1, Math.floor(due)), left);
@@ -110,7 +110,7 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
       host.memoryChanged();
     }
 
-    const process = new GuestProcess(host, domain, profile, account.totPages - Math.floor(domain.guest.targetKiB / 4), false);
+    const process = new GuestProcess(host, domain, profile, account.totPages - kibToPagesFloor(domain.guest.targetKiB), false);
     host.processes.set(domid, process);
     if (!paused) {
       step(host, 'build:unpause', 'libxl_domain.c: libxl_domain_unpause: unpausing domain');
@@ -123,7 +123,7 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
   } catch (error) {
     const failure = error instanceof BuildFailure
       ? error
-      : new BuildFailure(ERRNO.EIO!, `libxl: error: unexpected: ${String(error)}`);
+      : new BuildFailure(ERRNO.EIO, `libxl: error: unexpected: ${String(error)}`);
     if (claimed && !account.dying) {
       host.counts.hypercalls.claim++;
       host.heap.claim(account, 0);

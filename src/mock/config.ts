@@ -4,11 +4,10 @@
  * naming their JSON path.
  */
 import type { LibxlDomainConfig } from '../backend.js';
+import { kibToPagesFloor } from '../units.js';
 import { checkCount, checkInteger, checkObject, checkOneOf, invalidArgument, MAX_VCPUS } from '../validate.js';
 import type { MockDomainType } from './domains.js';
 
-/** LIBXL_MAXMEM_CONSTANT: libxl__build_pre sets maxmem to target + this (KiB). */
-export const LIBXL_MAXMEM_CONSTANT_KIB = 1024;
 /** LIBXL_PV_EXTRA_MEMORY / LIBXL_HVM_EXTRA_MEMORY (KiB), added by libxl_domain_need_memory. */
 export const LIBXL_PV_EXTRA_MEMORY_KIB = 1024;
 export const LIBXL_HVM_EXTRA_MEMORY_KIB = 2048;
@@ -20,8 +19,6 @@ export const LIBXL_DEFAULT_HVM_VIDEO_MEMKB = 8 * 1024;
 export const VGA_HOLE_PAGES = 32;
 /** Default stub domain memory (LIBXL_DEVICE_MODEL stubdom), counted only for stubdom HVM guests. */
 export const LIBXL_DEFAULT_STUBDOM_MEMKB = 128 * 1024;
-/** libxl's dom0 floor for set_memory_target (LIBXL_MIN_DOM0_MEM). */
-export const LIBXL_MIN_DOM0_MEM_KIB = 128 * 1024;
 
 export interface GuestPlan {
   name: string;
@@ -72,11 +69,11 @@ export function parseGuestConfig(op: string, config: unknown, claimOverride?: bo
   const stubdom = type === 'hvm' && bInfo.device_model_stubdomain_override === true;
   const stubdomKiB = stubdom ? optionalCount(op, 'config.b_info.stubdomain_memkb', bInfo.stubdomain_memkb, LIBXL_DEFAULT_STUBDOM_MEMKB) : 0;
   const claimMode = claimOverride ?? readClaimMode(op, bInfo.claim_mode) ?? false;
-  const hvmPages = Math.floor((targetKiB - videoKiB) / 4) - VGA_HOLE_PAGES;
+  const hvmPages = kibToPagesFloor(targetKiB - videoKiB) - VGA_HOLE_PAGES;
   if (type === 'hvm' && hvmPages <= 0) {
     throw invalidArgument(op, 'config.b_info.target_memkb', `above video_memkb + 128 KiB for an HVM guest`, targetKiB);
   }
-  const buildPages = type === 'hvm' ? hvmPages : Math.floor(targetKiB / 4);
+  const buildPages = type === 'hvm' ? hvmPages : kibToPagesFloor(targetKiB);
   if (buildPages === 0) throw invalidArgument(op, 'config.b_info.target_memkb', 'at least 4 (one page)', targetKiB);
   const plan: GuestPlan = {
     name, type, vcpus, targetKiB, maxKiB, videoKiB, shadowKiB, iommuKiB, stubdomKiB, claimMode, needKiB: 0, buildPages,

@@ -10,9 +10,9 @@ import { notePauseChange } from './domains.js';
 import { copyCallCounts, newCallCounts, type CallCounts, type FaultPoint } from './faults.js';
 import { GuestProcess, type GuestState } from './guest.js';
 import { OK } from './heap.js';
-import { LIBXL_MAXMEM_CONSTANT_KIB } from './config.js';
 import type { MockHost } from './host.js';
-import { checkNumber, checkProfile, MAX_HOST_MIB, PAGES_PER_MIB, type GuestProfile } from './spec.js';
+import { kibToPagesFloor, LIBXL_MAXMEM_CONSTANT_KIB, mibToKiB, PAGES_PER_MIB } from '../units.js';
+import { checkNumber, checkProfile, MAX_HOST_MIB, type GuestProfile } from './spec.js';
 
 /** A guest already up when the scenario starts: built instantly, booted, unpaused. */
 export interface RunningGuestSpec extends Partial<GuestProfile> {
@@ -95,7 +95,7 @@ export class MockControl {
     const domid = host.domains.nextDomid();
     if (domid === undefined) throw new XenError(`${op}: ENOSPC (no free domid)`, { code: 'ENOSPC', op });
     const domain = host.domains.add(domid, type, vcpus, false, host.clock.now());
-    host.heap.setMaxPages(domain.account, maxMiB * PAGES_PER_MIB + LIBXL_MAXMEM_CONSTANT_KIB / 4);
+    host.heap.setMaxPages(domain.account, maxMiB * PAGES_PER_MIB + kibToPagesFloor(LIBXL_MAXMEM_CONSTANT_KIB));
     const result = host.heap.allocate(domain.account, memoryMiB * PAGES_PER_MIB, 0);
     if (result.errno !== OK) {
       host.heap.beginDying(domain.account);
@@ -103,7 +103,7 @@ export class MockControl {
       host.domains.remove(domid);
       throw new XenError(`${op}: ENOMEM (${memoryMiB} MiB for "${name}" does not fit in the host's unclaimed free memory)`, { code: 'ENOMEM', op });
     }
-    domain.guest = { name, targetKiB: memoryMiB * 1024, staticMaxKiB: maxMiB * 1024, videoKiB: 0 };
+    domain.guest = { name, targetKiB: mibToKiB(memoryMiB), staticMaxKiB: mibToKiB(maxMiB), videoKiB: 0 };
     const full = { ...host.profileFor(name), ...profile };
     host.processes.set(domid, new GuestProcess(host, domain, full, 0, true));
     notePauseChange(domain, host.clock.now());
@@ -121,7 +121,7 @@ export class MockControl {
     if (targetKiB > guest.staticMaxKiB) {
       throw invalidArgument(op, 'targetKiB', `at most the guest's memory/static-max (${guest.staticMaxKiB} KiB)`, targetKiB);
     }
-    process.requestGrowth(Math.floor(targetKiB / 4) + process.offsetPages);
+    process.requestGrowth(kibToPagesFloor(targetKiB) + process.offsetPages);
   }
 
   /**

@@ -2,7 +2,7 @@
  * Fault injection and call accounting for the mock host: "make the next N calls of this operation fail with this
  * code", and a count of every backend operation and every hypercall issued (for tests and the simulator's report).
  */
-import { ERRNO, XenError } from '../errors.js';
+import { errnoOf, XenError } from '../errors.js';
 
 export const BACKEND_OPS = [
   'physinfo', 'xenVersion', 'listDomains', 'getDomain', 'claimPages', 'setMaxMem', 'createEmptyDomain',
@@ -92,7 +92,7 @@ export class FaultInjector {
     head.left--;
     this.armed--;
     if (head.left === 0) queue.shift();
-    const errno = ERRNO[head.code];
+    const errno = errnoOf(head.code);
     return new XenError(`${point}: ${head.code} (injected fault)`, {
       code: head.code,
       op: point.includes(':') ? point.split(':')[0]! : point,

@@ -7,9 +7,10 @@
  */
 import type { Timer } from '../clock.js';
 import type { MockDomain } from './domains.js';
-import { OK } from './heap.js';
+import { EPERM, OK } from './heap.js';
 import { TICK_MS, type DomainProcess, type MemoryWaiter, type MockHost } from './host.js';
-import { PAGES_PER_MIB, type GuestProfile } from './spec.js';
+import { kibToPagesFloor, PAGES_PER_MIB, pagesToKiB } from '../units.js';
+import type { GuestProfile } from './spec.js';
 
 export type BlockReason = 'memory' | 'maxPages' | 'fault';
 
@@ -65,8 +66,8 @@ export class GuestProcess implements DomainProcess, MemoryWaiter {
 
   goalPages(): number {
     if (this.demandPages !== undefined) return this.demandPages;
-    const target = this.domain.guest?.targetKiB ?? this.domain.account.totPages * 4;
-    return Math.max(0, Math.floor(target / 4) + this.offsetPages);
+    const target = this.domain.guest?.targetKiB ?? pagesToKiB(this.domain.account.totPages);
+    return Math.max(0, kibToPagesFloor(target) + this.offsetPages);
   }
 
   state(): GuestState {
@@ -202,7 +203,7 @@ export class GuestProcess implements DomainProcess, MemoryWaiter {
       const result = host.heap.allocate(account, chunk, 0);
       this.movedPages += result.pages;
       if (result.errno !== OK && result.pages < chunk) {
-        return this.block(result.errno === 1 ? 'maxPages' : 'memory');
+        return this.block(result.errno === EPERM ? 'maxPages' : 'memory');
       }
     }
     this.kick();

@@ -2,30 +2,33 @@
  * The simulated Xen heap: claim and allocation accounting with counters, never per-page arrays, so a 1 TiB host
  * costs what a 1 GiB host costs. Pure bookkeeping: no clock, no I/O; every operation returns an errno (0 = done).
  *
- * Rules (shared/xen-claim-rules.md; xen/common/page_alloc.c domain_set_outstanding_pages, alloc_heap_pages,
- * domain_adjust_tot_pages; xen/common/domctl.c XEN_DOMCTL_max_mem):
- *  - a claim is bookkeeping only (rule 1); 0 cancels (3); one per domain (4); absolute total, EINVAL when
- *    pages <= tot_pages or pages > max_pages (5); ENOMEM when the stake exceeds free − outstanding (6);
- *  - the allocation gate (7): an n-page extent passes if outstanding + n <= free OR the domain's own claim >= n, never
- *    the two combined; then tot_pages + n > max_pages fails (EPERM);
+ * The rules are docs/claim-rules.md#claim-rules (from xen/common/page_alloc.c domain_set_outstanding_pages,
+ * alloc_heap_pages, domain_adjust_tot_pages; xen/common/domctl.c XEN_DOMCTL_max_mem):
+ *  - a claim is bookkeeping only (#rule-1); 0 cancels (#rule-3); one per domain (#rule-4); absolute total, EINVAL
+ *    when pages <= tot_pages or pages > max_pages (#rule-5); ENOMEM when the stake exceeds free − outstanding (#rule-6);
+ *  - the allocation gate (#rule-7): an n-page extent passes if outstanding + n <= free OR the domain's own claim >= n,
+ *    never the two combined; then tot_pages + n > max_pages fails (EPERM);
  *  - every tot_pages increase consumes the claim; where the claim counters still move in domain_adjust_tot_pages
- *    (4.17) a free while the claim is non-zero grows it again (8);
+ *    (4.17) a free while the claim is non-zero grows it again (#rule-8);
  *  - where they move inside the allocator (4.20.3+, 4.22), an allocation refused by max_pages after the gate
  *    passed has still consumed the claim for it (xen commit 39748952e9);
- *  - a dying domain's claim is cancelled at once (9); 4.20.3+ and 4.22 refuse claims on a dying domain (2); where
- *    one is accepted (4.17) it is never released again once the domain is gone: Xen leaks it (xen commit 95c476191f).
+ *  - a dying domain's claim is cancelled at once (#rule-9); 4.20.3+ and 4.22 refuse claims on a dying domain
+ *    (#rule-2); where one is accepted (4.17) it is never released once the domain is gone: Xen leaks it (xen commit
+ *    95c476191f).
  *
  * Which release does what: RULES_BY_VERSION below, as observed on the real hypervisors for 4.17 and 4.20
- * (docs/xen-versions.md) and read from xen.git for 4.21 and 4.22.
+ * (docs/xen-versions.md#claim-rules-as-observed) and read from xen.git for 4.21 and 4.22.
  *
  * Accounting identity, always true:
  *   totalPages = xenOverheadPages + pagingPoolPages + Σ live tot_pages + dyingPages + tmemPages + freePages
  */
 
+import { ERRNO } from '../errors.js';
+
 export const OK = 0;
-export const EPERM = 1;
-export const ENOMEM = 12;
-export const EINVAL = 22;
+export const EPERM = ERRNO.EPERM;
+export const ENOMEM = ERRNO.ENOMEM;
+export const EINVAL = ERRNO.EINVAL;
 
 /** XEN_DOMCTL_max_mem stores max_pages in an unsigned int: larger values are clamped to this. */
 export const MAX_PAGES_LIMIT = 0xffff_ffff;
@@ -108,7 +111,7 @@ export class ClaimHeap {
     return this.availablePages - this.outstandingClaims;
   }
 
-  /** What admission and the gate count as available (rule 6's 4.3–4.12 variant adds tmem's freeable pages). */
+  /** What admission and the gate count as available (docs/claim-rules.md#rule-6: 4.3–4.12 also count tmem's freeable pages). */
   get availablePages(): number {
     return this.rules.tmem ? this.freePages + this.tmemPages : this.freePages;
   }

@@ -8,7 +8,8 @@ import { XenError } from '../errors.js';
 import { DomainTable, notePauseChange, type MockDomain } from './domains.js';
 import { FaultInjector, newCallCounts, type CallCounts } from './faults.js';
 import { ClaimHeap, heapRulesFor } from './heap.js';
-import { DEFAULT_GUEST_PROFILE, PAGES_PER_MIB, type GuestProfile, type ResolvedHostSpec } from './spec.js';
+import { PAGES_PER_MIB } from '../units.js';
+import { DEFAULT_GUEST_PROFILE, type GuestProfile, type ResolvedHostSpec } from './spec.js';
 
 /** Granularity of every simulated process (builders, balloon drivers, page return): 100 ms of virtual time. */
 export const TICK_MS = 100;

@@ -3,7 +3,7 @@
  * libxl_domain_destroy. Arguments arrive already checked by the backend.
  */
 import { XenError } from '../errors.js';
-import { LIBXL_MAXMEM_CONSTANT_KIB, LIBXL_MIN_DOM0_MEM_KIB } from './config.js';
+import { kibToPagesFloor, LIBXL_MAXMEM_CONSTANT_KIB, LIBXL_MIN_DOM0_KIB } from '../units.js';
 import type { MockHost } from './host.js';
 import { GuestProcess } from './guest.js';
 
@@ -31,8 +31,8 @@ export function setMemoryTarget(host: MockHost, domid: number, targetKiB: number
     throw libxlError(op, 'ERROR_INVAL', `target ${newTarget} KiB is above memory/static-max ${guest.staticMaxKiB} KiB`,
       `libxl_mem.c: libxl_set_memory_target: Domain ${domid}:memory_dynamic_max must be less than or equal to memory_static_max`);
   }
-  if (domid === 0 && newTarget < LIBXL_MIN_DOM0_MEM_KIB) {
-    throw libxlError(op, 'ERROR_INVAL', `dom0 target ${newTarget} KiB is below libxl's minimum of ${LIBXL_MIN_DOM0_MEM_KIB} KiB`,
+  if (domid === 0 && newTarget < LIBXL_MIN_DOM0_KIB) {
+    throw libxlError(op, 'ERROR_INVAL', `dom0 target ${newTarget} KiB is below libxl's minimum of ${LIBXL_MIN_DOM0_KIB} KiB`,
       `libxl_mem.c: libxl_set_memory_target: Domain 0:New target ${newTarget} for dom0 is below the minimum threshold`);
   }
   if (enforce) {
@@ -44,7 +44,7 @@ export function setMemoryTarget(host: MockHost, domid: number, targetKiB: number
         xenLog: [...fault.xenLog, `libxl: error: libxl_mem.c: libxl_set_memory_target: Domain ${domid}:xc_domain_setmaxmem memkb=${newTarget + guest.videoKiB + LIBXL_MAXMEM_CONSTANT_KIB} failed rc=-1`],
       });
     }
-    host.heap.setMaxPages(d.account, Math.floor((newTarget + guest.videoKiB + LIBXL_MAXMEM_CONSTANT_KIB) / 4));
+    host.heap.setMaxPages(d.account, kibToPagesFloor(newTarget + guest.videoKiB + LIBXL_MAXMEM_CONSTANT_KIB));
   }
   host.counts.hypercalls.xenstoreWrite++;
   guest.targetKiB = newTarget;

@@ -3,6 +3,7 @@
  * Every bad field is refused with an EINVAL XenError naming the field and its accepted range.
  */
 import { XenError } from '../errors.js';
+import { kibToMiB, LIBXL_MIN_DOM0_KIB, PAGES_PER_MIB } from '../units.js';
 import { checkBoolean, checkObject, checkOneOf, invalidArgument } from '../validate.js';
 
 export type MockXenVersion = '4.17' | '4.20' | '4.21' | '4.22';
@@ -74,11 +75,10 @@ export interface ResolvedHostSpec {
   cpuKhz: number;
 }
 
-export const PAGES_PER_MIB = 256;
 /** Largest host the mock accepts: 64 TiB (Xen 4.17's x86 limit is 16 TiB without CONFIG_BIGMEM; we allow more). */
 export const MAX_HOST_MIB = 64 * 1024 * 1024;
 /** LIBXL_MIN_DOM0_MEM: libxl refuses a dom0 target below 128 MiB. */
-export const MIN_DOM0_MIB = 128;
+export const MIN_DOM0_MIB = kibToMiB(LIBXL_MIN_DOM0_KIB);
 const MAX_RATE_MIBPS = 1024 * 1024 * 1024;
 const MAX_DELAY_S = 365 * 24 * 3600;
 

@@ -216,7 +216,7 @@ export class NativeBackend implements XenBackend {
 
   /**
    * XENMEM_populate_physmap says only how many pages it populated, not why it stopped. Of the reasons
-   * (xen-claim-rules.md, rule 7), max_pages is visible afterwards; otherwise it was the allocation gate.
+   * (docs/claim-rules.md#rule-7), max_pages is visible afterwards; otherwise it was the allocation gate.
    */
   private async explainPopulateShortfall(op: string, domid: number, pages: number, done: number): Promise<XenError> {
     const info = await this.binding.getDomainInfo(domid);

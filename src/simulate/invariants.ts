@@ -1,6 +1,6 @@
 /**
- * The invariants every admission run must leave behind, whatever failed (issue 5): checked on the mock host once
- * the run has settled.
+ * The invariants every admission run must leave behind, whatever failed (docs/architecture.md#invariants): checked
+ * on the mock host once the run has settled.
  *   1. no claim is outstanding that no build needs (nothing builds once settled: the host total and every domain's is 0);
  *   2. no guest's max_pages is left lowered (a domain that existed before keeps at least its max_pages; a guest built
  *      during the run keeps libxl's maxmem = target + LIBXL_MAXMEM_CONSTANT);
@@ -9,9 +9,7 @@
  */
 import type { XenBackend } from '../backend.js';
 import type { MockBackend } from '../mock/backend.js';
-
-/** LIBXL_MAXMEM_CONSTANT (KiB): libxl__build_pre sets maxmem to target + this. */
-const LIBXL_MAXMEM_CONSTANT_KIB = 1024;
+import { LIBXL_MAXMEM_CONSTANT_KIB, pagesToKiB } from '../units.js';
 
 /** Every domain's max_pages now: the baseline invariant 2 compares against. */
 export async function snapshotMaxPages(backend: XenBackend): Promise<Map<number, number>> {
@@ -37,7 +35,7 @@ export async function checkHostInvariants(backend: MockBackend, baseline: Readon
     }
     if (d.paused) problems.push(`${who} is paused: half-built`);
     if (backend.control.guestState(d.domid) === undefined) problems.push(`${who} has no running guest: half-built`);
-    if (d.targetKiB !== undefined && d.maxPages * 4 < d.targetKiB + LIBXL_MAXMEM_CONSTANT_KIB) {
+    if (d.targetKiB !== undefined && pagesToKiB(d.maxPages) < d.targetKiB + LIBXL_MAXMEM_CONSTANT_KIB) {
       problems.push(`${who}: max_pages ${d.maxPages} left below libxl's maxmem for its target ${d.targetKiB} KiB`);
     }
   }

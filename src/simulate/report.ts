@@ -2,6 +2,7 @@
  * The simulator's text output: one summary row per strategy, then each strategy's timeline of requests and demands.
  * (`--json` prints the reports themselves: JSON.stringify(reports).)
  */
+import { pagesToMiB } from '../units.js';
 import type { StrategyReport } from './run.js';
 
 function cell(value: number | string | null): string {
@@ -34,7 +35,7 @@ export function formatReportTable(reports: readonly StrategyReport[]): string {
         r.balloonRounds,
         r.hypercalls.claim ?? 0,
         r.hypercalls.setMaxMem ?? 0,
-        Math.round((r.peakOutstandingPages / 256) * 10) / 10,
+        Math.round(pagesToMiB(r.peakOutstandingPages) * 10) / 10,
         r.leakedClaimPages,
       ]),
     ),

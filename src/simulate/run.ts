@@ -1,23 +1,26 @@
 /**
- * Plays a scenario (scenario-format.md) on a fresh mock host in virtual time, once per strategy, and reports what
- * each achieved. Deterministic: the same scenario gives the same report, every time.
+ * Plays a scenario (docs/scenario-format.md) on a fresh mock host in virtual time, once per strategy, and reports
+ * what each achieved. Deterministic: the same scenario gives the same report, every time.
  *
- * Per strategy: a new VirtualClock and MockBackend (the scenario's host), the running guests added with their
- * profiles, each request's build rate set by name; requests are admitted at their `at` times, demands sent to the
- * guests at theirs. The run ends when every request has settled and the host is quiescent (builds, balloon drivers
- * and page returns done). `lowerBoundS` is the rate-only bound of lower-bound.ts, the same for every strategy.
+ * Per strategy, in three steps: set up (a new VirtualClock and MockBackend for the scenario's host, the running
+ * guests added with their profiles, each request's build rate set by name, a XenHost with the guests' floors),
+ * drive (requests admitted at their `at` times, demands sent to the guests at theirs; the run ends when every
+ * request has settled and the host is quiescent: builds, balloon drivers and page returns done), report.
+ * `lowerBoundS` is the rate-only bound of lower-bound.ts, the same for every strategy.
  */
 import { DEFAULT_BALLOON_POLICY } from '../admission/balloon-plan.js';
 import type { XenBackend } from '../backend.js';
 import { VirtualClock } from '../clock.js';
+import { XenHost } from '../host/xen-host.js';
 import { MockBackend } from '../mock/backend.js';
 import { DEFAULT_GUEST_PROFILE } from '../mock/spec.js';
-import { createStrategy } from '../toolstack/create.js';
 import type { AdmissionEvent } from '../toolstack/events.js';
-import type { AdmissionResult, StrategyOptions } from '../toolstack/types.js';
+import type { StrategyName } from '../toolstack/strategy-name.js';
+import type { AdmissionResult, AdmissionTuning } from '../toolstack/types.js';
+import { kibToMiB, mibToKiB, pagesToMiB } from '../units.js';
 import { checkHostInvariants, snapshotMaxPages } from './invariants.js';
 import { lowerBoundS, type BoundDonor, type BoundInput } from './lower-bound.js';
-import type { Scenario, ScenarioRequest, StrategyName } from './scenario.js';
+import type { Scenario, ScenarioRequest } from './scenario.js';
 
 export interface RequestReport {
   name: string;
@@ -59,11 +62,11 @@ export interface StrategyReport {
   leakedClaimPages: number;
   /** No strategy could have every request running sooner (lower-bound.ts); null when they cannot all fit at once. */
   lowerBoundS: number | null;
-  /** The invariants' violations after the run (issue 5): must be empty. */
+  /** The invariants' violations after the run (docs/architecture.md#invariants): must be empty. */
   invariantViolations: string[];
 }
 
-export interface RunScenarioOptions extends Pick<StrategyOptions, 'policy' | 'wait' | 'pollMs'> {
+export interface RunScenarioOptions extends AdmissionTuning {
   /** Which strategies to play (default: the scenario's list). */
   strategies?: readonly StrategyName[];
   onEvent?: (event: AdmissionEvent) => void;
@@ -83,14 +86,14 @@ function seconds(ms: number): number {
 export function requestConfig(request: ScenarioRequest): { c_info: { type: 'pv'; name: string }; b_info: { max_memkb: number; target_memkb: number } } {
   return {
     c_info: { type: 'pv', name: request.name },
-    b_info: { max_memkb: request.memoryMiB * 1024, target_memkb: request.memoryMiB * 1024 },
+    b_info: { max_memkb: mibToKiB(request.memoryMiB), target_memkb: mibToKiB(request.memoryMiB) },
   };
 }
 
 /** What the rate-only lower bound needs, read off the set-up host (before any request) and the scenario. */
 async function boundInput(backend: MockBackend, scenario: Scenario, options: RunScenarioOptions): Promise<BoundInput> {
   const physinfo = await backend.physinfo();
-  const dom0MinMiB = (options.policy?.dom0MinKiB ?? DEFAULT_BALLOON_POLICY.dom0MinKiB) / 1024;
+  const dom0MinMiB = kibToMiB(options.policy?.dom0MinKiB ?? DEFAULT_BALLOON_POLICY.dom0MinKiB);
   const dom0Donates = options.policy?.dom0Ballooning ?? DEFAULT_BALLOON_POLICY.dom0Ballooning;
   const donors: BoundDonor[] = scenario.guests.map((g) => ({
     reclaimableMiB: Math.min(Math.max(0, g.memoryMiB - g.minMiB), g.stallAfterMiB ?? Number.POSITIVE_INFINITY),
@@ -105,7 +108,7 @@ async function boundInput(backend: MockBackend, scenario: Scenario, options: Run
     return sum + (guest ? Math.max(0, guest.memoryMiB - d.targetMiB) : 0);
   }, 0);
   return {
-    headroomMiB: (physinfo.freePages - physinfo.outstandingPages) / 256 + shrinkingMiB,
+    headroomMiB: pagesToMiB(physinfo.freePages - physinfo.outstandingPages) + shrinkingMiB,
     donors,
     requests: scenario.requests.map((r) => ({ at: r.at, memoryMiB: r.memoryMiB, buildMiBps: r.buildMiBps })),
   };
@@ -117,122 +120,155 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
   return reports;
 }
 
-export async function runStrategy(scenario: Scenario, strategyName: StrategyName, options: RunScenarioOptions = {}): Promise<StrategyReport> {
-  const clock = new VirtualClock();
+/** One strategy's run, set up: the simulated host with its guests, the XenHost admitting on it, what is counted. */
+interface Stage {
+  scenario: Scenario;
+  strategy: StrategyName;
+  clock: VirtualClock;
+  backend: MockBackend;
+  host: XenHost;
+  domids: Map<string, number>;
+  baseline: Map<number, number>;
+  bound: number | null;
+  balloonRounds: number;
+  limitMs: number;
+}
+
+async function setUp(scenario: Scenario, strategy: StrategyName, options: RunScenarioOptions, backend: MockBackend): Promise<Stage> {
+  const clock = backend.clock as VirtualClock;
+  const control = backend.control;
+  const domids = new Map<string, number>();
+  const floorsKiB = new Map<string, number>();
+  for (const guest of scenario.guests) {
+    const domid = control.addRunningGuest({
+      name: guest.name,
+      memoryMiB: guest.memoryMiB,
+      maxMiB: guest.maxMiB,
+      minMiB: guest.minMiB,
+      balloonMiBps: guest.balloonMiBps,
+      cooperative: guest.cooperative,
+      ...(guest.stallAfterMiB === null ? {} : { stallAfterMiB: guest.stallAfterMiB }),
+    });
+    domids.set(guest.name, domid);
+    floorsKiB.set(guest.name, mibToKiB(guest.minMiB));
+  }
+  for (const request of scenario.requests) control.setGuestProfile(request.name, { buildMiBps: request.buildMiBps });
+  const baseline = await snapshotMaxPages(backend);
+  const bound = lowerBoundS(await boundInput(backend, scenario, options));
+  control.resetCalls();
+  control.resetPeakOutstanding();
+
+  const host = new XenHost({
+    backend: options.wrapBackend ? options.wrapBackend(backend, strategy) : backend,
+    clock,
+    strategy,
+    floorsKiB,
+    ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.wait ? { wait: options.wait } : {}),
+    ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+  });
+  const stage: Stage = {
+    scenario, strategy, clock, backend, host, domids, baseline, bound, balloonRounds: 0, limitMs: (options.limitS ?? 24 * 3600) * 1000,
+  };
+  host.subscribe((event) => {
+    if (event.type === 'ballooning') stage.balloonRounds++;
+    options.onEvent?.(event);
+  });
+  return stage;
+}
+
+/** Plays the requests and demands at their times; resolves once every request settled and the host is quiet. */
+async function drive(stage: Stage): Promise<{ results: AdmissionResult[]; demands: DemandReport[] }> {
+  const { scenario, clock, host, domids, limitMs } = stage;
+  const control = stage.backend.control;
+  let watching = true;
+  const demands: DemandReport[] = scenario.demands.map((d) => ({
+    guest: d.guest, targetMiB: d.targetMiB, requestedAtS: d.at, satisfiedAtS: null,
+  }));
+  const issued: Promise<void>[] = [];
+  const watchers = scenario.demands.map(async (demand, i) => {
+    const at = clock.sleep(demand.at * 1000);
+    issued.push(at);
+    await at;
+    const domid = domids.get(demand.guest)!;
+    control.requestGrowth(domid, mibToKiB(demand.targetMiB));
+    for (;;) {
+      const state = control.guestState(domid);
+      if (!state || state.demandPages === undefined) return;
+      if (state.demandSatisfied) {
+        demands[i]!.satisfiedAtS = seconds(clock.now());
+        return;
+      }
+      if (!watching) return;
+      await clock.sleep(DEMAND_POLL_MS);
+    }
+  });
+
+  const results = await clock.run(
+    (async (): Promise<AdmissionResult[]> => {
+      const all = await Promise.all(
+        scenario.requests.map(async (request) => {
+          await clock.sleep(request.at * 1000);
+          return host.admit({ name: request.name, config: requestConfig(request) });
+        }),
+      );
+      await host.idle();
+      await Promise.all(issued); // every demand has been made
+      return all;
+    })(),
+    limitMs,
+  );
+  // Let the host finish what it is doing (balloon drivers, page returns), then stop watching demands.
+  await control.settle(limitMs);
+  watching = false;
+  await clock.run(Promise.all(watchers), limitMs);
+  return { results, demands };
+}
+
+/** The strategy's report, from its results and what the simulated host counted. */
+async function report(stage: Stage, results: readonly AdmissionResult[], demands: DemandReport[]): Promise<StrategyReport> {
+  const { scenario, backend } = stage;
+  const accounting = backend.control.accounting();
+  const calls = backend.control.calls;
+  const requests: RequestReport[] = results.map((r, i) => ({
+    name: r.name,
+    requestedAtS: scenario.requests[i]!.at,
+    admittedAtS: r.admittedAtMs === null ? null : seconds(r.admittedAtMs),
+    runningAtS: r.runningAtMs === null ? null : seconds(r.runningAtMs),
+    failedAtS: r.failedAtMs === null ? null : seconds(r.failedAtMs),
+    error: r.error === null ? null : r.error.message,
+  }));
+  const startedRequests = requests.filter((r) => r.runningAtS !== null);
+  const latencies = startedRequests.map((r) => r.runningAtS! - r.requestedAtS);
+  const ends = requests.map((r) => r.runningAtS ?? r.failedAtS ?? 0);
+  return {
+    scenario: scenario.name,
+    strategy: stage.strategy,
+    makespanS: ends.length === 0 ? 0 : Math.max(...ends),
+    meanStartLatencyS: latencies.length === 0 ? null : Math.round((latencies.reduce((a, b) => a + b, 0) / latencies.length) * 1000) / 1000,
+    started: startedRequests.length,
+    failed: requests.length - startedRequests.length,
+    requests,
+    demands,
+    balloonRounds: stage.balloonRounds,
+    hypercalls: { ...calls.hypercalls },
+    guestHypercalls: { ...calls.guestHypercalls },
+    peakOutstandingPages: accounting.peakOutstandingPages,
+    leakedClaimPages: accounting.outstandingPages,
+    lowerBoundS: stage.bound,
+    invariantViolations: await checkHostInvariants(backend, stage.baseline),
+  };
+}
+
+export async function runStrategy(scenario: Scenario, strategy: StrategyName, options: RunScenarioOptions = {}): Promise<StrategyReport> {
   const backend = new MockBackend({
     host: { memoryMiB: scenario.host.memoryMiB, dom0MiB: scenario.host.dom0MiB, xenVersion: scenario.host.xenVersion },
-    clock,
+    clock: new VirtualClock(),
   });
-  const control = backend.control;
   try {
-    const domids = new Map<string, number>();
-    const floorsKiB = new Map<string, number>();
-    for (const guest of scenario.guests) {
-      const domid = control.addRunningGuest({
-        name: guest.name,
-        memoryMiB: guest.memoryMiB,
-        maxMiB: guest.maxMiB,
-        minMiB: guest.minMiB,
-        balloonMiBps: guest.balloonMiBps,
-        cooperative: guest.cooperative,
-        ...(guest.stallAfterMiB === null ? {} : { stallAfterMiB: guest.stallAfterMiB }),
-      });
-      domids.set(guest.name, domid);
-      floorsKiB.set(guest.name, guest.minMiB * 1024);
-    }
-    for (const request of scenario.requests) control.setGuestProfile(request.name, { buildMiBps: request.buildMiBps });
-    const baseline = await snapshotMaxPages(backend);
-    const bound = lowerBoundS(await boundInput(backend, scenario, options));
-    control.resetCalls();
-    control.resetPeakOutstanding();
-
-    let balloonRounds = 0;
-    const strategy = createStrategy(strategyName, {
-      backend: options.wrapBackend ? options.wrapBackend(backend, strategyName) : backend,
-      clock,
-      floorsKiB,
-      ...(options.policy ? { policy: options.policy } : {}),
-      ...(options.wait ? { wait: options.wait } : {}),
-      ...(options.pollMs ? { pollMs: options.pollMs } : {}),
-      onEvent: (event) => {
-        if (event.type === 'ballooning') balloonRounds++;
-        options.onEvent?.(event);
-      },
-    });
-
-    let watching = true;
-    const demands: DemandReport[] = scenario.demands.map((d) => ({
-      guest: d.guest, targetMiB: d.targetMiB, requestedAtS: d.at, satisfiedAtS: null,
-    }));
-    const issued: Promise<void>[] = [];
-    const watchers = scenario.demands.map(async (demand, i) => {
-      const at = clock.sleep(demand.at * 1000);
-      issued.push(at);
-      await at;
-      const domid = domids.get(demand.guest)!;
-      control.requestGrowth(domid, demand.targetMiB * 1024);
-      for (;;) {
-        const state = control.guestState(domid);
-        if (!state || state.demandPages === undefined) return;
-        if (state.demandSatisfied) {
-          demands[i]!.satisfiedAtS = seconds(clock.now());
-          return;
-        }
-        if (!watching) return;
-        await clock.sleep(DEMAND_POLL_MS);
-      }
-    });
-
-    const limitMs = (options.limitS ?? 24 * 3600) * 1000;
-    const results = await clock.run(
-      (async (): Promise<AdmissionResult[]> => {
-        const all = await Promise.all(
-          scenario.requests.map(async (request) => {
-            await clock.sleep(request.at * 1000);
-            return strategy.admit({ name: request.name, config: requestConfig(request) });
-          }),
-        );
-        await strategy.idle();
-        await Promise.all(issued); // every demand has been made
-        return all;
-      })(),
-      limitMs,
-    );
-    // Let the host finish what it is doing (balloon drivers, page returns), then stop watching demands.
-    await control.settle(limitMs);
-    watching = false;
-    await clock.run(Promise.all(watchers), limitMs);
-
-    const accounting = control.accounting();
-    const calls = control.calls;
-    const requests: RequestReport[] = results.map((r, i) => ({
-      name: r.name,
-      requestedAtS: scenario.requests[i]!.at,
-      admittedAtS: r.admittedAtMs === null ? null : seconds(r.admittedAtMs),
-      runningAtS: r.runningAtMs === null ? null : seconds(r.runningAtMs),
-      failedAtS: r.failedAtMs === null ? null : seconds(r.failedAtMs),
-      error: r.error === null ? null : r.error.message,
-    }));
-    const startedRequests = requests.filter((r) => r.runningAtS !== null);
-    const latencies = startedRequests.map((r) => r.runningAtS! - r.requestedAtS);
-    const ends = requests.map((r) => r.runningAtS ?? r.failedAtS ?? 0);
-    return {
-      scenario: scenario.name,
-      strategy: strategyName,
-      makespanS: ends.length === 0 ? 0 : Math.max(...ends),
-      meanStartLatencyS: latencies.length === 0 ? null : Math.round((latencies.reduce((a, b) => a + b, 0) / latencies.length) * 1000) / 1000,
-      started: startedRequests.length,
-      failed: requests.length - startedRequests.length,
-      requests,
-      demands,
-      balloonRounds,
-      hypercalls: { ...calls.hypercalls },
-      guestHypercalls: { ...calls.guestHypercalls },
-      peakOutstandingPages: accounting.peakOutstandingPages,
-      leakedClaimPages: accounting.outstandingPages,
-      lowerBoundS: bound,
-      invariantViolations: await checkHostInvariants(backend, baseline),
-    };
+    const stage = await setUp(scenario, strategy, options, backend);
+    const { results, demands } = await drive(stage);
+    return await report(stage, results, demands);
   } finally {
     await backend.close();
   }

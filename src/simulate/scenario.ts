@@ -1,5 +1,5 @@
 /**
- * Reads a `xenclaim simulate` scenario (shared/scenario-format.md): parses the JSON, refuses anything wrong with a
+ * Reads a `xenclaim simulate` scenario (docs/scenario-format.md): parses the JSON, refuses anything wrong with a
  * ScenarioError naming the JSON path of the bad field and the accepted range, and returns a typed Scenario with
  * every default filled in. Nothing is simulated from an invalid scenario.
  *
@@ -17,9 +17,7 @@
  * A request larger than the host is valid: it is how the impossible request is played (it must fail fast).
  */
 import { defaultXenOverheadMiB, MIN_DOM0_MIB, MOCK_XEN_VERSIONS, type MockXenVersion } from '../mock/spec.js';
-
-export type StrategyName = 'claim-first' | 'limit-and-check' | 'model';
-export const STRATEGY_NAMES: readonly StrategyName[] = Object.freeze(['claim-first', 'limit-and-check', 'model']);
+import { STRATEGIES, type StrategyName } from '../toolstack/strategy-name.js';
 
 export interface ScenarioHost {
   memoryMiB: number;
@@ -243,14 +241,14 @@ function demand(path: string, value: unknown, guests: ReadonlyMap<string, Scenar
 }
 
 function strategies(value: unknown): StrategyName[] {
-  if (value === undefined) return [...STRATEGY_NAMES];
+  if (value === undefined) return [...STRATEGIES];
   const list = array('strategies', value);
-  if (list.length === 0) fail('strategies', `a non-empty array of ${STRATEGY_NAMES.map((s) => `"${s}"`).join(', ')}`, value);
+  if (list.length === 0) fail('strategies', `a non-empty array of ${STRATEGIES.map((s) => `"${s}"`).join(', ')}`, value);
   const seen = new Set<string>();
   return list.map((item, i) => {
     const path = `strategies[${i}]`;
-    if (typeof item !== 'string' || !(STRATEGY_NAMES as readonly string[]).includes(item)) {
-      fail(path, `one of ${STRATEGY_NAMES.map((s) => `"${s}"`).join(', ')}`, item);
+    if (typeof item !== 'string' || !(STRATEGIES as readonly string[]).includes(item)) {
+      fail(path, `one of ${STRATEGIES.map((s) => `"${s}"`).join(', ')}`, item);
     }
     if (seen.has(item)) throw new ScenarioError(path, `duplicate strategy ${describe(item)}`);
     seen.add(item);

@@ -1,41 +1,42 @@
 /**
- * claim-first (the default): every build claims its whole need in the domain builder (createGuest with claim: true,
- * libxl's claim_mode), so the hypervisor serializes admissions and builds run in parallel without a toolstack lock.
- * A claim refused with ENOMEM starts the ballooning fallback, which runs under the HostLock (one brain per host):
- * observe → planBalloon → set donor targets → wait (progress.ts, on the Clock) → mark stuck donors uncooperative and
- * replan → retry the creation. The lock is held until the retried build's claim is staked (seen as the new domain's
- * outstanding pages), so the memory freed for this request cannot be taken by the next one in line.
- * While a fallback holds the lock, newcomers queue behind it instead of claiming first: memory being freed is spoken for.
- * Donors keep their lowered targets only if the creation succeeds; otherwise what was asked of them is given back.
+ * claim-first (the default): every build claims its whole need in the domain builder (libxl's claim_mode), so the
+ * hypervisor serializes admissions and builds run in parallel without a toolstack lock. A claim refused with ENOMEM
+ * starts the ballooning fallback, which runs under the host lock (one brain per host, docs/claim-rules.md#lesson-2):
+ * observe → planBalloon → set donor targets → the wait loop (wait-for-memory.ts) → retry the build. The lock is held
+ * until the retried build's claim is staked (seen as the new domain's outstanding pages), so the memory freed for
+ * this request cannot be taken by the next one in line. While a fallback holds the lock, newcomers queue behind it
+ * instead of claiming first: memory being freed is spoken for. Donors keep their lowered targets only if the
+ * creation succeeds; otherwise what was asked of them is given back. See docs/architecture.md#claim-first.
  */
 import { planBalloon, type BalloonPlan } from '../admission/balloon-plan.js';
+import { canEverFit, hostCapacity } from '../admission/capacity.js';
+import { DonorLedger } from '../admission/donor-ledger.js';
 import { AdmissionError, buildGiveUpReport } from '../admission/give-up.js';
-import { applyPlan, observeProgress, startWaiting, type WaitState, type WaitStep } from '../admission/progress.js';
+import { afterRefusedRetry, applyPlan, startWaiting, type WaitState, type WaitStep } from '../admission/progress.js';
 import { headroomPages } from '../admission/state.js';
+import { isOutOfMemory } from '../errors.js';
+import { pause, planPolicy, type StrategyContext } from './context.js';
+import { markUncooperative, restoreDonors, setDonorTargets } from './donors.js';
 import { eventError } from './events.js';
-import { HostLock } from './host-lock.js';
-import { DonorLedger, impossibleRequestError, isOutOfMemory, Shell, takeRequestName } from './shell.js';
-import type { AdmissionResult, AdmissionStrategy, GuestRequest, StrategyOptions } from './types.js';
+import { observe } from './observe.js';
+import { impossibleRequestError, needPages, takeRequestName } from './requests.js';
+import { fail, newResult, succeed } from './results.js';
+import type { AdmissionResult, AdmissionStrategy, GuestRequest } from './types.js';
+import { lookAtDonors, waitForMemory, type RetryResult, type WaitForMemoryIo } from './wait-for-memory.js';
 
-export interface ClaimFirstOptions extends StrategyOptions {
-  /** Share one lock between every strategy instance on the same host (default: a lock of this instance). */
-  lock?: HostLock;
+type BuildOutcome = { kind: 'claimed'; build: Promise<number>; atMs: number } | { kind: 'refused' };
+interface Claimed {
+  build: Promise<number>;
+  atMs: number;
 }
-
-type RetryOutcome = { kind: 'claimed'; build: Promise<number>; atMs: number } | { kind: 'refused' };
 
 export class ClaimFirstStrategy implements AdmissionStrategy {
   readonly name = 'claim-first' as const;
-  readonly shell: Shell;
-  private readonly lock: HostLock;
   private readonly inFlight = new Set<Promise<AdmissionResult>>();
   /** Names of requests in flight: a second request for the same name fails at once. */
   private readonly names = new Set<string>();
 
-  constructor(options: ClaimFirstOptions) {
-    this.shell = new Shell('claim-first', options);
-    this.lock = options.lock ?? new HostLock();
-  }
+  constructor(private readonly ctx: StrategyContext) {}
 
   admit(request: GuestRequest): Promise<AdmissionResult> {
     const work = this.run(request);
@@ -49,12 +50,11 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
   }
 
   private async run(request: GuestRequest): Promise<AdmissionResult> {
-    const shell = this.shell;
-    const result = shell.newResult(request);
+    const result = newResult(this.ctx, request);
     try {
       takeRequestName(this.names, request);
     } catch (error) {
-      return shell.fail(result, error);
+      return fail(this.ctx, result, error);
     }
     try {
       return await this.admitOne(request, result);
@@ -64,115 +64,87 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
   }
 
   private async admitOne(request: GuestRequest, result: AdmissionResult): Promise<AdmissionResult> {
-    const shell = this.shell;
+    const ctx = this.ctx;
     try {
-      const needPages = await shell.needPages(request);
-      shell.ours.add(request.name);
+      const need = await needPages(ctx, request);
+      ctx.building.add(request.name);
       let attempt = 0;
-      if (!this.lock.locked) {
+      if (!ctx.lock.locked) {
         attempt++;
-        const atMs = shell.now();
-        shell.emit({ type: 'building', request: request.name, claim: true, attempt });
+        const atMs = ctx.clock.now();
+        ctx.emit({ type: 'building', request: request.name, claim: true, attempt });
         try {
-          const domid = await shell.backend.createGuest(request.config, { claim: true, paused: request.paused ?? false });
+          const domid = await this.build(request);
           result.admittedAtMs = atMs;
-          return shell.succeed(result, domid);
+          return succeed(ctx, result, domid);
         } catch (error) {
           if (!isOutOfMemory(error)) throw error;
-          shell.emit({ type: 'claim-refused', request: request.name, error: eventError(error) });
+          ctx.emit({ type: 'claim-refused', request: request.name, error: eventError(error) });
         }
       }
-      // More than the host could ever give (headroom + everything reclaimable + pages still coming back): fail
-      // now, without waiting for the lock and without asking anyone.
-      const observation = await shell.observe();
-      const plan = planBalloon(observation.state, { needPages, policy: shell.planPolicy() });
-      const returning = observation.domains.filter((d) => d.dying).reduce((sum, d) => sum + d.totPages, 0);
-      if (needPages > headroomPages(observation.state.host) + plan.reclaimablePages + returning) {
-        throw impossibleRequestError(shell, request.name, needPages, observation.state);
+      // More than the host could ever give (capacity.ts): fail now, without waiting for the lock or asking anyone.
+      const observation = await observe(ctx);
+      if (!canEverFit(need, hostCapacity(observation.state, planPolicy(ctx)))) {
+        throw impossibleRequestError(ctx, request.name, need, observation.state);
       }
-      return await this.fallback(request, needPages, result, attempt);
+      return await this.fallback(request, need, result, attempt);
     } catch (error) {
-      shell.ours.delete(request.name);
-      return shell.fail(result, error);
+      ctx.building.delete(request.name);
+      return fail(ctx, result, error);
     }
   }
 
-  private async fallback(request: GuestRequest, needPages: number, result: AdmissionResult, attempts: number): Promise<AdmissionResult> {
-    const shell = this.shell;
+  private build(request: GuestRequest): Promise<number> {
+    return this.ctx.mutations.buildGuest({ name: request.name, claim: true, paused: request.paused ?? false }, request.config);
+  }
+
+  private async fallback(request: GuestRequest, need: number, result: AdmissionResult, attempts: number): Promise<AdmissionResult> {
+    const ctx = this.ctx;
     const name = request.name;
-    let wait: WaitState | undefined;
     let lastPlan: BalloonPlan | undefined;
     let attempt = attempts;
-    let buildAtMs = 0;
     const ledger = new DonorLedger();
-    const giveUp = (cause: 'budget-exhausted' | 'nothing-left-to-ask'): AdmissionError =>
-      new AdmissionError(buildGiveUpReport({ request: name, cause, wait: wait!, nowMs: shell.now(), lastPlan }));
+
+    const replan = async (wait: WaitState | undefined): Promise<WaitStep> => {
+      const observation = await observe(ctx);
+      const plan = planBalloon(observation.state, { needPages: need, policy: planPolicy(ctx) });
+      lastPlan = plan;
+      const nowMs = ctx.clock.now();
+      const step = wait === undefined
+        ? startWaiting({ needPages: need, plan, nowMs, headroomPages: headroomPages(observation.state.host), config: ctx.wait })
+        : applyPlan(wait, plan, nowMs);
+      if (step.decision.kind !== 'give-up') await setDonorTargets(ctx, plan, name, ledger);
+      return step;
+    };
+    const io: WaitForMemoryIo<Claimed> = {
+      waitForProgress: (untilMs) => pause(ctx, untilMs),
+      pause: () => pause(ctx),
+      look: (wait) => lookAtDonors(ctx, name, wait),
+      replan,
+      markUncooperative: (wait, domids) => markUncooperative(ctx, ledger, name, wait, domids),
+      // A retry is the build itself; refused again (the memory went elsewhere, or an injected ENOMEM), look again.
+      retry: async (wait): Promise<RetryResult<Claimed>> => {
+        attempt++;
+        const outcome = await this.buildHoldingUntilClaimed(request, attempt);
+        if (outcome.kind === 'claimed') return { kind: 'done', value: { build: outcome.build, atMs: outcome.atMs } };
+        return { kind: 'step', step: afterRefusedRetry(wait, ctx.clock.now()) };
+      },
+    };
 
     try {
-      const claimed = await this.lock.withLock(async (): Promise<{ build: Promise<number> }> => {
-        const replan = async (): Promise<WaitStep> => {
-          const observation = await shell.observe();
-          const plan = planBalloon(observation.state, { needPages, policy: shell.planPolicy() });
-          lastPlan = plan;
-          const nowMs = shell.now();
-          const step = wait === undefined
-            ? startWaiting({ needPages, plan, nowMs, headroomPages: headroomPages(observation.state.host), config: shell.options.wait })
-            : applyPlan(wait, plan, nowMs);
-          wait = step.state;
-          if (step.decision.kind !== 'give-up') await shell.setDonorTargets(plan, name, ledger);
-          return step;
-        };
-
-        let step = await replan();
-        for (;;) {
-          const decision = step.decision;
-          switch (decision.kind) {
-            case 'give-up':
-              throw giveUp(decision.cause);
-            case 'retry-claim': {
-              attempt++;
-              const outcome = await this.buildHoldingUntilClaimed(request, attempt);
-              if (outcome.kind === 'claimed') {
-                buildAtMs = outcome.atMs;
-                // Wrapped: returning the promise itself would keep the lock until the build ends.
-                return { build: outcome.build };
-              }
-              // Refused again (the memory went elsewhere, or an injected ENOMEM): within the budget, look again.
-              if (shell.now() - wait!.startedMs >= wait!.config.budgetMs) throw giveUp('budget-exhausted');
-              await shell.pause();
-              step = await replan();
-              break;
-            }
-            case 'mark-uncooperative':
-              // A stuck donor keeps what it gave and is asked for nothing more; the others are asked instead.
-              await shell.markUncooperative(ledger, name, wait!, decision.domids);
-              step = await replan();
-              break;
-            case 'replan':
-              // Every donor reached its target and it is still short: let time pass once, then ask again.
-              await shell.pause();
-              step = await replan();
-              break;
-            case 'wait': {
-              await shell.pause(decision.untilMs);
-              const observation = await shell.observe();
-              shell.donorProgress(name, wait!.asked, observation.domains);
-              step = observeProgress(wait!, {
-                nowMs: shell.now(),
-                headroomPages: headroomPages(observation.state.host),
-                donors: observation.domains.map((d) => ({ domid: d.domid, totPages: d.totPages })),
-              });
-              wait = step.state;
-              break;
-            }
-          }
+      const claimed = await ctx.lock.withLock(async (): Promise<Claimed> => {
+        const outcome = await waitForMemory(io, await replan(undefined));
+        if (outcome.kind === 'done') return outcome.value;
+        if (outcome.kind === 'gave-up') {
+          throw new AdmissionError(buildGiveUpReport({ request: name, cause: outcome.cause, wait: outcome.wait, nowMs: ctx.clock.now(), lastPlan }));
         }
+        throw new Error(`claim-first: the wait for ${name} was left (no hook of claim-first leaves it)`);
       });
-      result.admittedAtMs = buildAtMs;
+      result.admittedAtMs = claimed.atMs;
       const domid = await claimed.build;
-      return shell.succeed(result, domid);
+      return succeed(ctx, result, domid);
     } catch (error) {
-      if (ledger.size > 0) await this.lock.withLock(() => shell.restoreDonors(ledger, name));
+      if (ledger.size > 0) await ctx.lock.withLock(() => restoreDonors(ctx, ledger, name));
       throw error;
     }
   }
@@ -181,11 +153,11 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
    * Starts the build and returns once its claim is staked (or the build settled), so the lock can be released while
    * the guest populates. A refusal with ENOMEM returns 'refused'; any other failure throws.
    */
-  private async buildHoldingUntilClaimed(request: GuestRequest, attempt: number): Promise<RetryOutcome> {
-    const shell = this.shell;
-    const atMs = shell.now();
-    shell.emit({ type: 'building', request: request.name, claim: true, attempt });
-    const build = shell.backend.createGuest(request.config, { claim: true, paused: request.paused ?? false });
+  private async buildHoldingUntilClaimed(request: GuestRequest, attempt: number): Promise<BuildOutcome> {
+    const ctx = this.ctx;
+    const atMs = ctx.clock.now();
+    ctx.emit({ type: 'building', request: request.name, claim: true, attempt });
+    const build = this.build(request);
     let settled: { ok: true; domid: number } | { ok: false; error: unknown } | undefined;
     build.then(
       (domid) => (settled = { ok: true, domid }),
@@ -193,25 +165,25 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
     );
     let delayMs = 0;
     for (;;) {
-      await shell.clock.sleep(delayMs);
-      delayMs = shell.pollMs;
+      await ctx.clock.sleep(delayMs);
+      delayMs = ctx.pollMs;
       if (settled) {
         if (settled.ok) return { kind: 'claimed', build, atMs };
         if (isOutOfMemory(settled.error)) {
-          shell.emit({ type: 'claim-refused', request: request.name, error: eventError(settled.error) });
+          ctx.emit({ type: 'claim-refused', request: request.name, error: eventError(settled.error) });
           return { kind: 'refused' };
         }
         throw settled.error;
       }
       let domains;
       try {
-        domains = await shell.backend.listDomains();
+        domains = await ctx.backend.listDomains();
       } catch {
         continue; // Looking is best effort; the build's own outcome still decides.
       }
       const mine = domains.find((d) => d.name === request.name && !d.dying);
       if (mine && (mine.outstandingPages > 0 || mine.totPages > 0)) {
-        shell.emit({ type: 'admitted', request: request.name, via: 'claim' });
+        ctx.emit({ type: 'admitted', request: request.name, via: 'claim' });
         return { kind: 'claimed', build, atMs };
       }
     }

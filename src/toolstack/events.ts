@@ -4,7 +4,7 @@
  * and `request` (the guest name, or null for host-wide steps such as limits). Plain data: JSON.stringify-able.
  */
 import type { GiveUpReport } from '../admission/give-up.js';
-import type { AdmissionResult, StrategyName } from './types.js';
+import type { StrategyName } from './strategy-name.js';
 
 export interface DonorTarget {
   domid: number;
@@ -41,7 +41,7 @@ export type AdmissionEvent =
   | (Base & { type: 'admitted'; request: string; via: 'claim' | 'pool' | 'model' })
   /** The claim (or the allocation) was refused with ENOMEM: the fallback starts. */
   | (Base & { type: 'claim-refused'; request: string; error: EventError })
-  /** New balloon targets were set; `round` counts ballooning rounds of this strategy instance from 1. */
+  /** New balloon targets were set; `round` counts ballooning rounds on this host from 1. */
   | (Base & {
       type: 'ballooning';
       request: string | null;
@@ -60,7 +60,7 @@ export type AdmissionEvent =
       targetKiB: number;
       fraction: number;
     })
-  /** A donor made no progress for the stall timeout: it is never asked again by this strategy instance. */
+  /** A donor made no progress for the stall timeout: it is never asked again on this host (while its domain lives). */
   | (Base & { type: 'donor-uncooperative'; request: string | null; domid: number; name: string })
   /** Donors' targets were raised back by what a failed admission had asked of them. */
   | (Base & { type: 'donors-restored'; request: string | null; donors: DonorTarget[] })
@@ -89,18 +89,3 @@ export function eventError(error: unknown): EventError {
 
 /** Distributive Omit, so each variant keeps its own fields. */
 export type EventBody = AdmissionEvent extends infer E ? (E extends AdmissionEvent ? Omit<E, 'atMs' | 'strategy'> : never) : never;
-
-/** An AdmissionResult as plain JSON (for --json): the error as {code, errno, message}, the give-up report as is. */
-export function resultJson(result: AdmissionResult): {
-  name: string;
-  ok: boolean;
-  domid: number | null;
-  error: EventError | null;
-  report: GiveUpReport | null;
-  requestedAtMs: number;
-  admittedAtMs: number | null;
-  runningAtMs: number | null;
-  failedAtMs: number | null;
-} {
-  return { ...result, error: result.error === null ? null : eventError(result.error) };
-}

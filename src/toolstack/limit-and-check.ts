@@ -1,10 +1,10 @@
 /**
- * limit-and-check, as George Dunlap described it in the 2013 claim debate. One loop per batch (a batch lasts while
- * requests wait or build):
- *   check: set max_pages of every running guest to its current size (setMaxMem), observe, admit from that pool in
- *   arrival order (checkRound), build the admitted guests with claim: false, balloon round-robin for what waits;
- *   then re-check only after every guest being built has finished — or, when nothing is building, once the
- *   ballooning has freed enough (progress.ts: stall per donor, wall-time budget);
+ * limit-and-check, as George Dunlap described it in the 2013 claim debate (docs/architecture.md#limit-and-check).
+ * One loop per batch (a batch lasts while requests wait or build):
+ *   check: set max_pages of every running guest to its current size, observe, admit from that pool in arrival order
+ *   (checkRound), build the admitted guests without a claim, balloon round-robin for what waits; then re-check only
+ *   after every guest being built has finished — or, when nothing is building, once the wait loop says the pool
+ *   would cover what waits (a retry, for this strategy, is the next check);
  *   end: remove every limit, on every path (finally), failures and exceptions included.
  * A request arriving while guests are built is admitted from what is left of the last check's pool when it fits;
  * otherwise it waits for the re-check after those builds (which is what makes this strategy slow in case B).
@@ -13,138 +13,76 @@
  * Donors ballooned for requests that end up admitted keep their targets; when the wait gives up they get back
  * what was asked of them.
  */
+import type { BalloonPlan } from '../admission/balloon-plan.js';
 import { AdmissionError, buildGiveUpReport } from '../admission/give-up.js';
 import {
   addLimits, applyRound, buildFinished, checkRound, enqueue, giveUpWaiting, limitsFor, nextAction, startSession,
   type LimitAndCheckSession, type MaxMemLimit,
 } from '../admission/limit-and-check.js';
-import { applyPlan, observeProgress, startWaiting, type GiveUpCause, type WaitState, type WaitStep } from '../admission/progress.js';
-import { planBalloon, type BalloonPlan } from '../admission/balloon-plan.js';
-import { headroomPages, type ObservedState } from '../admission/state.js';
-import { DonorLedger, impossibleRequestError, Shell, Signal, takeQueuedRequest } from './shell.js';
-import type { AdmissionResult, AdmissionStrategy, GuestRequest, StrategyOptions } from './types.js';
-
-interface Entry {
-  request: GuestRequest;
-  needPages: number;
-  result: AdmissionResult;
-  resolve: (result: AdmissionResult) => void;
-}
+import { applyPlan, startWaiting, type GiveUpCause, type WaitState, type WaitStep } from '../admission/progress.js';
+import type { ObservedState } from '../admission/state.js';
+import { BuildQueue, type QueuedRequest } from './build-queue.js';
+import { pause, planPolicy, type StrategyContext } from './context.js';
+import { cleanup, markUncooperative, restoreDonors, setDonorTargets } from './donors.js';
+import { observe } from './observe.js';
+import { impossibleRequestError } from './requests.js';
+import type { AdmissionResult, AdmissionStrategy, GuestRequest } from './types.js';
+import { LEAVE, lookAtDonors, waitForMemory, type WaitForMemoryIo } from './wait-for-memory.js';
 
 export class LimitAndCheckStrategy implements AdmissionStrategy {
   readonly name = 'limit-and-check' as const;
-  readonly shell: Shell;
   private session: LimitAndCheckSession | undefined;
-  private readonly entries = new Map<string, Entry>();
-  /** Names of requests in this strategy, from the moment they arrive until they settle. */
-  private readonly names = new Set<string>();
-  private readonly changed = new Signal();
-  private loop: Promise<void> | undefined;
+  private readonly queue: BuildQueue;
   /** What is left of the pool the last check computed. */
   private poolLeftPages = 0;
   /** tmem frozen and capped by this batch (pre-4.13 hosts only). */
   private tmemFrozen = false;
-  /** The last check's observation and the most any later check could find. */
+  /** The last check's observation and the most any later check could find (capacity.ts). */
   private lastCheck: { state: ObservedState; capacityPages: number } | undefined;
-  /** What this batch's ballooning asked of donors and no started guest has used yet. */
-  private readonly ledger = new DonorLedger();
-  private readonly builds = new Set<Promise<void>>();
-  private readonly admissions = new Set<Promise<AdmissionResult>>();
 
-  constructor(options: StrategyOptions) {
-    this.shell = new Shell('limit-and-check', options);
+  constructor(private readonly ctx: StrategyContext) {
+    this.queue = new BuildQueue(ctx, 'pool', {
+      built: (entry) => {
+        this.session = this.session && buildFinished(this.session, entry.request.name, true);
+      },
+      failed: (entry) => {
+        this.session = this.session && buildFinished(this.session, entry.request.name, false);
+        return false;
+      },
+    });
   }
 
   admit(request: GuestRequest): Promise<AdmissionResult> {
-    const work = this.enter(request);
-    this.admissions.add(work);
-    void work.finally(() => this.admissions.delete(work));
-    return work;
-  }
-
-  async idle(): Promise<void> {
-    for (;;) {
-      const pending = [...this.admissions, ...this.builds, ...(this.loop ? [this.loop] : [])];
-      if (pending.length === 0) return;
-      await Promise.allSettled(pending);
-    }
-  }
-
-  private async enter(request: GuestRequest): Promise<AdmissionResult> {
-    const shell = this.shell;
-    const result = shell.newResult(request);
-    let needPages: number;
-    try {
-      needPages = await takeQueuedRequest(shell, this.names, request);
-    } catch (error) {
-      return shell.fail(result, error);
-    }
-    return new Promise<AdmissionResult>((resolve) => {
-      this.entries.set(request.name, { request, needPages, result, resolve });
-      const pool = { id: request.name, needPages };
+    return this.queue.admit(request, (entry) => {
+      const pool = { id: request.name, needPages: entry.needPages };
       if (this.session === undefined) {
         this.session = startSession([pool]);
-        this.startLoop();
+        this.queue.startLoop(() => this.runBatch());
       } else {
         this.session = enqueue(this.session, pool);
-        this.changed.notify();
+        this.queue.changed.notify();
       }
     });
   }
 
-  private startLoop(): void {
-    const loop = this.runBatch();
-    this.loop = loop;
-    void loop.finally(() => {
-      if (this.loop === loop) this.loop = undefined;
-    });
+  idle(): Promise<void> {
+    return this.queue.idle();
   }
 
   private settle(id: string, outcome: { domid: number } | { error: unknown }): void {
-    const entry = this.entries.get(id);
-    if (!entry) return;
-    this.entries.delete(id);
-    this.names.delete(id);
-    if ('domid' in outcome) entry.resolve(this.shell.succeed(entry.result, outcome.domid));
-    else {
-      this.shell.ours.delete(id);
-      entry.resolve(this.shell.fail(entry.result, outcome.error));
-    }
+    const entry = this.queue.entry(id);
+    if (entry) this.queue.settle(entry, outcome);
   }
 
   private startBuild(id: string): void {
-    const entry = this.entries.get(id)!;
-    const shell = this.shell;
-    entry.result.admittedAtMs = shell.now();
-    const afterAsks = this.ledger.size > 0;
-    shell.ours.add(id);
-    shell.emit({ type: 'admitted', request: id, via: 'pool' });
-    shell.emit({ type: 'building', request: id, claim: false, attempt: 1 });
-    const build = shell.backend.createGuest(entry.request.config, { claim: false, paused: entry.request.paused ?? false }).then(
-      (domid) => {
-        // Admitted while donors were being asked: it used what they gave, so they keep their targets.
-        if (afterAsks) this.ledger.commit();
-        this.session = this.session && buildFinished(this.session, id, true);
-        this.settle(id, { domid });
-      },
-      (error: unknown) => {
-        this.session = this.session && buildFinished(this.session, id, false);
-        this.settle(id, { error });
-      },
-    );
-    this.builds.add(build);
-    void build.finally(() => {
-      this.builds.delete(build);
-      this.changed.notify();
-    });
+    this.queue.startBuild(this.queue.entry(id) as QueuedRequest);
   }
 
   /** Pre-4.13 hosts only: tmem must not grow into the pool either — freeze it and cap it at its current size. */
   private async freezeTmem(): Promise<void> {
-    const backend = this.shell.backend;
     this.tmemFrozen = true; // set first: a failure below still thaws at the end
-    await backend.tmemFreeze();
-    await backend.tmemSetCap(await backend.tmemFreeablePages());
+    await this.ctx.mutations.freezeTmem();
+    await this.ctx.mutations.capTmem({ pages: await this.ctx.backend.tmemFreeablePages() });
   }
 
   /**
@@ -152,12 +90,12 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
    * memory freed since is not in it), in arrival order; the first that does not fit waits for the re-check.
    */
   private admitFromPool(): void {
-    // More than any re-check could find (the last pool, everything reclaimable, pages still coming back): fail now.
+    // More than any re-check could find (the last check's capacity): fail now.
     const last = this.lastCheck;
     if (last !== undefined) {
       for (const pending of this.session!.pending.filter((p) => p.needPages > last.capacityPages)) {
         this.session = { ...this.session!, pending: this.session!.pending.filter((p) => p.id !== pending.id) };
-        this.settle(pending.id, { error: impossibleRequestError(this.shell, pending.id, pending.needPages, last.state) });
+        this.settle(pending.id, { error: impossibleRequestError(this.ctx, pending.id, pending.needPages, last.state) });
       }
     }
     const session = this.session!;
@@ -181,7 +119,7 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
     for (const pending of session.pending) {
       const error = wait
         ? new AdmissionError(buildGiveUpReport({
-            request: pending.id, cause, wait: { ...wait, needPages: pending.needPages }, nowMs: this.shell.now(), lastPlan,
+            request: pending.id, cause, wait: { ...wait, needPages: pending.needPages }, nowMs: this.ctx.clock.now(), lastPlan,
           }))
         : new Error(`${pending.id}: gave up waiting for memory (${cause})`);
       this.settle(pending.id, { error });
@@ -189,54 +127,76 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
     this.session = giveUpWaiting(session);
   }
 
+  /** Sets the limits, recording each in the session as it is set (so a failure half-way removes only those). */
+  private async setLimits(limits: readonly MaxMemLimit[]): Promise<void> {
+    const set: MaxMemLimit[] = [];
+    try {
+      for (const limit of limits) {
+        await this.ctx.mutations.limitMaxPages(limit);
+        this.session = addLimits(this.session!, [limit]);
+        set.push(limit);
+      }
+    } finally {
+      if (set.length > 0) this.ctx.emit({ type: 'limits-set', request: null, limits: set });
+    }
+  }
+
+  /** The wait loop's I/O for this batch: every retry, replan or newcomer leaves it for the next check. */
+  private waitIo(): WaitForMemoryIo<never> {
+    const ctx = this.ctx;
+    return {
+      waitForProgress: async (untilMs) => {
+        const arrived = this.session!.pending.length;
+        await Promise.race([pause(ctx, untilMs), this.queue.changed.wait()]);
+        // A newcomer is checked at once (nothing is building, so a re-check is allowed).
+        if (this.session!.pending.length > arrived) return LEAVE;
+      },
+      pause: () => pause(ctx),
+      look: (wait) => lookAtDonors(ctx, null, wait),
+      replan: async () => LEAVE,
+      markUncooperative: (wait, domids) => markUncooperative(ctx, this.queue.ledger, null, wait, domids),
+      retry: async () => LEAVE,
+    };
+  }
+
   /** One batch: checks until nothing waits or builds; the limits are removed however it ends. */
   private async runBatch(): Promise<void> {
-    const shell = this.shell;
+    const ctx = this.ctx;
     let wait: WaitState | undefined;
     let lastPlan: BalloonPlan | undefined;
     let rotateAfterDomid: number | undefined;
-    const ledger = this.ledger;
+    const ledger = this.queue.ledger;
+    const io = this.waitIo();
     try {
       // Requests arriving at the same instant join the first check.
-      await shell.clock.sleep(0);
+      await ctx.clock.sleep(0);
       for (;;) {
         const action = nextAction(this.session!);
         if (action.kind === 'release-limits') break;
         if (action.kind === 'wait-for-builds') {
           this.admitFromPool();
-          await this.changed.wait();
+          await this.queue.changed.wait();
           continue;
         }
 
         // Check: limit, read free memory once, admit from that pool.
-        if (shell.backend.features.tmem && !this.tmemFrozen) await this.freezeTmem();
-        let observation = await shell.observe();
+        if (ctx.backend.features.tmem && !this.tmemFrozen) await this.freezeTmem();
+        let observation = await observe(ctx);
         const limits = limitsFor(observation.state, {}, this.session!.limits);
         if (limits.length > 0) {
-          const set: MaxMemLimit[] = [];
-          try {
-            for (const limit of limits) {
-              await shell.backend.setMaxMem(limit.domid, limit.toKiB);
-              this.session = addLimits(this.session!, [limit]);
-              set.push(limit);
-            }
-          } finally {
-            if (set.length > 0) shell.emit({ type: 'limits-set', request: null, limits: set });
-          }
-          observation = await shell.observe();
+          await this.setLimits(limits);
+          observation = await observe(ctx);
         }
-        const round = checkRound(observation.state, this.session!.pending, { policy: shell.planPolicy(), rotateAfterDomid });
+        const round = checkRound(observation.state, this.session!.pending, { policy: planPolicy(ctx), rotateAfterDomid });
         this.session = applyRound(this.session!, round);
         this.poolLeftPages = round.remainingPoolPages;
-        const reclaimable = planBalloon(observation.state, { needPages: 0, policy: { ...shell.planPolicy(), countPendingGrowth: false } }).reclaimablePages;
-        const returning = observation.domains.filter((d) => d.dying).reduce((sum, d) => sum + d.totPages, 0);
-        this.lastCheck = { state: observation.state, capacityPages: round.poolPages + reclaimable + returning };
+        this.lastCheck = { state: observation.state, capacityPages: round.capacityPages };
         for (const impossible of round.impossible) {
-          this.settle(impossible.id, { error: impossibleRequestError(shell, impossible.id, impossible.needPages, observation.state, wait) });
+          this.settle(impossible.id, { error: impossibleRequestError(ctx, impossible.id, impossible.needPages, observation.state, wait) });
         }
         // Nobody left to benefit from what was asked: donors get it back.
         if (round.admitted.length === 0 && this.session!.pending.length === 0 && this.session!.building.length === 0) {
-          await shell.restoreDonors(ledger, null);
+          await restoreDonors(ctx, ledger, null);
         }
         for (const admitted of round.admitted) this.startBuild(admitted.id);
         if (round.admitted.length > 0) wait = undefined;
@@ -245,12 +205,12 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
         if (plan === null) continue;
         lastPlan = plan;
         const target = round.remainingPoolPages + plan.shortfallPages;
-        let step: WaitStep = wait === undefined
-          ? startWaiting({ needPages: target, plan, nowMs: shell.now(), headroomPages: round.remainingPoolPages, config: shell.options.wait })
-          : applyPlan({ ...wait, needPages: target }, plan, shell.now());
+        const step: WaitStep = wait === undefined
+          ? startWaiting({ needPages: target, plan, nowMs: ctx.clock.now(), headroomPages: round.remainingPoolPages, config: ctx.wait })
+          : applyPlan({ ...wait, needPages: target }, plan, ctx.clock.now());
         wait = step.state;
         if (step.decision.kind !== 'give-up') {
-          await shell.setDonorTargets(plan, null, ledger);
+          await setDonorTargets(ctx, plan, null, ledger);
           const asked = plan.donors.filter((d) => d.askedPages > 0);
           if (asked.length > 0) rotateAfterDomid = asked[asked.length - 1]!.domid;
         }
@@ -258,37 +218,14 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
         if (this.session!.building.length > 0 && step.decision.kind !== 'give-up') continue;
 
         // Nothing building: wait on the donors until the pool would cover the waiting run, then check again.
-        for (;;) {
-          const decision = step.decision;
-          if (decision.kind === 'give-up') {
-            this.failWaiting(decision.cause, wait, lastPlan);
-            wait = undefined;
-            // Builds use no claims: donors growing back now could take the pool lent to them, so only when none run
-            // (otherwise the end of the batch gives it back).
-            if (this.session!.building.length === 0) await shell.restoreDonors(ledger, null);
-            break;
-          }
-          if (decision.kind === 'retry-claim') break;
-          if (decision.kind === 'replan') {
-            await shell.pause();
-            break;
-          }
-          if (decision.kind === 'mark-uncooperative') {
-            await shell.markUncooperative(ledger, null, wait, decision.domids);
-            break;
-          }
-          const arrived = this.session!.pending.length;
-          await Promise.race([shell.pause(decision.untilMs), this.changed.wait()]);
-          // A newcomer is checked at once (nothing is building, so a re-check is allowed).
-          if (this.session!.pending.length > arrived) break;
-          const seen = await shell.observe();
-          shell.donorProgress(null, wait.asked, seen.domains);
-          step = observeProgress(wait, {
-            nowMs: shell.now(),
-            headroomPages: headroomPages(seen.state.host),
-            donors: seen.domains.map((d) => ({ domid: d.domid, totPages: d.totPages })),
-          });
-          wait = step.state;
+        const outcome = await waitForMemory(io, step);
+        if (outcome.kind === 'left') wait = outcome.wait;
+        else if (outcome.kind === 'gave-up') {
+          this.failWaiting(outcome.cause, outcome.wait, lastPlan);
+          wait = undefined;
+          // Builds use no claims: donors growing back now could take the pool lent to them, so only when none run
+          // (otherwise the end of the batch gives it back).
+          if (this.session!.building.length === 0) await restoreDonors(ctx, ledger, null);
         }
       }
     } catch (error) {
@@ -304,32 +241,33 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
 
   /** Removes every limit of the batch (each retried once), then starts a new batch for requests that came meanwhile. */
   private async releaseLimits(): Promise<void> {
-    const shell = this.shell;
+    const ctx = this.ctx;
     // Builds admitted from the pool still run: the batch ends when they have finished.
-    while (this.session!.building.length > 0) await this.changed.wait();
+    while (this.session!.building.length > 0) await this.queue.changed.wait();
     // Asks no started guest used (its request failed or gave up): given back before the limits go.
-    await shell.restoreDonors(this.ledger, null);
+    await restoreDonors(ctx, this.queue.ledger, null);
     const limits = [...this.session!.limits];
     const removed: MaxMemLimit[] = [];
     for (const limit of limits) {
-      const ok = await shell.cleanup(null, `remove the max_pages limit of ${limit.name} (domid ${limit.domid})`, () =>
-        shell.backend.setMaxMem(limit.domid, limit.fromKiB),
+      const restored = { ...limit, fromKiB: limit.toKiB, toKiB: limit.fromKiB };
+      const ok = await cleanup(ctx, null, `remove the max_pages limit of ${limit.name} (domid ${limit.domid})`, () =>
+        ctx.mutations.restoreMaxPages(restored),
       );
-      if (ok) removed.push({ ...limit, fromKiB: limit.toKiB, toKiB: limit.fromKiB });
+      if (ok) removed.push(restored);
     }
-    if (removed.length > 0) shell.emit({ type: 'limits-removed', request: null, limits: removed });
+    if (removed.length > 0) ctx.emit({ type: 'limits-removed', request: null, limits: removed });
     if (this.tmemFrozen) {
       this.tmemFrozen = false;
       // The cap is lifted (tmem has no "get cap" to restore an earlier one from) and tmem may take pages again.
-      await shell.cleanup(null, 'lift the tmem cap', () => shell.backend.tmemSetCap(Number.MAX_SAFE_INTEGER));
-      await shell.cleanup(null, 'thaw tmem', () => shell.backend.tmemThaw());
+      await cleanup(ctx, null, 'lift the tmem cap', () => ctx.mutations.capTmem({ pages: Number.MAX_SAFE_INTEGER }));
+      await cleanup(ctx, null, 'thaw tmem', () => ctx.mutations.thawTmem());
     }
     const late = this.session!.pending;
     this.session = undefined;
     this.lastCheck = undefined;
     if (late.length > 0) {
       this.session = startSession(late);
-      this.startLoop();
+      this.queue.startLoop(() => this.runBatch());
     }
   }
 }

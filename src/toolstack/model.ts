@@ -1,137 +1,81 @@
 /**
- * The model strategy (xapi's squeezed): one loop keeps an internal model of free memory — host headroom minus what
- * running guests will still grow to minus what admitted builds are still owed (reservations) — and admits from it,
- * in arrival order, without limits or claims (builds use claim: false). Each poll it observes the host, ties
- * reservations to the domains being built, reconciles the model with what the hypervisor reports (guests converge,
- * donors free memory), admits what now fits, and balloons donors (the same fraction of each range) for what waits.
- * A build finishing releases its reservation. Stuck donors are detected by progress.ts and never asked again;
- * the wait for memory is budgeted by wall time. A build refused memory by the hypervisor (something grew that the
- * model could not foresee, e.g. a guest ballooning up on its own) goes back to the queue while the budget lasts.
+ * The model strategy (xapi's squeezed; docs/architecture.md#model): one loop keeps an internal model of free memory
+ * — host headroom minus what running guests will still grow to minus what admitted builds are still owed
+ * (reservations) — and admits from it, in arrival order, without limits or claims (builds use claim: false). Each
+ * round observes the host, ties reservations to the domains being built, reconciles the model with what the
+ * hypervisor reports (guests converge, donors free memory), admits what now fits, and balloons donors (the same
+ * fraction of each range) for what waits; the wait loop (wait-for-memory.ts) runs on those rounds, so a retry, a
+ * replan and a look are all the next round. A build finishing releases its reservation. Stuck donors are never
+ * asked again; the wait for memory is budgeted by wall time. A build refused memory by the hypervisor (something grew
+ * that the model could not foresee, e.g. a guest ballooning up on its own) goes back to the queue while the budget
+ * lasts.
  */
+import type { BalloonPlan } from '../admission/balloon-plan.js';
 import { AdmissionError, buildGiveUpReport } from '../admission/give-up.js';
 import {
   admitFromModel, createModel, modelFreePages, reconcile, releaseReservation, transferReservation, type HostModel,
 } from '../admission/model.js';
 import { applyPlan, observeProgress, resolveWaitConfig, startWaiting, type WaitState, type WaitStep } from '../admission/progress.js';
-import type { BalloonPlan } from '../admission/balloon-plan.js';
+import { isOutOfMemory } from '../errors.js';
+import { BuildQueue, type QueuedRequest } from './build-queue.js';
+import { pause, planPolicy, type StrategyContext } from './context.js';
+import { donorProgress, markUncooperative, restoreDonors, setDonorTargets } from './donors.js';
 import { eventError } from './events.js';
-import { DonorLedger, impossibleRequestError, isOutOfMemory, Shell, Signal, takeQueuedRequest } from './shell.js';
-import type { AdmissionResult, AdmissionStrategy, GuestRequest, StrategyOptions } from './types.js';
+import { observe } from './observe.js';
+import { impossibleRequestError } from './requests.js';
+import type { AdmissionResult, AdmissionStrategy, GuestRequest } from './types.js';
+import { LEAVE, waitForMemory, type WaitForMemoryIo } from './wait-for-memory.js';
 
-interface Entry {
-  request: GuestRequest;
-  needPages: number;
-  result: AdmissionResult;
-  resolve: (result: AdmissionResult) => void;
-  attempts: number;
-  firstAdmittedAtMs: number | null;
-}
+/** What one round found: a wait step, nothing to wait for, or a plan blocked by builds in flight; or no work left. */
+type Round = { kind: 'step'; step: WaitStep } | { kind: 'idle' } | { kind: 'blocked' } | { kind: 'finished' };
 
 export class ModelStrategy implements AdmissionStrategy {
   readonly name = 'model' as const;
-  readonly shell: Shell;
   private model: HostModel | undefined;
   /** Waiting, in arrival order. */
-  private pending: Entry[] = [];
-  private readonly building = new Map<string, Entry>();
-  /** Names of requests in this strategy, from the moment they arrive until they settle. */
-  private readonly names = new Set<string>();
-  private readonly changed = new Signal();
-  private loop: Promise<void> | undefined;
-  private readonly tasks = new Set<Promise<unknown>>();
-  /** What the ballooning asked of donors and no started guest has used yet. */
-  private readonly ledger = new DonorLedger();
+  private pending: QueuedRequest[] = [];
+  private readonly building = new Map<string, QueuedRequest>();
+  private readonly queue: BuildQueue;
+  private lastPlan: BalloonPlan | undefined;
+  /** The round that made the wait loop leave (nothing to wait for, or blocked by builds). */
+  private leftWith: Round = { kind: 'idle' };
 
-  constructor(options: StrategyOptions) {
-    this.shell = new Shell('model', options);
+  constructor(private readonly ctx: StrategyContext) {
+    this.queue = new BuildQueue(ctx, 'model', {
+      built: (entry) => this.release(entry.request.name),
+      failed: (entry, error) => {
+        this.release(entry.request.name);
+        const budgetMs = resolveWaitConfig(ctx.wait).budgetMs;
+        if (!isOutOfMemory(error) || ctx.clock.now() - entry.result.requestedAtMs >= budgetMs) return false;
+        // The hypervisor disagreed with the model: reconcile and try again from the queue.
+        ctx.emit({ type: 'claim-refused', request: entry.request.name, error: eventError(error) });
+        entry.result.admittedAtMs = null;
+        this.pending.unshift(entry);
+        if (!this.queue.running) this.startLoop();
+        return true;
+      },
+    });
   }
 
   admit(request: GuestRequest): Promise<AdmissionResult> {
-    const work = this.enter(request);
-    this.track(work);
-    return work;
-  }
-
-  async idle(): Promise<void> {
-    for (;;) {
-      const pending = [...this.tasks, ...(this.loop ? [this.loop] : [])];
-      if (pending.length === 0) return;
-      await Promise.allSettled(pending);
-    }
-  }
-
-  private track(work: Promise<unknown>): void {
-    this.tasks.add(work);
-    void work.finally(() => this.tasks.delete(work));
-  }
-
-  private async enter(request: GuestRequest): Promise<AdmissionResult> {
-    const shell = this.shell;
-    const result = shell.newResult(request);
-    let needPages: number;
-    try {
-      needPages = await takeQueuedRequest(shell, this.names, request);
-    } catch (error) {
-      return shell.fail(result, error);
-    }
-    return new Promise<AdmissionResult>((resolve) => {
-      this.pending.push({ request, needPages, result, resolve, attempts: 0, firstAdmittedAtMs: null });
-      if (this.loop === undefined) this.startLoop();
-      else this.changed.notify();
+    return this.queue.admit(request, (entry) => {
+      this.pending.push(entry);
+      if (!this.queue.running) this.startLoop();
+      else this.queue.changed.notify();
     });
+  }
+
+  idle(): Promise<void> {
+    return this.queue.idle();
   }
 
   private startLoop(): void {
-    const loop = this.run();
-    this.loop = loop;
-    void loop.finally(() => {
-      if (this.loop === loop) this.loop = undefined;
-      if (this.loop === undefined && this.pending.length > 0) this.startLoop();
-    });
+    this.queue.startLoop(() => this.run(), () => this.pending.length > 0);
   }
 
-  private settle(entry: Entry, outcome: { domid: number } | { error: unknown }): void {
-    this.names.delete(entry.request.name);
-    if ('domid' in outcome) entry.resolve(this.shell.succeed(entry.result, outcome.domid));
-    else {
-      this.shell.ours.delete(entry.request.name);
-      entry.resolve(this.shell.fail(entry.result, outcome.error));
-    }
-  }
-
-  private startBuild(entry: Entry): void {
-    const shell = this.shell;
-    const name = entry.request.name;
-    entry.attempts++;
-    entry.result.admittedAtMs = shell.now();
-    const afterAsks = this.ledger.size > 0;
-    shell.ours.add(name);
-    this.building.set(name, entry);
-    shell.emit({ type: 'admitted', request: name, via: 'model' });
-    shell.emit({ type: 'building', request: name, claim: false, attempt: entry.attempts });
-    const build = shell.backend.createGuest(entry.request.config, { claim: false, paused: entry.request.paused ?? false }).then(
-      (domid) => {
-        this.release(name);
-        // Admitted while donors were being asked: it used what they gave, so they keep their targets.
-        if (afterAsks) this.ledger.commit();
-        this.settle(entry, { domid });
-      },
-      (error: unknown) => {
-        this.release(name);
-        const budgetMs = resolveWaitConfig(shell.options.wait).budgetMs;
-        if (isOutOfMemory(error) && shell.now() - entry.result.requestedAtMs < budgetMs) {
-          // The hypervisor disagreed with the model: reconcile and try again from the queue.
-          shell.emit({ type: 'claim-refused', request: name, error: eventError(error) });
-          entry.result.admittedAtMs = null;
-          this.pending.unshift(entry);
-          if (this.loop === undefined) this.startLoop();
-          return;
-        }
-        this.settle(entry, { error });
-      },
-    );
-    this.track(build);
-    void build.finally(() => this.changed.notify());
+  private startBuild(entry: QueuedRequest): void {
+    this.building.set(entry.request.name, entry);
+    this.queue.startBuild(entry);
   }
 
   private release(name: string): void {
@@ -139,97 +83,133 @@ export class ModelStrategy implements AdmissionStrategy {
     if (this.model) this.model = releaseReservation(this.model, name);
   }
 
+  /** Until nothing waits or builds: rounds, and the wait loop over them while donors free memory. */
   private async run(): Promise<void> {
-    const shell = this.shell;
-    let wait: WaitState | undefined;
-    let lastPlan: BalloonPlan | undefined;
-    const ledger = this.ledger;
+    const ctx = this.ctx;
+    const idle = (): Promise<void> => Promise.race([this.queue.changed.wait(), pause(ctx)]);
+    const io: WaitForMemoryIo<never> = {
+      waitForProgress: (untilMs) => Promise.race([this.queue.changed.wait(), pause(ctx, untilMs)]),
+      pause: idle,
+      look: (wait) => this.waitStep(wait),
+      replan: (wait) => this.waitStep(wait),
+      markUncooperative: (wait, domids) => markUncooperative(ctx, this.queue.ledger, null, wait, domids),
+      retry: async (wait) => {
+        await idle();
+        const next = await this.waitStep(wait);
+        return next === LEAVE ? LEAVE : { kind: 'step', step: next };
+      },
+    };
+    this.lastPlan = undefined;
     try {
-      this.model = createModel((await shell.observe()).state);
-      while (this.pending.length > 0 || this.building.size > 0) {
-        const observation = await shell.observe();
-        let model = this.model!;
-        for (const reservation of model.reservations) {
-          if (reservation.domid !== undefined) continue;
-          const domain = observation.domains.find((d) => d.name === reservation.id && !d.dying);
-          if (domain) model = transferReservation(model, reservation.id, domain.domid);
-        }
-        model = reconcile(model, observation.state).model;
-
-        const waiting = this.pending.map((e) => ({ id: e.request.name, needPages: e.needPages }));
-        const admission = admitFromModel(model, waiting, shell.planPolicy());
-        this.model = admission.model;
-        const byName = new Map(this.pending.map((e) => [e.request.name, e]));
-        const leaving = new Set([...admission.admitted, ...admission.impossible].map((r) => r.id));
-        this.pending = this.pending.filter((e) => !leaving.has(e.request.name));
-        for (const impossible of admission.impossible) {
-          this.settle(byName.get(impossible.id)!, {
-            error: impossibleRequestError(shell, impossible.id, impossible.needPages, observation.state, wait),
-          });
-        }
-        // Nobody left to benefit from what was asked: donors get it back.
-        if (admission.admitted.length === 0 && this.pending.length === 0 && this.building.size === 0) {
-          await shell.restoreDonors(ledger, null);
-        }
-        for (const admitted of admission.admitted) this.startBuild(byName.get(admitted.id)!);
-
-        const plan = admission.balloon;
-        if (plan === null || this.pending.length === 0) {
-          wait = undefined;
-          if (this.pending.length === 0 && this.building.size > 0) await this.changed.wait();
-          continue;
-        }
-        lastPlan = plan;
-        const freePages = modelFreePages(this.model);
-        const target = Math.max(1, plan.shortfallPages + Math.max(0, freePages));
-        let step: WaitStep;
-        const newAsks = plan.donors.some((d) => d.askedPages > 0);
-        if (!plan.feasible && this.building.size > 0) {
-          // What is reserved for builds in flight blocks the plan: wait for them to finish and look again.
-          await Promise.race([this.changed.wait(), shell.pause()]);
-          continue;
-        }
-        if (wait === undefined) {
-          step = startWaiting({ needPages: target, plan, nowMs: shell.now(), headroomPages: Math.max(0, freePages), config: shell.options.wait });
-        } else if (newAsks || !plan.feasible) {
-          step = applyPlan({ ...wait, needPages: target }, plan, shell.now());
-        } else {
-          shell.donorProgress(null, wait.asked, observation.domains);
-          step = observeProgress({ ...wait, needPages: target }, {
-            nowMs: shell.now(),
-            headroomPages: Math.max(0, freePages),
-            donors: observation.domains.map((d) => ({ domid: d.domid, totPages: d.totPages })),
-          });
-        }
-        wait = step.state;
-        const decision = step.decision;
-        if (decision.kind === 'give-up') {
-          for (const entry of this.pending) {
-            const report = buildGiveUpReport({
-              request: entry.request.name, cause: decision.cause, wait: { ...wait, needPages: entry.needPages }, nowMs: shell.now(), lastPlan,
-            });
-            this.settle(entry, { error: new AdmissionError(report) });
+      this.model = createModel((await observe(ctx)).state);
+      let round = await this.round(undefined);
+      while (round.kind !== 'finished') {
+        let wait: WaitState | undefined;
+        if (round.kind === 'step') {
+          const outcome = await waitForMemory(io, round.step);
+          if (outcome.kind === 'gave-up') {
+            this.giveUp(outcome.cause, outcome.wait);
+            round = await this.round(undefined);
+            continue;
           }
-          this.pending = [];
+          // Left: a round found nothing to wait for, or its plan blocked by builds in flight.
+          if (outcome.kind === 'left') wait = outcome.wait;
+          round = this.leftWith;
+        }
+        if (round.kind === 'idle') {
           wait = undefined;
-          continue; // what was asked is given back once the builds in flight are done
+          if (this.pending.length === 0 && this.building.size > 0) await this.queue.changed.wait();
+        } else if (round.kind === 'blocked') {
+          await idle();
         }
-        if (newAsks) await shell.setDonorTargets(plan, null, ledger);
-        if (decision.kind === 'mark-uncooperative') {
-          await shell.markUncooperative(ledger, null, wait, decision.domids);
-          continue;
-        }
-        await Promise.race([this.changed.wait(), shell.pause(decision.kind === 'wait' ? decision.untilMs : undefined)]);
+        round = await this.round(wait);
       }
     } catch (error) {
       // An observation failed: fail what waits.
       const waiting = this.pending;
       this.pending = [];
-      for (const entry of waiting) this.settle(entry, { error });
+      for (const entry of waiting) this.queue.settle(entry, { error });
     }
     // Builds in flight finish first (their memory must not be ballooned back into), then asks no started guest
     // used are given back.
-    while (this.building.size > 0) await this.changed.wait();
-    await shell.restoreDonors(ledger, null);
+    while (this.building.size > 0) await this.queue.changed.wait();
+    await restoreDonors(ctx, this.queue.ledger, null);
+  }
+
+  /** The wait loop's look, replan and retry are all the next round; a round without a step leaves the loop. */
+  private async waitStep(wait: WaitState): Promise<WaitStep | typeof LEAVE> {
+    const round = await this.round(wait);
+    if (round.kind === 'step') return round.step;
+    this.leftWith = round;
+    return LEAVE;
+  }
+
+  /**
+   * One round: observe, reconcile the model, admit what fits (and fail what never can), then — when requests still
+   * wait — adopt the balloon plan into the wait (`wait`: the wait so far, if any) and set the new targets.
+   */
+  private async round(wait: WaitState | undefined): Promise<Round> {
+    const ctx = this.ctx;
+    if (this.pending.length === 0 && this.building.size === 0) return { kind: 'finished' };
+    const observation = await observe(ctx);
+    let model = this.model!;
+    for (const reservation of model.reservations) {
+      if (reservation.domid !== undefined) continue;
+      const domain = observation.domains.find((d) => d.name === reservation.id && !d.dying);
+      if (domain) model = transferReservation(model, reservation.id, domain.domid);
+    }
+    model = reconcile(model, observation.state).model;
+
+    const waiting = this.pending.map((e) => ({ id: e.request.name, needPages: e.needPages }));
+    const admission = admitFromModel(model, waiting, planPolicy(ctx));
+    this.model = admission.model;
+    const byName = new Map(this.pending.map((e) => [e.request.name, e]));
+    const leaving = new Set([...admission.admitted, ...admission.impossible].map((r) => r.id));
+    this.pending = this.pending.filter((e) => !leaving.has(e.request.name));
+    for (const impossible of admission.impossible) {
+      this.queue.settle(byName.get(impossible.id)!, {
+        error: impossibleRequestError(ctx, impossible.id, impossible.needPages, observation.state, wait),
+      });
+    }
+    // Nobody left to benefit from what was asked: donors get it back.
+    if (admission.admitted.length === 0 && this.pending.length === 0 && this.building.size === 0) {
+      await restoreDonors(ctx, this.queue.ledger, null);
+    }
+    for (const admitted of admission.admitted) this.startBuild(byName.get(admitted.id)!);
+
+    const plan = admission.balloon;
+    if (plan === null || this.pending.length === 0) return { kind: 'idle' };
+    this.lastPlan = plan;
+    const freePages = modelFreePages(this.model);
+    const target = Math.max(1, plan.shortfallPages + Math.max(0, freePages));
+    const newAsks = plan.donors.some((d) => d.askedPages > 0);
+    // What is reserved for builds in flight blocks the plan: wait for them to finish and look again.
+    if (!plan.feasible && this.building.size > 0) return { kind: 'blocked' };
+    let step: WaitStep;
+    if (wait === undefined) {
+      step = startWaiting({ needPages: target, plan, nowMs: ctx.clock.now(), headroomPages: Math.max(0, freePages), config: ctx.wait });
+    } else if (newAsks || !plan.feasible) {
+      step = applyPlan({ ...wait, needPages: target }, plan, ctx.clock.now());
+    } else {
+      donorProgress(ctx, null, wait.asked, observation.domains);
+      step = observeProgress({ ...wait, needPages: target }, {
+        nowMs: ctx.clock.now(),
+        headroomPages: Math.max(0, freePages),
+        donors: observation.domains.map((d) => ({ domid: d.domid, totPages: d.totPages })),
+      });
+    }
+    if (step.decision.kind !== 'give-up' && newAsks) await setDonorTargets(ctx, plan, null, this.queue.ledger);
+    return { kind: 'step', step };
+  }
+
+  /** The wait gave up: every waiting request fails with the report; what was asked is given back once builds end. */
+  private giveUp(cause: 'budget-exhausted' | 'nothing-left-to-ask', wait: WaitState): void {
+    for (const entry of this.pending) {
+      const report = buildGiveUpReport({
+        request: entry.request.name, cause, wait: { ...wait, needPages: entry.needPages }, nowMs: this.ctx.clock.now(), lastPlan: this.lastPlan,
+      });
+      this.queue.settle(entry, { error: new AdmissionError(report) });
+    }
+    this.pending = [];
   }
 }

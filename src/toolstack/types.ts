@@ -1,17 +1,14 @@
 /**
- * The one interface every admission strategy implements, what a request and its result look like, and the options
- * every executor shares. The executors are small imperative shells: they observe the backend, call the pure
- * decision modules (src/admission) and carry the decisions out through the XenBackend, with time from a Clock.
+ * What a request and its result look like, the one interface every admission strategy implements, and the tuning
+ * every strategy shares. The strategies are small imperative shells: they observe the backend, call the pure
+ * decision modules (src/admission) and carry the decisions out through the mutation port, with time from a Clock.
  */
 import type { BalloonPolicy } from '../admission/balloon-plan.js';
 import type { GiveUpReport } from '../admission/give-up.js';
 import type { WaitConfig } from '../admission/progress.js';
-import type { LibxlDomainConfig, XenBackend } from '../backend.js';
-import type { Clock } from '../clock.js';
-import type { AdmissionEvent } from './events.js';
-
-export type StrategyName = 'claim-first' | 'limit-and-check' | 'model';
-export const STRATEGIES: readonly StrategyName[] = Object.freeze(['claim-first', 'limit-and-check', 'model']);
+import type { LibxlDomainConfig } from '../backend.js';
+import { eventError, type EventError } from './events.js';
+import type { StrategyName } from './strategy-name.js';
 
 /** One guest to create: its domain name and libxl JSON config (c_info.name must equal `name`). */
 export interface GuestRequest {
@@ -36,22 +33,14 @@ export interface AdmissionResult {
   failedAtMs: number | null;
 }
 
-export interface StrategyOptions {
-  backend: XenBackend;
-  clock: Clock;
-  /** Ballooning policy (dom0 floor, margins, …); excludedDomids is extended with donors found uncooperative. */
+/** How a host's strategy balloons and waits; every field has a default. */
+export interface AdmissionTuning {
+  /** Ballooning policy (dom0 floor, margins, …); its excludedDomids are extended with donors found uncooperative. */
   policy?: Partial<BalloonPolicy>;
   /** Waiting policy: stall timeout per donor, wall-time budget (defaults 5 s and 60 s). */
   wait?: Partial<WaitConfig>;
-  /** How often a wait observes the host (default 250 ms of clock time). */
+  /** How often a wait observes the host, in ms of clock time (default 250). */
   pollMs?: number;
-  /**
-   * Balloon floors by guest name, in KiB (a guest's `minMiB`). A guest without one is never asked to balloon,
-   * except dom0, whose floor is the policy's dom0MinKiB (1 GiB unless configured) — xl's behaviour by default.
-   */
-  floorsKiB?: ReadonlyMap<string, number>;
-  /** Progress events, for the terminal display and --json. Must not throw (errors are swallowed). */
-  onEvent?: (event: AdmissionEvent) => void;
 }
 
 export interface AdmissionStrategy {
@@ -66,3 +55,8 @@ export interface AdmissionStrategy {
 }
 
 export const DEFAULT_POLL_MS = 250;
+
+/** An AdmissionResult as plain JSON (for --json): the error as {code, errno, message}, the give-up report as is. */
+export function resultJson(result: AdmissionResult): Omit<AdmissionResult, 'error'> & { error: EventError | null } {
+  return { ...result, error: result.error === null ? null : eventError(result.error) };
+}

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  GIB_KIB,
-  LIBXL_DOM0_MIN_KIB,
-  mulDivCeil,
-  planBalloon,
-  type BalloonPlan,
-} from '../../src/admission/balloon-plan.js';
-import { headroomPages, kibToPagesCeil, type DomainState, type ObservedState } from '../../src/admission/state.js';
+import { mulDivCeil, planBalloon, type BalloonPlan } from '../../src/admission/balloon-plan.js';
+import { headroomPages, type DomainState, type ObservedState } from '../../src/admission/state.js';
+import { KIB_PER_GIB as GIB_KIB, kibToPagesCeil, LIBXL_MIN_DOM0_KIB as LIBXL_DOM0_MIN_KIB } from '../../src/units.js';
 import { isXenError } from '../../src/errors.js';
 import { prng, randomInt } from '../helpers/random.js';
 import { dom0, guest, host, MIB_KIB, MIB_PAGES } from './helpers.js';

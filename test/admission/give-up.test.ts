@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { planBalloon } from '../../src/admission/balloon-plan.js';
 import { AdmissionError, buildGiveUpReport, giveUpMessage } from '../../src/admission/give-up.js';
 import { observeProgress, startWaiting } from '../../src/admission/progress.js';
-import { headroomPages, kibToPagesCeil } from '../../src/admission/state.js';
+import { headroomPages } from '../../src/admission/state.js';
+import { kibToPagesCeil } from '../../src/units.js';
 import { isXenError } from '../../src/errors.js';
 import { dom0, guest, host, MIB_PAGES } from './helpers.js';
 

@@ -1,8 +1,9 @@
 /** Builders of observed states for the admission tests. */
 import type { DomainState, ObservedState } from '../../src/admission/state.js';
+import { KIB_PER_MIB, PAGES_PER_MIB } from '../../src/units.js';
 
-export const MIB_PAGES = 256;
-export const MIB_KIB = 1024;
+export const MIB_PAGES = PAGES_PER_MIB;
+export const MIB_KIB = KIB_PER_MIB;
 
 /** A running, cooperative guest of `mib` MiB with its target where it is, floor `minMiB`. */
 export function guest(domid: number, mib: number, minMiB: number, extra: Partial<DomainState> = {}): DomainState {

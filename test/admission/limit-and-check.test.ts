@@ -14,7 +14,8 @@ import {
   startSession,
   type PoolRequest,
 } from '../../src/admission/limit-and-check.js';
-import { headroomPages, kibToPagesCeil, type DomainState, type ObservedState } from '../../src/admission/state.js';
+import { headroomPages, type DomainState, type ObservedState } from '../../src/admission/state.js';
+import { kibToPagesCeil } from '../../src/units.js';
 import { prng, randomInt } from '../helpers/random.js';
 import { dom0, guest, host, MIB_KIB, MIB_PAGES } from './helpers.js';
 

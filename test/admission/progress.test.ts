@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planBalloon, type BalloonPlan } from '../../src/admission/balloon-plan.js';
 import {
+  afterRefusedRetry,
   applyPlan,
   freedPages,
   observeProgress,
@@ -10,7 +11,8 @@ import {
   type WaitState,
   type WaitStep,
 } from '../../src/admission/progress.js';
-import { headroomPages, kibToPagesCeil, type ObservedState } from '../../src/admission/state.js';
+import { headroomPages, type ObservedState } from '../../src/admission/state.js';
+import { kibToPagesCeil } from '../../src/units.js';
 import { prng, randomInt } from '../helpers/random.js';
 import { dom0, guest, host, MIB_PAGES } from './helpers.js';
 
@@ -334,5 +336,19 @@ describe('observeProgress: property checks over random donor traces (seeded)', (
     expect(outcomes.get('retry-claim')).toBeGreaterThan(20);
     expect(outcomes.get('replan')).toBeGreaterThan(20);
     expect(outcomes.get('give-up')).toBeGreaterThan(5);
+  });
+});
+
+describe('afterRefusedRetry', () => {
+  it('within the budget: replan, the wait unchanged; from the budget on: give up, budget exhausted', () => {
+    const { step } = start({ budgetMs: 10_000 });
+    expect(afterRefusedRetry(step.state, 9_999)).toEqual({ state: step.state, decision: { kind: 'replan' } });
+    expect(afterRefusedRetry(step.state, 10_000)).toEqual({ state: step.state, decision: { kind: 'give-up', cause: 'budget-exhausted' } });
+  });
+
+  it('refuses a time before the last observation', () => {
+    const { step } = start();
+    const later = observeProgress(step.state, { nowMs: 500, headroomPages: 0, donors: [] });
+    expect(() => afterRefusedRetry(later.state, 499)).toThrow(/nowMs must be a finite time >= the last observation \(500\)/);
   });
 });

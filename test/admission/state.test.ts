@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Physinfo } from '../../src/backend.js';
-import {
-  checkObservedState,
-  headroomPages,
-  kibToPagesCeil,
-  kibToPagesFloor,
-  mibToPages,
-  observeState,
-  pagesToKiB,
-  pagesToMiB,
-} from '../../src/admission/state.js';
+import { checkObservedState, headroomPages, observeState } from '../../src/admission/state.js';
 import { domainInfo } from '../helpers/domain-info.js';
 import { dom0, guest, host } from './helpers.js';
 
@@ -27,14 +18,6 @@ describe('observed state', () => {
   it('headroom is free − outstanding (xl info free_memory), never negative', () => {
     expect(headroomPages(physinfo)).toBe(250_000);
     expect(headroomPages({ totalPages: 10, freePages: 3, outstandingPages: 5 })).toBe(0);
-  });
-
-  it('unit conversions round needs up and takeable amounts down', () => {
-    expect(kibToPagesCeil(4097)).toBe(1025);
-    expect(kibToPagesFloor(4097)).toBe(1024);
-    expect(pagesToKiB(3)).toBe(12);
-    expect(mibToPages(1.5)).toBe(384);
-    expect(pagesToMiB(512)).toBe(2);
   });
 
   it('observeState combines physinfo, domain info and the toolstack\'s facts, with safe defaults', () => {

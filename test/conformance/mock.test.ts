@@ -1,6 +1,7 @@
 /**
- * The conformance suite against the mock host, once per emulated Xen version (rules 2, 8 and 12 differ), plus what
- * only the mock can show on demand (a leaked claim, a domain held in the dying state, tmem before 4.13).
+ * The conformance suite against the mock host, once per emulated Xen version (docs/claim-rules.md#rule-2, #rule-8
+ * and #rule-12 differ: docs/xen-versions.md), plus what only the mock can show on demand (a leaked claim, a domain
+ * held in the dying state, tmem before 4.13).
  */
 import { describe, expect, it } from 'vitest';
 import type { LibxlDomainConfig } from '../../src/backend.js';
@@ -50,7 +51,7 @@ describe('version differences the mock holds still (mock-only)', () => {
     return { backend, domid };
   }
 
-  it('rule 2, 4.20 and 4.22: a claim on a dying domain is EINVAL', async () => {
+  it('docs/claim-rules.md#rule-2, 4.20 and 4.22: a claim on a dying domain is EINVAL', async () => {
     for (const version of ['4.20', '4.22'] as const) {
       const { backend, domid } = await dyingDomain(version);
       await expect(backend.claimPages(domid, 16 * MiB)).rejects.toMatchObject({ code: 'EINVAL', errno: 22 });
@@ -58,13 +59,13 @@ describe('version differences the mock holds still (mock-only)', () => {
     }
   });
 
-  it('rule 2, 4.17: a claim on a dying domain is accepted, and leaked for good when the domain goes', async () => {
+  it('docs/claim-rules.md#rule-2, 4.17: a claim on a dying domain is accepted, and leaked for good when the domain goes', async () => {
     const { backend, domid } = await dyingDomain('4.17');
     await backend.claimPages(domid, 16 * MiB);
     expect((await backend.getDomain(domid)).outstandingPages).toBe(8 * MiB);
     await backend.control.settle();
     await expect(backend.getDomain(domid)).rejects.toMatchObject({ code: 'ESRCH' });
-    // The pages coming back regrew the claim (4.17's rule 8) and nothing releases it: Xen leaks it.
+    // The pages coming back regrew the claim (4.17, docs/claim-rules.md#rule-8) and nothing releases it: Xen leaks it.
     expect((await backend.physinfo()).outstandingPages).toBe(16 * MiB);
     expect(backend.control.accounting().imbalancePages).toBe(0);
   });
@@ -89,7 +90,7 @@ describe('version differences the mock holds still (mock-only)', () => {
     expect(backend.control.accounting().imbalancePages).toBe(0);
   });
 
-  it('rule 9: a dying domain is listed, its pages counted apart, until all are back', async () => {
+  it('docs/claim-rules.md#rule-9: a dying domain is listed, its pages counted apart, until all are back', async () => {
     const { backend, domid } = await dyingDomain('4.17');
     const clock = backend.clock as VirtualClock;
     expect(backend.control.accounting().pendingReturnPages).toBe(8 * MiB);
@@ -102,7 +103,7 @@ describe('version differences the mock holds still (mock-only)', () => {
 });
 
 describe('tmem, emulating Xen before 4.13 (mock-only)', () => {
-  it('rule 6 (4.3–4.12): freeable tmem pages count as available for claims; allocation takes them back', async () => {
+  it('docs/claim-rules.md#rule-6 (4.3–4.12): freeable tmem pages count as available for claims; allocation takes them back', async () => {
     const backend = new MockBackend({ host: { memoryMiB: 2048, dom0MiB: 512, tmem: true } });
     expect(backend.features.tmem).toBe(true);
     const p = await backend.physinfo();

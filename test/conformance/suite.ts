@@ -6,8 +6,8 @@
  * just before, and to domains the test created itself (createEmptyDomain + setMaxMem + claim/populate), which
  * afterEach always destroys. Pages come back gradually after a destroy: waits are bounded polls.
  *
- * Rules are numbered as in shared/xen-claim-rules.md; where releases differ, the expectation follows the version the
- * host reports (version-rules.ts).
+ * Rules are cited by their anchors in docs/claim-rules.md; where releases differ, the expectation follows the
+ * version the host reports (version-rules.ts; docs/xen-versions.md).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DomainInfo, LibxlDomainConfig, XenBackend } from '../../src/backend.js';
@@ -132,7 +132,7 @@ export function defineConformanceSuite(label: string, open: () => Promise<Confor
         }
         expect(p.totalPages).toBeGreaterThan(0);
         expect(p.freePages).toBeLessThanOrEqual(p.totalPages);
-        expect(p.scrubPages).toBe(0); // rule 10
+        expect(p.scrubPages).toBe(0); // docs/claim-rules.md#rule-10
         expect(p.outstandingPages).toBeGreaterThanOrEqual(0);
         expect(p.outstandingPages).toBeLessThanOrEqual(p.freePages);
         expect(p.nrCpus).toBeGreaterThan(0);
@@ -148,7 +148,7 @@ export function defineConformanceSuite(label: string, open: () => Promise<Confor
         expect(typeof xen.features.libxl).toBe('boolean');
       });
 
-      it('listDomains shows dom0, getDomain agrees (rule 11 fields)', async () => {
+      it('listDomains shows dom0, getDomain agrees (docs/claim-rules.md#rule-11 fields)', async () => {
         const domains = await xen.listDomains();
         const dom0 = domains.find((d) => d.domid === 0);
         expect(dom0).toBeDefined();
@@ -212,7 +212,7 @@ export function defineConformanceSuite(label: string, open: () => Promise<Confor
     });
 
     describe('claims (XENMEM_claim_pages)', () => {
-      it("Xen's test-mem-claim.c: claim 4 MiB, populate 2 MiB → 2 MiB outstanding; destroy → 0 (rules 8, 9)", async () => {
+      it("Xen's test-mem-claim.c: claim 4 MiB, populate 2 MiB → 2 MiB outstanding; destroy → 0 (docs/claim-rules.md#rule-8, #rule-9)", async () => {
         const before = await xen.physinfo();
         const domid = await domainWithMax(8 * MiB);
         await xen.claimPages(domid, 4 * MiB);
@@ -224,7 +224,7 @@ export function defineConformanceSuite(label: string, open: () => Promise<Confor
         expect(after.outstandingPages).toBe(2 * MiB);
         expect((await xen.physinfo()).outstandingPages - before.outstandingPages).toBe(2 * MiB);
         await xen.destroyDomain(domid);
-        // Rule 9: the claim goes at once, before the pages come back.
+        // docs/claim-rules.md#rule-9: the claim goes at once, before the pages come back.
         expect((await xen.physinfo()).outstandingPages).toBe(before.outstandingPages);
         const dying = await findDomain(domid);
         if (dying) {
@@ -234,21 +234,21 @@ export function defineConformanceSuite(label: string, open: () => Promise<Confor
         await waitGone(domid);
       });
 
-      it('rule 1: a claim is bookkeeping only — free memory does not drop', async () => {
+      it('docs/claim-rules.md#rule-1: a claim is bookkeeping only — free memory does not drop', async () => {
         const domid = await domainWithMax(64 * MiB);
         const before = await xen.physinfo();
         await xen.claimPages(domid, 32 * MiB);
         const after = await xen.physinfo();
         expect(after.outstandingPages - before.outstandingPages).toBe(32 * MiB);
-        // freePages includes claimed pages (rule 10); allow for other activity on a real host, far below the claim.
+        // freePages includes claimed pages (docs/claim-rules.md#rule-10); allow for other activity on a real host, far below the claim.
         expect(Math.abs(after.freePages - before.freePages)).toBeLessThan(8 * MiB);
       });
 
-      it('rule 2: claim for an unknown domid is EINVAL, not ESRCH', async () => {
+      it('docs/claim-rules.md#rule-2: claim for an unknown domid is EINVAL, not ESRCH', async () => {
         await expectXenError(xen.claimPages(await unusedDomid(), MiB), 'EINVAL');
       });
 
-      it('rule 3: claim 0 cancels (host total drops by it) and always succeeds', async () => {
+      it('docs/claim-rules.md#rule-3: claim 0 cancels (host total drops by it) and always succeeds', async () => {
         const domid = await domainWithMax(8 * MiB);
         await xen.claimPages(domid, 0); // nothing to cancel: still fine
         const base = (await xen.physinfo()).outstandingPages;
@@ -259,7 +259,7 @@ export function defineConformanceSuite(label: string, open: () => Promise<Confor
         await xen.claimPages(domid, 0);
       });
 
-      it('rule 4: one claim per domain — a second stake is EINVAL until cancelled or used up', async () => {
+      it('docs/claim-rules.md#rule-4: one claim per domain — a second stake is EINVAL until cancelled or used up', async () => {
         const domid = await domainWithMax(16 * MiB);
         await xen.claimPages(domid, 2 * MiB);
         await expectXenError(xen.claimPages(domid, 4 * MiB), 'EINVAL');
@@ -273,7 +273,7 @@ export function defineConformanceSuite(label: string, open: () => Promise<Confor
         expect((await xen.getDomain(domid)).outstandingPages).toBe(2 * MiB);
       });
 
-      it('rule 5: the claim is an absolute total, bounded by tot_pages and max_pages', async () => {
+      it('docs/claim-rules.md#rule-5: the claim is an absolute total, bounded by tot_pages and max_pages', async () => {
         const domid = await emptyDomain();
         // A new domain's max_pages is 0: claiming before setMaxMem fails.
         await expectXenError(xen.claimPages(domid, MiB), 'EINVAL');
@@ -288,7 +288,7 @@ export function defineConformanceSuite(label: string, open: () => Promise<Confor
         expect((await xen.physinfo()).outstandingPages - base).toBe(6 * MiB);
       });
 
-      it('rule 6: a stake above free − outstanding is ENOMEM and leaves nothing claimed', async () => {
+      it('docs/claim-rules.md#rule-6: a stake above free − outstanding is ENOMEM and leaves nothing claimed', async () => {
         const p = await xen.physinfo();
         const unclaimed = p.freePages - p.outstandingPages;
         const domid = await domainWithMax(unclaimed + 64 * MiB);
@@ -297,7 +297,7 @@ export function defineConformanceSuite(label: string, open: () => Promise<Confor
         expect((await xen.physinfo()).outstandingPages).toBe(p.outstandingPages);
       });
 
-      it('rule 7: the allocation gate keeps other domains off claimed memory; the claimant passes', async () => {
+      it('docs/claim-rules.md#rule-7: the allocation gate keeps other domains off claimed memory; the claimant passes', async () => {
         const a = await emptyDomain();
         const b = await domainWithMax(64 * MiB);
         const p = await xen.physinfo();
@@ -323,13 +323,13 @@ export function defineConformanceSuite(label: string, open: () => Promise<Confor
         expect((await xen.getDomain(b)).totPages).toBe(2 * slack);
       });
 
-      it('rule 7: then tot_pages + n > max_pages fails (EPERM; Xen logs E2BIG)', async () => {
+      it('docs/claim-rules.md#rule-7: then tot_pages + n > max_pages fails (EPERM; Xen logs E2BIG)', async () => {
         const domid = await domainWithMax(2 * MiB);
         await expectXenError(xen.populatePhysmap(domid, 4 * MiB), OVER_MAX);
         expect((await xen.getDomain(domid)).totPages).toBeLessThanOrEqual(2 * MiB);
       });
 
-      it('rule 8: allocation consumes the claim; a free regrows it where the counters move with tot_pages (4.17)', async () => {
+      it('docs/claim-rules.md#rule-8: allocation consumes the claim; a free regrows it where the counters move with tot_pages (4.17)', async () => {
         const rules = expectedClaimRules(await xen.xenVersion());
         const domid = await domainWithMax(8 * MiB);
         const base = (await xen.physinfo()).outstandingPages;
@@ -348,7 +348,7 @@ export function defineConformanceSuite(label: string, open: () => Promise<Confor
         expect((await xen.physinfo()).outstandingPages).toBe(base);
       });
 
-      it('rule 9: destroy returns the pages (bounded wait) and the domain leaves the list', async () => {
+      it('docs/claim-rules.md#rule-9: destroy returns the pages (bounded wait) and the domain leaves the list', async () => {
         const before = await xen.physinfo();
         const domid = await domainWithMax(16 * MiB);
         await xen.populatePhysmap(domid, 16 * MiB);
@@ -361,7 +361,7 @@ export function defineConformanceSuite(label: string, open: () => Promise<Confor
         await expectXenError(xen.getDomain(domid), 'ESRCH');
       });
 
-      it('rule 10: libxl free memory does not subtract claims', async () => {
+      it('docs/claim-rules.md#rule-10: libxl free memory does not subtract claims', async () => {
         const domid = await domainWithMax(64 * MiB);
         await xen.claimPages(domid, 32 * MiB);
         const p = await xen.physinfo();
@@ -370,7 +370,7 @@ export function defineConformanceSuite(label: string, open: () => Promise<Confor
         expect(p.freePages - p.outstandingPages).toBeLessThanOrEqual(p.freePages - 32 * MiB);
       });
 
-      it('rule 12: setmaxmem below tot_pages is allowed; allocations then fail; the claim is not trimmed', async () => {
+      it('docs/claim-rules.md#rule-12: setmaxmem below tot_pages is allowed; allocations then fail; the claim is not trimmed', async () => {
         const rules = expectedClaimRules(await xen.xenVersion());
         const domid = await domainWithMax(16 * MiB);
         await xen.populatePhysmap(domid, 4 * MiB);
@@ -391,7 +391,7 @@ export function defineConformanceSuite(label: string, open: () => Promise<Confor
         expect((await xen.physinfo()).outstandingPages - base).toBe(claim);
       });
 
-      it('rule 2: a claim on a dying domain is EINVAL (4.20.3+, 4.22); before, it is accepted and must be cancelled', async () => {
+      it('docs/claim-rules.md#rule-2: a claim on a dying domain is EINVAL (4.20.3+, 4.22); before, it is accepted and must be cancelled', async () => {
         const rules = expectedClaimRules(await xen.xenVersion());
         const base = (await xen.physinfo()).outstandingPages;
         const domid = await domainWithMax(8 * MiB);
@@ -423,7 +423,7 @@ export function defineConformanceSuite(label: string, open: () => Promise<Confor
         expect((await xen.physinfo()).outstandingPages).toBe(base);
       });
 
-      it('rule 14: tmem calls report ENOSYS where tmem does not exist', async () => {
+      it('docs/claim-rules.md#rule-14: tmem calls report ENOSYS where tmem does not exist', async () => {
         if (xen.features.tmem) {
           expect(await xen.tmemFreeablePages()).toBeGreaterThanOrEqual(0);
           return;
@@ -436,7 +436,7 @@ export function defineConformanceSuite(label: string, open: () => Promise<Confor
     });
 
     describe('unknown domids, method by method', () => {
-      it('hypervisor-level calls: ESRCH (the claim: EINVAL, rule 2)', async () => {
+      it('hypervisor-level calls: ESRCH (the claim: EINVAL, docs/claim-rules.md#rule-2)', async () => {
         const domid = await unusedDomid();
         await expectXenError(xen.getDomain(domid), 'ESRCH');
         await expectXenError(xen.setMaxMem(domid, 1024), 'ESRCH');

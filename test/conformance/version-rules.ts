@@ -12,11 +12,11 @@
 import type { XenVersionInfo } from '../../src/backend.js';
 
 export interface ExpectedClaimRules {
-  /** A free while the domain's claim is non-zero grows the claim (and the host total) again (rule 8). */
+  /** A free while the domain's claim is non-zero grows the claim (and the host total) again (docs/claim-rules.md#rule-8). */
   regrowsOnFree: boolean;
-  /** XENMEM_claim_pages on a dying domain is EINVAL (rule 2); before, it is accepted and leaks when the domain goes. */
+  /** XENMEM_claim_pages on a dying domain is EINVAL (docs/claim-rules.md#rule-2); before, it is accepted and leaks when the domain goes. */
   refusesDying: boolean;
-  /** An allocation the gate let through but max_pages refused has still consumed the claim for it (rule 12). */
+  /** An allocation the gate let through but max_pages refused has still consumed the claim for it (docs/claim-rules.md#rule-12). */
   refusedAllocationConsumesClaim: boolean;
 }
 

@@ -1,4 +1,4 @@
-/** The claim heap alone: rules 1–12 as pure bookkeeping, checked to the page. */
+/** The claim heap alone: Xen's claim rules (docs/claim-rules.md#claim-rules) as pure bookkeeping, checked to the page. */
 import { describe, expect, it } from 'vitest';
 import { ClaimHeap, EINVAL, ENOMEM, EPERM, heapRulesFor, MAX_PAGES_LIMIT, newDomainAccount, OK } from '../../src/mock/heap.js';
 import type { MockXenVersion } from '../../src/mock/spec.js';
@@ -21,7 +21,7 @@ describe('ClaimHeap', () => {
     expect(h.imbalance()).toBe(0);
   });
 
-  it('rule 7: own claim ≥ n passes, unclaimed ≥ n passes, claim + unclaimed ≥ n does not', () => {
+  it('docs/claim-rules.md#rule-7: own claim ≥ n passes, unclaimed ≥ n passes, claim + unclaimed ≥ n does not', () => {
     const h = heap('4.17', 11_000); // 10,000 free
     const a = domain(h, 20_000);
     const other = domain(h, 20_000);
@@ -40,7 +40,7 @@ describe('ClaimHeap', () => {
     expect(h.imbalance()).toBe(0);
   });
 
-  it('rule 7: after the gate, tot_pages + n > max_pages → EPERM; the claim is not consumed', () => {
+  it('docs/claim-rules.md#rule-7: after the gate, tot_pages + n > max_pages → EPERM; the claim is not consumed', () => {
     const h = heap();
     const d = domain(h, 1000);
     expect(h.claim(d, 1000)).toBe(OK);
@@ -51,7 +51,7 @@ describe('ClaimHeap', () => {
     expect(h.allocate(d, 1, 0)).toEqual({ pages: 0, errno: EPERM });
   });
 
-  it('rule 6: admission counts free − outstanding', () => {
+  it('docs/claim-rules.md#rule-6: admission counts free − outstanding', () => {
     const h = heap('4.17', 11_000);
     const a = domain(h, 50_000);
     const b = domain(h, 50_000);
@@ -59,10 +59,10 @@ describe('ClaimHeap', () => {
     expect(h.claim(b, 4001)).toBe(ENOMEM);
     expect(h.claim(b, 4000)).toBe(OK);
     expect(h.outstandingClaims).toBe(10_000);
-    expect(h.freePages).toBe(10_000); // rule 1: nothing set aside
+    expect(h.freePages).toBe(10_000); // docs/claim-rules.md#rule-1: nothing set aside
   });
 
-  it('rules 3–5: cancel, one claim at a time, absolute totals', () => {
+  it('docs/claim-rules.md#rule-3 to #rule-5: cancel, one claim at a time, absolute totals', () => {
     const h = heap();
     const d = domain(h, 4096, 1024);
     expect(h.claim(d, 1024)).toBe(EINVAL);
@@ -76,7 +76,7 @@ describe('ClaimHeap', () => {
   });
 
   for (const [version, regrows] of [['4.17', true], ['4.21', false], ['4.22', false]] as const) {
-    it(`rule 8 on ${version}: a free ${regrows ? 'regrows' : 'does not regrow'} a non-zero claim`, () => {
+    it(`docs/claim-rules.md#rule-8 on ${version}: a free ${regrows ? 'regrows' : 'does not regrow'} a non-zero claim`, () => {
       const h = heap(version);
       const d = domain(h, 4096);
       expect(h.claim(d, 1024)).toBe(OK);
@@ -92,7 +92,7 @@ describe('ClaimHeap', () => {
     });
   }
 
-  it('rules 2 and 9: dying cancels the claim; 4.20 and 4.22 refuse new claims on a dying domain, 4.17 takes them', () => {
+  it('docs/claim-rules.md#rule-2 and #rule-9: dying cancels the claim; 4.20 and 4.22 refuse new claims on a dying domain, 4.17 takes them', () => {
     for (const [version, expected] of [['4.17', OK], ['4.20', EINVAL], ['4.21', OK], ['4.22', EINVAL]] as const) {
       const h = heap(version);
       const d = domain(h, 4096, 1000);
@@ -114,7 +114,7 @@ describe('ClaimHeap', () => {
     }
   });
 
-  it('rule 12, 4.20 and 4.22: an extent the gate passed but max_pages refused has consumed its share of the claim', () => {
+  it('docs/claim-rules.md#rule-12, 4.20 and 4.22: an extent the gate passed but max_pages refused has consumed its share of the claim', () => {
     for (const [version, consumed] of [['4.17', 0], ['4.20', 1], ['4.21', 0], ['4.22', 1]] as const) {
       const h = heap(version);
       const d = domain(h, 4096, 1024);
@@ -128,7 +128,7 @@ describe('ClaimHeap', () => {
     }
   });
 
-  it('rule 12 and max_pages’ unsigned int: setmaxmem below tot keeps the claim; huge values clamp', () => {
+  it('docs/claim-rules.md#rule-12 and max_pages’ unsigned int: setmaxmem below tot keeps the claim; huge values clamp', () => {
     const h = heap();
     const d = domain(h, 4096, 1024);
     h.claim(d, 3000);

@@ -1,6 +1,6 @@
 /**
- * Real Xen 4.17 or 4.20 (the nested-Xen harness, Debian 12 or 13): the libxenctrl layer against the hypervisor's own rules
- * (shared/xen-claim-rules.md; Xen's tools/tests/mem-claim/test-mem-claim.c). Run serially (the harness passes
+ * Real Xen 4.17 or 4.20 (the nested-Xen harness, Debian 12 or 13): the libxenctrl layer against the hypervisor's own
+ * rules (docs/claim-rules.md, docs/xen-versions.md; Xen's tools/tests/mem-claim/test-mem-claim.c). Run serially (the harness passes
  * --no-file-parallelism): claims are host-wide, so the host-total checks assume no other test claims meanwhile.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -75,7 +75,7 @@ describe.skipIf(!hasXen)(hasXen ? 'libxenctrl on real Xen' : `libxenctrl on real
     expect((await backend.getDomain(domid)).outstandingPages).toBe(4 * MIB_PAGES);
     expect((await backend.physinfo()).outstandingPages).toBe(before + 4 * MIB_PAGES);
 
-    // One claim per domain (rule 4).
+    // One claim per domain (docs/claim-rules.md#rule-4).
     expect((await rejection(() => backend.claimPages(domid, 3 * MIB_PAGES))).code).toBe('EINVAL');
 
     await backend.populatePhysmap(domid, 2 * MIB_PAGES);
@@ -86,7 +86,7 @@ describe.skipIf(!hasXen)(hasXen ? 'libxenctrl on real Xen' : `libxenctrl on real
     await backend.decreaseReservation(domid, MIB_PAGES);
     info = await backend.getDomain(domid);
     expect(info.totPages).toBe(MIB_PAGES);
-    // Rule 8: before the claim counters moved into the allocator (4.20.3, 4.21), a free grows a live claim.
+    // docs/claim-rules.md#rule-8: before the claim counters moved into the allocator (4.20.3, 4.21), a free grows a live claim.
     expect(info.outstandingPages).toBe(rules.regrowsOnFree ? 3 * MIB_PAGES : 2 * MIB_PAGES);
 
     await backend.destroyDomain(domid);

@@ -107,7 +107,7 @@ describe.skipIf(!hasXen)(hasXen ? 'libxl on real Xen' : `libxl on real Xen (${NO
       expect(refused.code).toBe('ERROR_INVAL');
       expect(refused.xenLog.some((line) => line.includes('memory_dynamic_max must be less than or equal to'))).toBe(true);
       // The same target again, enforced: max_pages becomes target + libxl's extra (no ballooning of a guest that
-      // may not have booted yet: that can deadlock it, see shared/nested-xen.md).
+      // may not have booted yet: that can deadlock it, see docs/claim-rules.md#lesson-9).
       await backend.setMemoryTarget(domid, GUEST_KIB, { enforce: true });
       const enforced = await backend.getDomain(domid);
       expect(enforced.targetKiB).toBe(GUEST_KIB);

@@ -1,6 +1,6 @@
 /**
  * The simulator on whole workloads: the shipped example scenarios under the three strategies, the debate's
- * conclusions (a)–(d) of scenario-format.md checked with numbers from the reports, determinism, the invariants of
+ * conclusions (a)–(d) of docs/scenario-format.md#conclusions checked with numbers from the reports, determinism, the invariants of
  * every run, and the report's shape and text table.
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatReportTable } from '../../src/simulate/report.js';
 import { runScenario, type StrategyReport } from '../../src/simulate/run.js';
-import { parseScenario, validateScenario, type Scenario, type StrategyName } from '../../src/simulate/scenario.js';
+import { parseScenario, validateScenario, type Scenario } from '../../src/simulate/scenario.js';
+import type { StrategyName } from '../../src/toolstack/strategy-name.js';
 
 const EXAMPLES = join(import.meta.dirname, '../../examples/scenarios');
 
@@ -47,7 +48,7 @@ describe('every example scenario under every strategy', () => {
     }
   });
 
-  it('reports every field of scenario-format.md', () => {
+  it('reports every field of docs/scenario-format.md', () => {
     const report = played.get('b-ballooning-needed.json')![0]!;
     for (const key of ['strategy', 'makespanS', 'meanStartLatencyS', 'started', 'failed', 'requests', 'demands', 'balloonRounds',
       'hypercalls', 'peakOutstandingPages', 'leakedClaimPages', 'lowerBoundS']) {

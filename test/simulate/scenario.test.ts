@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseScenario, ScenarioError, STRATEGY_NAMES, validateScenario } from '../../src/simulate/scenario.js';
+import { parseScenario, ScenarioError, validateScenario } from '../../src/simulate/scenario.js';
+import { STRATEGIES } from '../../src/toolstack/strategy-name.js';
 
-/** The example from shared/scenario-format.md. */
+/** The example from docs/scenario-format.md. */
 const EXAMPLE = {
   name: 'case B: some requests need ballooning',
   host: { memoryMiB: 65536, dom0MiB: 2048, xenVersion: '4.17' },
@@ -51,7 +52,7 @@ describe('valid scenarios', () => {
       guests: [{ name: 'g', memoryMiB: 1001, minMiB: 251, maxMiB: 1001, balloonMiBps: 512, cooperative: true, stallAfterMiB: null }],
       requests: [{ at: 0, name: 'r', memoryMiB: 512, buildMiBps: 1024 }],
       demands: [],
-      strategies: [...STRATEGY_NAMES],
+      strategies: [...STRATEGIES],
     });
   });
 

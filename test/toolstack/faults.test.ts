@@ -9,8 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/clock.js';
 import { MockBackend, type FaultPoint } from '../../src/mock/backend.js';
 import { checkHostInvariants, snapshotMaxPages } from '../../src/simulate/invariants.js';
-import { createStrategy } from '../../src/toolstack/create.js';
-import type { StrategyName } from '../../src/toolstack/types.js';
+import { XenHost } from '../../src/host/xen-host.js';
+import type { StrategyName } from '../../src/toolstack/strategy-name.js';
 import { failAtCall } from './faulty-backend.js';
 import { ALL, request } from './helpers.js';
 
@@ -46,7 +46,7 @@ async function flow(
   }
   const baseline = await snapshotMaxPages(mock);
   const faulty = fault(mock);
-  const s = createStrategy(strategy, { backend: faulty.backend, clock, floorsKiB });
+  const s = new XenHost({ backend: faulty.backend, clock, strategy, floorsKiB });
   // While it runs: a claim is only ever held by a domain still being built (paused, not yet handed to its guest).
   const midRun: string[] = [];
   let running = true;

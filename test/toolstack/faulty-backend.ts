@@ -3,7 +3,7 @@
  * XenError before reaching the mock host, so the host is left exactly as a refused call leaves it.
  */
 import type { XenBackend } from '../../src/backend.js';
-import { ERRNO, XenError } from '../../src/errors.js';
+import { errnoOf, XenError } from '../../src/errors.js';
 
 const METHODS = new Set([
   'physinfo', 'xenVersion', 'listDomains', 'getDomain', 'claimPages', 'setMaxMem', 'createEmptyDomain', 'populatePhysmap',
@@ -29,7 +29,7 @@ export function failAtCall<T extends XenBackend>(inner: T, k: number, code: stri
         state.calls.push(prop);
         if (state.calls.length === k) {
           state.failed = prop;
-          return Promise.reject(new XenError(`${prop}: ${code} (injected at call ${k})`, { code, op: prop, errno: ERRNO[code] }));
+          return Promise.reject(new XenError(`${prop}: ${code} (injected at call ${k})`, { code, op: prop, errno: errnoOf(code) }));
         }
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };

@@ -2,12 +2,14 @@
 import type { LibxlDomainConfig } from '../../src/backend.js';
 import { VirtualClock } from '../../src/clock.js';
 import { MockBackend, type RunningGuestSpec } from '../../src/mock/backend.js';
+import { XenHost, type HostOptions } from '../../src/host/xen-host.js';
+import { pagesToMiB } from '../../src/units.js';
 import type { AdmissionEvent } from '../../src/toolstack/events.js';
-import { createStrategy } from '../../src/toolstack/create.js';
-import type { AdmissionResult, AdmissionStrategy, GuestRequest, StrategyName, StrategyOptions } from '../../src/toolstack/types.js';
+import { STRATEGIES, type StrategyName } from '../../src/toolstack/strategy-name.js';
+import type { AdmissionResult, GuestRequest } from '../../src/toolstack/types.js';
 import { checkHostInvariants, snapshotMaxPages } from '../../src/simulate/invariants.js';
 
-export const ALL: StrategyName[] = ['claim-first', 'limit-and-check', 'model'];
+export const ALL: StrategyName[] = [...STRATEGIES];
 
 export function pvConfig(name: string, memoryMiB: number): LibxlDomainConfig {
   return { c_info: { type: 'pv', name }, b_info: { max_memkb: memoryMiB * 1024, target_memkb: memoryMiB * 1024 } };
@@ -40,7 +42,7 @@ export function makeHost(memoryMiB: number, dom0MiB: number, guests: (RunningGue
 export interface Run {
   results: AdmissionResult[];
   events: AdmissionEvent[];
-  strategy: AdmissionStrategy;
+  xen: XenHost;
 }
 
 /** Admits every request at once, runs virtual time until all settle and the host is quiet, checks the invariants. */
@@ -48,26 +50,21 @@ export async function admitAll(
   host: TestHost,
   strategyName: StrategyName,
   requests: GuestRequest[],
-  options: Partial<StrategyOptions> = {},
+  options: Partial<HostOptions> = {},
 ): Promise<Run> {
   const events: AdmissionEvent[] = [];
   host.baseline = await snapshotMaxPages(host.backend);
-  const strategy = createStrategy(strategyName, {
-    backend: host.backend,
-    clock: host.clock,
-    floorsKiB: host.floorsKiB,
-    onEvent: (e) => events.push(e),
-    ...options,
-  });
+  const xen = new XenHost({ backend: host.backend, clock: host.clock, strategy: strategyName, floorsKiB: host.floorsKiB, ...options });
+  xen.subscribe((e) => events.push(e));
   const results = await host.clock.run(
     (async () => {
-      const all = await Promise.all(requests.map((r) => strategy.admit(r)));
-      await strategy.idle();
+      const all = await Promise.all(requests.map((r) => xen.admit(r)));
+      await xen.idle();
       return all;
     })(),
   );
   await host.backend.control.settle();
-  return { results, events, strategy };
+  return { results, events, xen };
 }
 
 /** The invariants must hold after every run; returns the violations (expected to be []). */
@@ -76,5 +73,5 @@ export async function violations(host: TestHost): Promise<string[]> {
 }
 
 export function mib(pages: number): number {
-  return pages / 256;
+  return pagesToMiB(pages);
 }

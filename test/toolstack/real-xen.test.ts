@@ -1,5 +1,5 @@
 /**
- * Real Xen (nested harness, issue 5): fill the host with two small guests, then create a third that only fits after
+ * Real Xen (the nested harness): fill the host with two small guests, then create a third that only fits after
  * ballooning them — claim-first succeeds through its fallback, and outstanding_claims is back to 0.
  * Off Xen this skips visibly with its reason. In the harness run it with
  *   XENCLAIM_TEST_PATHS="test/toolstack/real-xen.test.ts" npm run test:xen
@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { XenBackend } from '../../src/backend.js';
 import { SystemClock } from '../../src/clock.js';
-import { createGuests } from '../../src/toolstack/create.js';
+import { createGuests } from '../../src/host/create-guests.js';
 import type { AdmissionEvent } from '../../src/toolstack/events.js';
 import {
   announceSkip, destroyGuestIfPresent, guestConfig, guestConsoleLog, guestImageSkipReason, openXen, PAGES_PER_MIB, waitFor,

@@ -8,7 +8,8 @@ import type { AdmissionEvent } from '../../src/toolstack/events.js';
 import { VirtualClock } from '../../src/clock.js';
 import { MockBackend } from '../../src/mock/backend.js';
 import { checkHostInvariants, snapshotMaxPages } from '../../src/simulate/invariants.js';
-import { createGuests } from '../../src/toolstack/create.js';
+import { createGuests } from '../../src/host/create-guests.js';
+import { XenHost } from '../../src/host/xen-host.js';
 import { ALL, admitAll, makeHost, request, violations, type TestHost } from './helpers.js';
 
 async function targetKiB(host: TestHost, name: string): Promise<number> {
@@ -106,10 +107,9 @@ describe.each(ALL)('%s', (strategy) => {
     ]);
     // Free ≈ 32768 − 264 − 1024 − 24576 = 6904 MiB. a needs 8192 (balloons); b arrives 1 s later and needs 4096 more.
     const events: AdmissionEvent[] = [];
-    const { createStrategy } = await import('../../src/toolstack/create.js');
-    const { snapshotMaxPages } = await import('../../src/simulate/invariants.js');
     host.baseline = await snapshotMaxPages(host.backend);
-    const s = createStrategy(strategy, { backend: host.backend, clock: host.clock, floorsKiB: host.floorsKiB, onEvent: (e) => events.push(e) });
+    const s = new XenHost({ backend: host.backend, clock: host.clock, strategy, floorsKiB: host.floorsKiB });
+    s.subscribe((e) => events.push(e));
     const results = await host.clock.run(
       (async () => {
         const a = s.admit(request('a', 8192));

@@ -5,7 +5,7 @@
  * The guest is the Debian kernel with a busybox initramfs (scripts/nested-xen/image/guest-init) that prints
  * "xenclaim-guest: up" on its console once booted, then its MemTotal whenever it changes; xenconsoled logs that
  * console to XENCLAIM_GUEST_CONSOLE_DIR/guest-NAME.log. The guest is only ballooned after it is up: ballooning a
- * kernel that is still booting can deadlock it (shared/nested-xen.md).
+ * kernel that is still booting can deadlock it (docs/claim-rules.md#lesson-9).
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { XenBackend } from '../../src/backend.js';

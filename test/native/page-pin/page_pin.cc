@@ -1,7 +1,7 @@
 // Test-only addon (built as the `page_pin_probe` target next to xenclaim): maps one page of a domain into this
 // process, as a device model or a backend does. While a page is mapped, a destroyed domain cannot be freed: it
 // stays listed as dying (a "zombie") with that page, until the page is unmapped. The conformance suite uses this to
-// hold a domain in the dying state on real Xen and ask what a claim on it does (xen-claim-rules.md, rule 2).
+// hold a domain in the dying state on real Xen and ask what a claim on it does (docs/claim-rules.md#rule-2).
 //
 // pin(domid) → handle: populates one more page of the domain (it needs room under max_pages) and maps it read-only.
 // unpin(handle): unmaps it; a dying domain then goes. Synchronous: each is one or two short hypercalls.

@@ -1,8 +1,10 @@
-/** createGuests and createStrategy: the entry points the CLI calls, and the event stream it displays. */
+/** createGuests and the XenHost it opens: the entry points the CLI calls, and the event stream it displays. */
 import { describe, expect, it } from 'vitest';
-import { createGuests, createStrategy } from '../../src/toolstack/create.js';
-import { resultJson, type AdmissionEvent } from '../../src/toolstack/events.js';
-import { makeHost, request, violations } from './helpers.js';
+import { createGuests } from '../../src/host/create-guests.js';
+import { XenHost } from '../../src/host/xen-host.js';
+import type { AdmissionEvent } from '../../src/toolstack/events.js';
+import { resultJson } from '../../src/toolstack/types.js';
+import { makeHost, request, violations } from '../toolstack/helpers.js';
 import { snapshotMaxPages } from '../../src/simulate/invariants.js';
 
 describe('createGuests', () => {
@@ -66,8 +68,8 @@ describe('createGuests', () => {
 
   it('refuses an unknown strategy and a bad poll interval, naming them', () => {
     const host = makeHost(8192, 1024, []);
-    expect(() => createStrategy('fastest' as never, { backend: host.backend, clock: host.clock })).toThrow(/strategy must be one of claim-first, limit-and-check, model/);
-    expect(() => createStrategy('model', { backend: host.backend, clock: host.clock, pollMs: 0 })).toThrow(/pollMs must be a finite number > 0/);
+    expect(() => new XenHost({ backend: host.backend, clock: host.clock, strategy: 'fastest' as never })).toThrow(/strategy must be one of claim-first, limit-and-check, model/);
+    expect(() => new XenHost({ backend: host.backend, clock: host.clock, strategy: 'model', pollMs: 0 })).toThrow(/pollMs must be a finite number > 0/);
   });
 
   it('a duplicate name in one batch fails the second request only', async () => {

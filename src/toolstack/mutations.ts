@@ -1,0 +1,249 @@
+/**
+ * The mutation port: every change the toolstack makes to Xen passes here, as an intent (what is about to change and
+ * why), so that one recorder can see each intent before it acts and its outcome after. That is where a journal plugs
+ * in: it writes the intent down first, so that after a crash the journal says what may have been left half-done (a
+ * claim, a lowered target, a max_pages limit, a half-built guest, frozen tmem) and a recovery can undo it through
+ * this same port. Queries (physinfo, listDomains, …) do not pass here: they change nothing.
+ *
+ * Everything in src/toolstack and src/host calls these methods, never a XenBackend mutator (test/structure checks
+ * the sources). See docs/architecture.md#the-mutation-port.
+ */
+import type { LibxlDomainConfig, XenBackend } from '../backend.js';
+
+/** Build a guest with libxl (createGuest); `claim` makes the domain builder claim its whole allocation first. */
+export interface BuildGuestIntent {
+  kind: 'build-guest';
+  /** The guest's name (c_info.name): how a half-built domain is found again. */
+  name: string;
+  claim: boolean;
+  paused: boolean;
+}
+
+/** Destroy a guest: one left half-built (recovery), or at an operator's request. */
+export interface DestroyGuestIntent {
+  kind: 'destroy-guest';
+  domid: number;
+  name: string | null;
+  reason: 'half-built' | 'operator';
+}
+
+/** Lower a donor's balloon target for a request (max_pages left alone: enforce false). */
+export interface LowerTargetIntent {
+  kind: 'lower-target';
+  domid: number;
+  name: string;
+  /** The request it is lowered for (null: a batch of queued requests). */
+  request: string | null;
+  fromKiB: number;
+  toKiB: number;
+}
+
+/**
+ * Raise a donor's target by `byKiB`, relative to where it is now (so another request's own lowering is kept):
+ * 'restore' gives back what a failed request asked; 'stuck' sets an uncooperative donor's target where it stopped.
+ */
+export interface RaiseTargetIntent {
+  kind: 'raise-target';
+  domid: number;
+  name: string;
+  request: string | null;
+  byKiB: number;
+  reason: 'restore' | 'stuck';
+}
+
+/** An operator sets a guest's balloon target (xl mem-set); libxl also sets max_pages to it (enforce). */
+export interface SetTargetIntent {
+  kind: 'set-target';
+  domid: number;
+  targetKiB: number;
+}
+
+/** Cancel a domain's outstanding claim (claim 0): one that no build in flight needs any more (recovery). */
+export interface CancelClaimIntent {
+  kind: 'cancel-claim';
+  domid: number;
+  name: string | null;
+}
+
+/**
+ * Limit a guest's max_pages so that it cannot grow into memory promised elsewhere (limit-and-check: to its size for
+ * the batch); restore-max-pages gives it back.
+ */
+export interface LimitMaxPagesIntent {
+  kind: 'limit-max-pages';
+  domid: number;
+  name: string;
+  /** max_pages before (restored later), and the limit, in KiB. */
+  fromKiB: number;
+  toKiB: number;
+}
+
+/** Give a limited guest its max_pages back. */
+export interface RestoreMaxPagesIntent {
+  kind: 'restore-max-pages';
+  domid: number;
+  name: string;
+  /** The limit being lifted, and the max_pages restored, in KiB. */
+  fromKiB: number;
+  toKiB: number;
+}
+
+/** An operator sets a guest's max_pages (xl mem-max). */
+export interface SetMaxMemIntent {
+  kind: 'set-max-mem';
+  domid: number;
+  maxKiB: number;
+}
+
+/** tmem (hosts before Xen 4.13 only): freeze it, cap it at `pages` (MAX_SAFE_INTEGER lifts the cap), thaw it. */
+export interface FreezeTmemIntent {
+  kind: 'freeze-tmem';
+}
+export interface CapTmemIntent {
+  kind: 'cap-tmem';
+  pages: number;
+}
+export interface ThawTmemIntent {
+  kind: 'thaw-tmem';
+}
+
+/** Every change the toolstack makes to Xen, as data a recorder can keep. */
+export type MutationIntent =
+  | BuildGuestIntent
+  | DestroyGuestIntent
+  | LowerTargetIntent
+  | RaiseTargetIntent
+  | SetTargetIntent
+  | CancelClaimIntent
+  | LimitMaxPagesIntent
+  | RestoreMaxPagesIntent
+  | SetMaxMemIntent
+  | FreezeTmemIntent
+  | CapTmemIntent
+  | ThawTmemIntent;
+
+/** What a mutation did: done (with the new domid for a build), or the error the backend threw. */
+export type MutationOutcome = { ok: true; domid?: number } | { ok: false; error: unknown };
+
+/**
+ * Sees every mutation: `before` runs first (a journal records the intent; if it throws or rejects, the mutation is
+ * not made and the caller gets that error), `after` runs once the backend has answered (its errors are the
+ * recorder's own problem: they are swallowed, the mutation's own outcome stands). Both may return a promise.
+ */
+export interface MutationRecorder {
+  before(intent: MutationIntent): void | Promise<void>;
+  after(intent: MutationIntent, outcome: MutationOutcome): void | Promise<void>;
+}
+
+/** Intent-typed: one method per kind of change. Every method resolves or rejects exactly as the backend call does. */
+export interface MutationPort {
+  /** createGuest(config, { claim, paused }) → the new domid. */
+  buildGuest(intent: Omit<BuildGuestIntent, 'kind'>, config: LibxlDomainConfig): Promise<number>;
+  destroyGuest(intent: Omit<DestroyGuestIntent, 'kind'>): Promise<void>;
+  lowerTarget(intent: Omit<LowerTargetIntent, 'kind'>): Promise<void>;
+  raiseTarget(intent: Omit<RaiseTargetIntent, 'kind'>): Promise<void>;
+  setTarget(intent: Omit<SetTargetIntent, 'kind'>): Promise<void>;
+  /** claimPages(domid, 0). */
+  cancelClaim(intent: Omit<CancelClaimIntent, 'kind'>): Promise<void>;
+  limitMaxPages(intent: Omit<LimitMaxPagesIntent, 'kind'>): Promise<void>;
+  restoreMaxPages(intent: Omit<RestoreMaxPagesIntent, 'kind'>): Promise<void>;
+  setMaxMem(intent: Omit<SetMaxMemIntent, 'kind'>): Promise<void>;
+  freezeTmem(): Promise<void>;
+  capTmem(intent: Omit<CapTmemIntent, 'kind'>): Promise<void>;
+  thawTmem(): Promise<void>;
+}
+
+/** The port over a XenBackend, with an optional recorder. */
+export class BackendMutations implements MutationPort {
+  constructor(
+    private readonly backend: XenBackend,
+    private readonly recorder?: MutationRecorder,
+  ) {}
+
+  buildGuest(intent: Omit<BuildGuestIntent, 'kind'>, config: LibxlDomainConfig): Promise<number> {
+    return this.run({ kind: 'build-guest', ...intent }, () =>
+      this.backend.createGuest(config, { claim: intent.claim, paused: intent.paused }),
+    );
+  }
+
+  destroyGuest(intent: Omit<DestroyGuestIntent, 'kind'>): Promise<void> {
+    return this.run({ kind: 'destroy-guest', ...intent }, () => this.backend.destroyGuest(intent.domid));
+  }
+
+  lowerTarget(intent: Omit<LowerTargetIntent, 'kind'>): Promise<void> {
+    return this.run({ kind: 'lower-target', ...intent }, () =>
+      this.backend.setMemoryTarget(intent.domid, intent.toKiB, { enforce: false }),
+    );
+  }
+
+  raiseTarget(intent: Omit<RaiseTargetIntent, 'kind'>): Promise<void> {
+    return this.run({ kind: 'raise-target', ...intent }, () =>
+      this.backend.setMemoryTarget(intent.domid, intent.byKiB, { relative: true, enforce: false }),
+    );
+  }
+
+  setTarget(intent: Omit<SetTargetIntent, 'kind'>): Promise<void> {
+    return this.run({ kind: 'set-target', ...intent }, () => this.backend.setMemoryTarget(intent.domid, intent.targetKiB));
+  }
+
+  cancelClaim(intent: Omit<CancelClaimIntent, 'kind'>): Promise<void> {
+    return this.run({ kind: 'cancel-claim', ...intent }, () => this.backend.claimPages(intent.domid, 0));
+  }
+
+  limitMaxPages(intent: Omit<LimitMaxPagesIntent, 'kind'>): Promise<void> {
+    return this.run({ kind: 'limit-max-pages', ...intent }, () => this.backend.setMaxMem(intent.domid, intent.toKiB));
+  }
+
+  restoreMaxPages(intent: Omit<RestoreMaxPagesIntent, 'kind'>): Promise<void> {
+    return this.run({ kind: 'restore-max-pages', ...intent }, () => this.backend.setMaxMem(intent.domid, intent.toKiB));
+  }
+
+  setMaxMem(intent: Omit<SetMaxMemIntent, 'kind'>): Promise<void> {
+    return this.run({ kind: 'set-max-mem', ...intent }, () => this.backend.setMaxMem(intent.domid, intent.maxKiB));
+  }
+
+  freezeTmem(): Promise<void> {
+    return this.run({ kind: 'freeze-tmem' }, () => this.backend.tmemFreeze());
+  }
+
+  capTmem(intent: Omit<CapTmemIntent, 'kind'>): Promise<void> {
+    return this.run({ kind: 'cap-tmem', ...intent }, () => this.backend.tmemSetCap(intent.pages));
+  }
+
+  thawTmem(): Promise<void> {
+    return this.run({ kind: 'thaw-tmem' }, () => this.backend.tmemThaw());
+  }
+
+  /**
+   * Without a recorder the backend's own promise is returned as is: no asynchronous step is added, so concurrent
+   * admissions interleave exactly as they would calling the backend themselves.
+   */
+  private run<T>(intent: MutationIntent, act: () => Promise<T>): Promise<T> {
+    const recorder = this.recorder;
+    if (recorder === undefined) return act();
+    return recorded(recorder, intent, act);
+  }
+}
+
+async function recorded<T>(recorder: MutationRecorder, intent: MutationIntent, act: () => Promise<T>): Promise<T> {
+  await recorder.before(intent);
+  let outcome: MutationOutcome;
+  let value: T;
+  try {
+    value = await act();
+    outcome = intent.kind === 'build-guest' ? { ok: true, domid: value as number } : { ok: true };
+  } catch (error) {
+    await tell(recorder, intent, { ok: false, error });
+    throw error;
+  }
+  await tell(recorder, intent, outcome);
+  return value;
+}
+
+async function tell(recorder: MutationRecorder, intent: MutationIntent, outcome: MutationOutcome): Promise<void> {
+  try {
+    await recorder.after(intent, outcome);
+  } catch {
+    // The mutation's own outcome stands; a recorder that cannot note it must report that itself.
+  }
+}

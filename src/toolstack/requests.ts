@@ -1,0 +1,83 @@
+/**
+ * A request entering a strategy: checked, its name taken (one request per name until it settles), its need read
+ * from libxl; and the error for a request that can never fit.
+ */
+import { planBalloon } from '../admission/balloon-plan.js';
+import { AdmissionError, buildGiveUpReport } from '../admission/give-up.js';
+import { startWaiting, type WaitState } from '../admission/progress.js';
+import { headroomPages, type ObservedState } from '../admission/state.js';
+import { XenError } from '../errors.js';
+import { kibToPagesCeil } from '../units.js';
+import { planPolicy, type StrategyContext } from './context.js';
+import type { GuestRequest } from './types.js';
+
+/** A request's config must name the guest it is for. EINVAL otherwise. */
+function checkRequest(op: string, request: GuestRequest): void {
+  if (typeof request !== 'object' || request === null || typeof request.name !== 'string' || request.name === '') {
+    throw new XenError(`${op}: request.name must be a non-empty string`, { code: 'EINVAL', op });
+  }
+  const configName = request.config?.c_info?.name;
+  if (configName !== request.name) {
+    throw new XenError(
+      `${op}: request "${request.name}": config.c_info.name must be "${request.name}", got ${JSON.stringify(configName)}`,
+      { code: 'EINVAL', op },
+    );
+  }
+}
+
+/**
+ * A request arriving at a strategy: checked, and its name taken in `names` (the strategy's requests until they
+ * settle), so a second request for the same name fails at once. The strategy gives the name back when it settles.
+ */
+export function takeRequestName(names: Set<string>, request: GuestRequest): void {
+  checkRequest('createGuests', request);
+  if (names.has(request.name)) throw new Error(`createGuests: request "${request.name}" is already in this batch`);
+  names.add(request.name);
+}
+
+/** What building the request takes (libxl_domain_need_memory), in pages; publishes 'requested'. */
+export async function needPages(ctx: StrategyContext, request: GuestRequest): Promise<number> {
+  const needKiB = await ctx.backend.needMemoryKiB(request.config);
+  ctx.emit({ type: 'requested', request: request.name, needKiB });
+  return kibToPagesCeil(needKiB);
+}
+
+/**
+ * A request joining a queueing strategy (limit-and-check, model): its name taken, then the pages it needs read.
+ * If reading them fails, the name is given back and the error thrown.
+ */
+export async function takeQueuedRequest(ctx: StrategyContext, names: Set<string>, request: GuestRequest): Promise<number> {
+  takeRequestName(names, request);
+  try {
+    return await needPages(ctx, request);
+  } catch (error) {
+    names.delete(request.name);
+    throw error;
+  }
+}
+
+/**
+ * The error for a request no ballooning can make fit: an AdmissionError built from an infeasible plan, so it names
+ * the need, the headroom and what could at most be freed. With the wait that led here (donors asked, some found
+ * uncooperative), the report says who was asked and who did not cooperate; without one, that nobody was asked.
+ */
+export function impossibleRequestError(
+  ctx: StrategyContext,
+  request: string,
+  needPagesOf: number,
+  state: ObservedState,
+  wait?: WaitState,
+): AdmissionError {
+  const plan = planBalloon(state, { needPages: needPagesOf, policy: planPolicy(ctx) });
+  const nowMs = ctx.clock.now();
+  const waited = wait
+    ? { ...wait, needPages: needPagesOf, lastHeadroomPages: headroomPages(state.host) }
+    : startWaiting({
+        needPages: needPagesOf,
+        plan: { ...plan, feasible: false, donors: [] },
+        nowMs,
+        headroomPages: headroomPages(state.host),
+        config: ctx.wait,
+      }).state;
+  return new AdmissionError(buildGiveUpReport({ request, cause: 'nothing-left-to-ask', wait: waited, nowMs, lastPlan: plan }));
+}
