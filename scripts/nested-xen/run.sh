@@ -13,7 +13,8 @@
 #   XENCLAIM_NESTED_RESULTS  where a run's results go (default: $CACHE/runs/<time>)
 #   XENCLAIM_NESTED_MODE     tests (default) | smoke (boot, xl info, power off)
 #   XENCLAIM_TEST_PATHS      what vitest runs in dom0 (default: "test/conformance/native.test.ts test/xen test/native test/toolstack/real-xen.test.ts")
-#   XENCLAIM_QEMU_TIMEOUT    hard limit for the whole QEMU run in seconds (default 1200)
+#   XENCLAIM_QEMU_TIMEOUT    hard limit for the whole QEMU run in seconds (default 2400: a loaded 2-core host
+#                            doubled the ~10 min a run takes; hangs inside are caught sooner by the boot and test timeouts)
 #   XENCLAIM_BOOT_TIMEOUT    seconds until dom0 must have Xen's daemons up (default 300)
 #   XENCLAIM_VERBOSE=1       stream the whole serial console (Xen + dom0) instead of stage lines only
 #   XENCLAIM_DOM0_HOOK       a shell command dom0 runs before the tests (debugging; output in dom0-hook.txt)
@@ -28,7 +29,7 @@ repo="$(cd "$here/../.." && pwd)"
 
 mode="${XENCLAIM_NESTED_MODE:-tests}"
 test_paths="${XENCLAIM_TEST_PATHS:-test/conformance/native.test.ts test/xen test/native test/toolstack/real-xen.test.ts}"
-qemu_timeout="${XENCLAIM_QEMU_TIMEOUT:-1200}"
+qemu_timeout="${XENCLAIM_QEMU_TIMEOUT:-2400}"
 boot_timeout="${XENCLAIM_BOOT_TIMEOUT:-300}"
 release="${XENCLAIM_NESTED_DEBIAN:-bookworm}"
 XENCLAIM_LOG_PREFIX="nested-xen($release)"
@@ -157,12 +158,13 @@ if [ "$mode" = tests ]; then
   virtfs+=(-virtfs "local,path=$(dirname "$node_bin"),mount_tag=hostnode,security_model=none,readonly=on,id=hostnode")
 fi
 # qemu64 plus SVM and nested paging: -cpu max crashes PV dom0; without +npt there is no HAP for PVH guests.
+# bootscrub=off: QEMU's RAM starts zeroed; scrubbing it in the background would take software-vCPU time from the tests.
 TMPDIR="${TMPDIR:-/var/tmp}" timeout -k 15 "$qemu_timeout" qemu-system-x86_64 \
   -machine pc -accel tcg -cpu qemu64,+svm,+npt -smp 2 -m 3072 -nographic -no-reboot \
   -drive "file=$image/rootfs.img,if=virtio,format=raw,cache=unsafe,snapshot=on" \
   "${virtfs[@]}" \
   -kernel "$image/xen" \
-  -append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 loglvl=all guest_loglvl=all noreboot=0" \
+  -append "console=com1 com1=115200,8n1 bootscrub=off dom0_mem=1024M,max:1024M dom0_max_vcpus=2 loglvl=all guest_loglvl=all noreboot=0" \
   -initrd "$image/vmlinuz console=hvc0 earlyprintk=xen root=/dev/vda rw,$image/dom0-initrd.cpio.gz" \
   < /dev/null > "$serial" 2>&1 &
 qemu_pid=$!
