@@ -3,9 +3,10 @@
  * read as xl 4.17's parse_nic_config (tools/xl/xl_parse.c) reads them, into libxl_device_nic JSON.
  *
  * xl prints a complaint for a bad value (mac, type, devid, mtu) and carries on with whatever it got; here a bad
- * value is an error instead, since a half-read MAC address is worse than none. Options xl knows but xenclaim does
- * not map (accel, forwarddev, the colo_* family) and options nobody knows become warnings, never silence.
+ * value is an error instead, since a half-read MAC address is worse than none. `accel` (which xl does not support)
+ * and options nobody knows become warnings, never silence.
  */
+import { NIC_COLO_FIELDS } from './libxl-idl.js';
 
 export interface LibxlNicJson {
   backend_domname?: string;
@@ -21,6 +22,8 @@ export interface LibxlNicJson {
   rate_bytes_per_interval?: number;
   rate_interval_usecs?: number;
   gatewaydev?: string;
+  /** COLO options (forwarddev → coloft_forwarddev, colo_* under their own names). */
+  [colo: `colo${string}`]: string | undefined;
   trusted?: 'True' | 'False';
 }
 
@@ -37,8 +40,8 @@ export interface ParsedNic {
   ignored: string[];
 }
 
-/** Options xl reads that xenclaim does not map (prefixes, as xl matches them). */
-const UNSUPPORTED_PREFIXES = ['accel=', 'forwarddev=', 'colo_'];
+/** The COLO options xl maps, each to the libxl_device_nic field of the same name. */
+const COLO_OPTIONS = new Set<string>(NIC_COLO_FIELDS.filter((f) => f.startsWith('colo_')));
 
 const UINT32_MAX = 2n ** 32n - 1n;
 
@@ -173,12 +176,15 @@ export function parseNicSpec(spec: string, index: number): ParsedNic {
       case 'mtu':
         fields.mtu = parseUnsigned('mtu', value, INT_MAX);
         break;
+      case 'forwarddev':
+        fields.coloft_forwarddev = value;
+        break;
+      case 'accel':
+        ignored.push("vif option 'accel' is not supported by xl; ignored (as xl does)");
+        break;
       default:
-        if (UNSUPPORTED_PREFIXES.some((p) => token.startsWith(p))) {
-          ignored.push(`vif option '${key}' is not supported by xenclaim; ignored`);
-        } else {
-          ignored.push(`unrecognized vif option '${key}' (xl ignores it too)`);
-        }
+        if (COLO_OPTIONS.has(key)) fields[key as `colo${string}`] = value;
+        else ignored.push(`unrecognized vif option '${key}' (xl ignores it too)`);
     }
   }
   return { nic: orderNic(devid, fields), ignored };
@@ -189,7 +195,7 @@ function orderNic(devid: number, f: Omit<LibxlNicJson, 'devid'>): LibxlNicJson {
   const out: Record<string, unknown> = {};
   if (f.backend_domname !== undefined) out['backend_domname'] = f.backend_domname;
   out['devid'] = devid;
-  for (const key of ['mtu', 'model', 'mac', 'ip', 'bridge', 'ifname', 'script', 'nictype', 'rate_bytes_per_interval', 'rate_interval_usecs', 'gatewaydev', 'trusted'] as const) {
+  for (const key of ['mtu', 'model', 'mac', 'ip', 'bridge', 'ifname', 'script', 'nictype', 'rate_bytes_per_interval', 'rate_interval_usecs', 'gatewaydev', ...NIC_COLO_FIELDS, 'trusted'] as const) {
     // Numbers at 0 are libxl's defaults, which its JSON leaves out.
     if (f[key] !== undefined && f[key] !== 0) out[key] = f[key];
   }

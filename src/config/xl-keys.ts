@@ -1,11 +1,12 @@
 /**
- * Every top-level key xl 4.17's parse_config_data reads (tools/xl/xl_parse.c). A key in a guest config that is
- * not here is unknown to xl as well: most likely a typo, which the warning says.
+ * Every top-level key xl 4.17's parse_config_data reads (tools/xl/xl_parse.c); docs/xl-config.md says what
+ * xenclaim does with each. A key in a guest config that is not here is unknown to xl as well: most likely a typo,
+ * which the warning says.
  */
 export const XL_KNOWN_KEYS: ReadonlySet<string> = new Set([
   "acpi", "acpi_firmware", "acpi_laptop_slate", "acpi_s3", "acpi_s4", "altp2m", "altp2mhvm", "apic", "bios",
   "bios_path_override", "boot", "bootloader", "bootloader_args", "builder", "cap", "channel", "cmdline",
-  "cpu_weight", "cpuid", "cpus", "cpus_soft", "device_model", "device_model_args", "device_model_override",
+  "cpu_weight", "cpuid", "cpus", "cpus_soft", "device_model", "device_model_args", "device_model_args_hvm", "device_model_args_pv", "device_model_override",
   "device_model_stubdomain_override", "device_model_stubdomain_seclabel", "device_model_user",
   "device_model_version", "device_tree", "disk", "display", "dm_restrict", "driver_domain", "dtdev",
   "e820_host", "extra", "extratime", "firmware", "firmware_override", "gfx_passthru", "gic_version", "hap",

@@ -1,9 +1,12 @@
 /**
  * libxl's domain creation on the simulated host (libxl_domain_create_new with b_info.claim_mode), on virtual time:
- * create the domain, set maxmem to target + LIBXL_MAXMEM_CONSTANT, allocate the paging pool (PVH/HVM), claim the
- * whole allocation (claim mode), populate at the guest's build rate through the allocation gate, cancel the claim on
- * the way out, unpause. Any failure cancels the claim, destroys the domain and throws like libxl does (ERROR_FAIL,
- * errno ENOMEM when memory was refused, libxl-style log lines).
+ * create the domain, set maxmem to target + LIBXL_MAXMEM_CONSTANT, allocate the paging pool of shadow_memkb
+ * (PVH/HVM; libxl__domain_set_paging_mempool_size), claim the builder's allocation (claim mode), populate at the
+ * guest's build rate through the allocation gate, cancel the claim on the way out; then the HVM device model takes
+ * its video RAM: qemu in dom0 populates it into the guest, or a stub domain (PV, NAME-dm) is built with
+ * stubdomain_memkb + video_memkb (libxl__spawn_stub_dm); unpause. Any failure cancels the claim, destroys the
+ * domain (and its stub domain) and throws like libxl does (ERROR_FAIL, errno ENOMEM when memory was refused,
+ * libxl-style log lines).
  */
 import { ERRNO, XenError } from '../errors.js';
 import { domainInfo, notePauseChange, type MockDomain } from './domains.js';
@@ -11,7 +14,7 @@ import type { FaultPoint } from './faults.js';
 import { EPERM, OK } from './heap.js';
 import { TICK_MS, type MockHost } from './host.js';
 import { GuestProcess } from './guest.js';
-import { kibToMiB, kibToPagesFloor, LIBXL_MAXMEM_CONSTANT_KIB, mibToPages, PAGES_PER_MIB } from '../units.js';
+import { kibToPagesCeil, kibToPagesFloor, LIBXL_MAXMEM_CONSTANT_KIB, PAGES_PER_MIB } from '../units.js';
 import type { GuestPlan } from './config.js';
 
 const OP = 'createGuest';
@@ -70,7 +73,7 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
     if (plan.type !== 'pv' && plan.shadowKiB > 0) {
       step(host, 'build:pagingPool', 'libxl_x86.c: libxl__arch_domain_create: shadow allocation failed');
       host.counts.hypercalls.shadowAllocation++;
-      const rc = host.heap.allocatePool(account, mibToPages(Math.ceil(kibToMiB(plan.shadowKiB))));
+      const rc = host.heap.allocatePool(account, kibToPagesCeil(plan.shadowKiB));
       if (rc !== OK) throw new BuildFailure(rc, `libxl: error: libxl_x86.c: libxl__arch_domain_create: Domain ${domid}:Failed to set paging mempool size: ${strerror(rc)}`);
     }
 
@@ -110,6 +113,8 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
       host.memoryChanged();
     }
 
+    if (plan.type === 'hvm') deviceModelMemory(host, plan, domain);
+
     const process = new GuestProcess(host, domain, profile, account.totPages - kibToPagesFloor(domain.guest.targetKiB), false);
     host.processes.set(domid, process);
     if (!paused) {
@@ -132,26 +137,64 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
       host.counts.hypercalls.destroyDomain++;
       host.beginDestroy(domain);
     }
+    // libxl_domain_create_new reports a failed build once libxl__destroy_domid is done: the memory is back by then.
+    await untilGone(host, domid);
     throw toXenError(plan, domain, failure);
   }
 }
 
+/** Waits (on the host's time) until the domain, and any stub domain of it, has left the domain list. */
+async function untilGone(host: MockHost, domid: number): Promise<void> {
+  const stubdom = host.domains.get(domid)?.guest?.stubdomDomid;
+  while (!host.closed && (host.domains.get(domid) !== undefined || (stubdom !== undefined && host.domains.get(stubdom) !== undefined))) {
+    await host.sleep(TICK_MS);
+  }
+}
+
+/**
+ * The device model's memory, after the build (the claim is gone by then): qemu-xen in dom0 populates the video RAM
+ * into the guest; with a stub domain, the stub domain holds the device model and its video RAM instead.
+ */
+function deviceModelMemory(host: MockHost, plan: GuestPlan, domain: MockDomain): void {
+  if (!plan.stubdom) {
+    step(host, 'build:populate', 'libxl_dm.c: device model video RAM');
+    host.counts.hypercalls.populate++;
+    populateOrFail(host, domain, kibToPagesFloor(plan.videoKiB), 0);
+    return;
+  }
+  const domid = host.domains.nextDomid();
+  if (domid === undefined) throw new BuildFailure(ERRNO.ENOSPC!, 'libxl: error: libxl_dm.c: libxl__spawn_stub_dm: no free domid for the stub domain');
+  host.counts.hypercalls.createDomain++;
+  const stub = host.domains.add(domid, 'pv', 1, true, host.clock.now());
+  const stubKiB = plan.stubdomKiB + plan.videoKiB;
+  stub.guest = { name: `${plan.name}-dm`, targetKiB: stubKiB, staticMaxKiB: stubKiB, videoKiB: 0 };
+  domain.guest!.stubdomDomid = domid;
+  host.counts.hypercalls.setMaxMem++;
+  host.heap.setMaxPages(stub.account, kibToPagesFloor(stubKiB + LIBXL_MAXMEM_CONSTANT_KIB));
+  host.counts.hypercalls.populate++;
+  populateOrFail(host, stub, kibToPagesFloor(stubKiB), 0);
+  host.counts.hypercalls.unpause++;
+  stub.pauseCount = 0;
+  notePauseChange(stub, host.clock.now());
+}
+
 /** populate_physmap for one build step: 2 MiB superpages for PVH/HVM, 4 KiB pages for PV (as xg_dom_x86 does). */
 function populate(host: MockHost, domain: MockDomain, pages: number): void {
-  const account = domain.account;
   const superpages = domain.type === 'pv' ? 0 : Math.floor(pages / SUPERPAGE_PAGES);
-  const small = pages - superpages * SUPERPAGE_PAGES;
-  for (const [extents, order] of [[superpages, 9], [small, 0]] as const) {
-    if (extents === 0) continue;
-    const result = host.heap.allocate(account, extents, order);
-    if (result.errno !== OK) {
-      const info = domainInfo(domain, host.clock.now());
-      const why = result.errno === EPERM
-        ? `over max_pages (tot ${info.totPages} + ${extents << order} > max ${info.maxPages})`
-        : `refused by the allocation gate (free ${host.heap.freePages}, outstanding ${host.heap.outstandingClaims}, own claim ${info.outstandingPages})`;
-      throw new BuildFailure(result.errno, `xc: error: xc_domain_populate_physmap: failed to populate ${extents} extents of order ${order} for domain ${domain.domid}: ${why}: ${strerror(result.errno)}`);
-    }
-  }
+  populateOrFail(host, domain, superpages, 9);
+  populateOrFail(host, domain, pages - superpages * SUPERPAGE_PAGES, 0);
+}
+
+/** `extents` extents of `order` through the allocation gate, or a BuildFailure saying why not. */
+function populateOrFail(host: MockHost, domain: MockDomain, extents: number, order: 0 | 9): void {
+  if (extents === 0) return;
+  const result = host.heap.allocate(domain.account, extents, order);
+  if (result.errno === OK) return;
+  const info = domainInfo(domain, host.clock.now());
+  const why = result.errno === EPERM
+    ? `over max_pages (tot ${info.totPages} + ${extents << order} > max ${info.maxPages})`
+    : `refused by the allocation gate (free ${host.heap.freePages}, outstanding ${host.heap.outstandingClaims}, own claim ${info.outstandingPages})`;
+  throw new BuildFailure(result.errno, `xc: error: xc_domain_populate_physmap: failed to populate ${extents} extents of order ${order} for domain ${domain.domid}: ${why}: ${strerror(result.errno)}`);
 }
 
 function toXenError(plan: GuestPlan, domain: MockDomain | undefined, failure: BuildFailure): XenError {

@@ -18,6 +18,8 @@ export interface GuestRecord {
   staticMaxKiB: number;
   /** memory/videoram in KiB (HVM only; 0 otherwise). */
   videoKiB: number;
+  /** The stub domain running this HVM guest's device model, destroyed with it (libxl__destroy_device_model). */
+  stubdomDomid?: number;
 }
 
 export interface MockDomain {

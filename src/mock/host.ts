@@ -132,6 +132,8 @@ export class MockHost {
    */
   beginDestroy(d: MockDomain): void {
     if (d.account.dying) return;
+    const stubdom = d.guest?.stubdomDomid === undefined ? undefined : this.domains.get(d.guest.stubdomDomid);
+    if (stubdom) this.beginDestroy(stubdom);
     this.processes.get(d.domid)?.stop();
     this.processes.delete(d.domid);
     this.heap.beginDying(d.account);

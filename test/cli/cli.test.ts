@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { main, type CliIo } from '../../src/cli/main.js';
 import type { XenBackend } from '../../src/backend.js';
@@ -178,6 +179,43 @@ describe('xenclaim CLI', () => {
     const failed = await run(['config', bad]);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(new RegExp(`^xenclaim: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: `));
+  });
+});
+
+describe('xenclaim config reads a config for the host it runs on', () => {
+  it('cpus = "all" is every CPU of the host (a bitmap rounded up to whole bytes, as libxl allocates it)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xenclaim-cli-'));
+    const file = join(dir, 'all.cfg');
+    await writeFile(file, 'name = "g1"\nkernel = "/k"\nvcpus = 1\ncpus = "all"\n');
+    const out = await run(['config', file], new MockBackend({ host: { memoryMiB: 16384, nrCpus: 12 } }));
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout).b_info.vcpu_hard_affinity).toEqual([Array.from({ length: 16 }, (_, i) => i)]);
+  });
+
+  it('a key that cannot be mapped is an EINVAL naming the key, file and line, and nothing is created', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xenclaim-cli-'));
+    const file = join(dir, 'pci.cfg');
+    await writeFile(file, 'name = "g1"\ntype = "hvm"\nmemory = 256\nrdm = "strategy=host,policy=relaxed"\npci = [ "03:00.0" ]\n');
+    for (const command of ['config', 'create']) {
+      const mock = new MockBackend();
+      const before = (await mock.listDomains()).length;
+      const out = await run([command, file], mock);
+      expect(out.code, command).toBe(1);
+      expect(out.stderr, command).toMatch(new RegExp(`^xenclaim: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:7: rdm "strategy=host,policy=relaxed": xl 4\\.17 ignores the whole rdm setting.*\\[EINVAL\\]\\n$`));
+      expect((await mock.listDomains()).length, command).toBe(before);
+    }
+  });
+});
+
+describe('the large-hvm-overhead field case', () => {
+  it('create refuses it on the default mock host (dom0 at its floor), naming libxl\'s need against the free memory', async () => {
+    const file = fileURLToPath(new URL('../config/fixtures/large-hvm-overhead.cfg', import.meta.url));
+    const mock = new MockBackend();
+    const out = await run(['create', file], mock);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/xenclaim: bighvm: Cannot admit guest "bighvm": it needs 15256 MiB .* but only 15224 MiB of free memory/);
+    expect((await mock.listDomains()).map((d) => d.name)).toEqual(['Domain-0']);
+    expect((await mock.physinfo()).outstandingPages).toBe(0);
   });
 });
 

@@ -26,12 +26,18 @@ describe("vif specs give xl 4.17's libxl_device_nic", () => {
   });
 
   it('says what it ignored', () => {
-    expect(parseNicSpec('foo=bar,rate=10Mb/s,netdev=eth1,colo_sock_mirror_id=1,accel=x', 0).ignored).toEqual([
+    expect(parseNicSpec('foo=bar,rate=10Mb/s,netdev=eth1,colo_sock_mirror_id=1,accel=x,colo_bogus=1', 0).ignored).toEqual([
       "unrecognized vif option 'foo' (xl ignores it too)",
       "vif option 'netdev' is deprecated; read as 'gatewaydev' (as xl does)",
-      "vif option 'colo_sock_mirror_id' is not supported by xenclaim; ignored",
-      "vif option 'accel' is not supported by xenclaim; ignored",
+      "vif option 'accel' is not supported by xl; ignored (as xl does)",
+      "unrecognized vif option 'colo_bogus' (xl ignores it too)",
     ]);
+  });
+
+  it('maps the COLO options, forwarddev as coloft_forwarddev', () => {
+    const { nic, ignored } = parseNicSpec('forwarddev=eth1,colo_sock_mirror_id=1,colo_checkpoint_port=9,colo_filter_sec_rewriter0_queue=q', 0);
+    expect(ignored).toEqual([]);
+    expect(JSON.stringify(nic)).toBe(JSON.stringify({ devid: 0, coloft_forwarddev: 'eth1', colo_sock_mirror_id: '1', colo_filter_sec_rewriter0_queue: 'q', colo_checkpoint_port: '9' }));
   });
 
   const bad: Array<[string, string]> = [

@@ -4,7 +4,7 @@ import { createGuests } from '../../src/host/create-guests.js';
 import { XenHost } from '../../src/host/xen-host.js';
 import type { AdmissionEvent } from '../../src/toolstack/events.js';
 import { resultJson } from '../../src/toolstack/types.js';
-import { makeHost, request, violations } from '../toolstack/helpers.js';
+import { makeHost, pvNeedPages, request, violations } from '../toolstack/helpers.js';
 import { snapshotMaxPages } from '../../src/simulate/invariants.js';
 
 describe('createGuests', () => {
@@ -25,7 +25,7 @@ describe('createGuests', () => {
     const json = JSON.parse(JSON.stringify(results.map(resultJson)));
     expect(json[1].error).toMatchObject({ code: 'ENOMEM', errno: 12 });
     expect(json[1].error.message).toMatch(/Cannot admit guest "a"/);
-    expect(json[1].report.neededPages).toBe((9000 + 2) * 256);
+    expect(json[1].report.neededPages).toBe(pvNeedPages(9000));
     expect(json[0]).toMatchObject({ name: 'z', ok: true, error: null, report: null });
     expect(new Set(events.map((e) => e.strategy))).toEqual(new Set(['claim-first']));
     expect(host.backend.control.calls.hypercalls.claim).toBeGreaterThan(0);

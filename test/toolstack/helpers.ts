@@ -15,6 +15,15 @@ export function pvConfig(name: string, memoryMiB: number): LibxlDomainConfig {
   return { c_info: { type: 'pv', name }, b_info: { max_memkb: memoryMiB * 1024, target_memkb: memoryMiB * 1024 } };
 }
 
+/**
+ * libxl_domain_need_memory of pvConfig(…, memoryMiB), in pages: the target, libxl's paging reservation (4 KiB per MiB
+ * of maxmem for PV; pvConfig gives no max_vcpus, so no per-vCPU part: libxl sizes it before defaulting vCPUs) and
+ * LIBXL_PV_EXTRA_MEMORY (1 MiB), rounded up to 2 MiB (libxl_mem.c, libxl_create.c).
+ */
+export function pvNeedPages(memoryMiB: number): number {
+  return Math.ceil((memoryMiB * 1024 + 4 * memoryMiB + 1024) / 2048) * 512;
+}
+
 export function request(name: string, memoryMiB: number): GuestRequest {
   return { name, config: pvConfig(name, memoryMiB) };
 }

@@ -10,7 +10,7 @@ import { MockBackend } from '../../src/mock/backend.js';
 import { checkHostInvariants, snapshotMaxPages } from '../../src/simulate/invariants.js';
 import { createGuests } from '../../src/host/create-guests.js';
 import { XenHost } from '../../src/host/xen-host.js';
-import { ALL, admitAll, makeHost, request, violations, type TestHost } from './helpers.js';
+import { ALL, admitAll, makeHost, pvNeedPages, request, violations, type TestHost } from './helpers.js';
 
 async function targetKiB(host: TestHost, name: string): Promise<number> {
   const info = await host.backend.getDomain(host.domids.get(name)!);
@@ -161,8 +161,8 @@ describe.each(ALL)('%s', (strategy) => {
     expect(huge!.error).toBeInstanceOf(AdmissionError);
     expect((huge!.error as AdmissionError).code).toBe('ENOMEM');
     expect(huge!.report!.donorsAsked).toEqual([]);
-    expect(huge!.report!.neededPages).toBe((32768 + 2) * 256);
-    expect(huge!.error!.message).toMatch(/needs 32770 MiB/);
+    expect(huge!.report!.neededPages).toBe(pvNeedPages(32768));
+    expect(huge!.error!.message).toMatch(new RegExp(`needs ${pvNeedPages(32768) / 256} MiB`));
     expect(ofType(run.events, 'ballooning')).toEqual([]);
     expect(host.backend.control.calls.ops.setMemoryTarget).toBe(0);
     expect(await violations(host)).toEqual([]);
@@ -180,7 +180,7 @@ describe.each(ALL)('%s', (strategy) => {
     const report = result.report!;
     expect(report.uncooperative.map((u) => u.name).sort()).toEqual(['s1', 's2']);
     expect(report.donorsAsked.map((d) => d.name).sort()).toEqual(['s1', 's2']);
-    expect(report.neededPages).toBe((18432 + 2) * 256);
+    expect(report.neededPages).toBe(pvNeedPages(18432));
     expect(result.error!.message).toMatch(/Did not cooperate/);
     expect(result.failedAtMs!).toBeGreaterThanOrEqual(5000);
     expect(await targetKiB(host, 's1')).toBe(8192 * 1024);

@@ -1,6 +1,7 @@
 /** `xenclaim config FILE`: the libxl JSON domain config of an xl.cfg (or libxl JSON) file, as `xl -N create` prints it. */
 import type { Command } from 'commander';
-import { formatLibxlJson, loadGuestConfig } from '../../config/index.js';
+import { formatLibxlJson, parseGuestConfig, xlHostFromPhysinfo } from '../../config/index.js';
+import { readTextFile } from '../../read-text-file.js';
 import type { CommandContext } from '../command-context.js';
 
 export function registerConfig(program: Command, cli: CommandContext): void {
@@ -9,8 +10,12 @@ export function registerConfig(program: Command, cli: CommandContext): void {
     .description('print the libxl JSON domain config of an xl.cfg (or libxl JSON) file, as `xl -N create` would')
     .argument('<file>', 'xl.cfg or libxl JSON')
     .action(async (file: string) => {
-      const { config, warnings } = await loadGuestConfig(file);
-      for (const warning of warnings) cli.io.stderr(`${warning}\n`);
-      cli.io.stdout(formatLibxlJson(config));
+      const text = await readTextFile(file, 'config');
+      // Read for this host, as xl reads it (cpus = "all", node:N and vnuma depend on its CPUs and nodes).
+      await cli.withHost(async (host) => {
+        const { config, warnings } = parseGuestConfig(text, file, { host: xlHostFromPhysinfo(await host.backend.physinfo()) });
+        for (const warning of warnings) cli.io.stderr(`${warning}\n`);
+        cli.io.stdout(formatLibxlJson(config));
+      });
     });
 }

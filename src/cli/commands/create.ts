@@ -3,7 +3,8 @@
  * with a progress display (or one JSON event per line, then the results).
  */
 import { Option, type Command } from 'commander';
-import { loadGuestConfig } from '../../config/index.js';
+import { parseGuestConfig, xlHostFromPhysinfo } from '../../config/index.js';
+import { readTextFile } from '../../read-text-file.js';
 import { STRATEGIES, type StrategyName } from '../../toolstack/strategy-name.js';
 import { resultJson, type GuestRequest } from '../../toolstack/types.js';
 import { EXIT_FAILED, sizeArg, UsageError, type CommandContext } from '../command-context.js';
@@ -36,19 +37,23 @@ export function registerCreate(program: Command, cli: CommandContext): void {
     .option('--floor <name=size>', "a running guest's balloon floor; repeatable (others are never ballooned)", (v, acc: Map<string, number>) => collectFloor(v, acc), new Map<string, number>())
     .option('--dom0-min <size>', 'never balloon dom0 below this (default 1g)')
     .action(async (files: string[], options: CreateOptions) => {
-      // Configs are read before the backend opens: on the mock host, virtual time runs only while no real I/O waits.
-      const requests: GuestRequest[] = [];
-      for (const file of files) {
-        const { config, warnings } = await loadGuestConfig(file);
-        for (const warning of warnings) cli.io.stderr(`${warning}\n`);
-        const name = config.c_info.name;
-        if (typeof name !== 'string' || name.length === 0) throw new UsageError(`${file}: the guest has no name (c_info.name)`);
-        requests.push({ name, config, paused: options.paused });
-      }
+      // Config files are read before the backend opens: on the mock host, virtual time runs only while no real I/O
+      // waits. They are mapped once it is open, for its host (as xl reads them).
+      const texts: Array<[string, string]> = [];
+      for (const file of files) texts.push([file, await readTextFile(file, 'config')]);
       const dom0MinKiB = options.dom0Min === undefined ? undefined : sizeArg(options.dom0Min, '--dom0-min');
       const json = cli.global.json;
       await cli.withHost(
         async (host) => {
+          const xlHost = xlHostFromPhysinfo(await host.backend.physinfo());
+          const requests: GuestRequest[] = [];
+          for (const [file, text] of texts) {
+            const { config, warnings } = parseGuestConfig(text, file, { host: xlHost });
+            for (const warning of warnings) cli.io.stderr(`${warning}\n`);
+            const name = config.c_info.name;
+            if (typeof name !== 'string' || name.length === 0) throw new UsageError(`${file}: the guest has no name (c_info.name)`);
+            requests.push({ name, config, paused: options.paused });
+          }
           const printer = new ProgressPrinter(cli.io.stdout);
           host.subscribe((event) => (json ? cli.io.stdout(`${JSON.stringify({ event })}\n`) : printer.onEvent(event)));
           const results = await host.createGuests(requests);

@@ -11,6 +11,8 @@ cd "$dir"
 [ -n "$(ls xen-utils-4.17_*.deb 2>/dev/null)" ] || apt-get download xen-utils-4.17
 dpkg-deb -x xen-utils-4.17_*.deb root
 gcc -shared -fPIC -O2 -o no-hypervisor-shim.so "$here/no-hypervisor-shim.c"
+# The tests use this oracle only if it was built from the shim they expect (the host it describes).
+sha256sum "$here/no-hypervisor-shim.c" | cut -d' ' -f1 > shim.sha256
 cat > xl-dry-run.sh <<EOS
 #!/bin/sh
 # xl -N create FILE with the no-hypervisor shim; prints libxl's JSON on stdout.
