@@ -21,7 +21,9 @@
         "native/domain_frames.cc",
         "native/sigchld_chain.cc",
         "native/libxl_context.cc",
-        "native/libxl_guest.cc"
+        "native/libxl_context_pool.cc",
+        "native/libxl_guest.cc",
+        "native/libxl_memory.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "defines": [

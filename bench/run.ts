@@ -1,9 +1,11 @@
 /**
- * npm run bench: the mock host's hot paths at 1, 100 and 10,000 domains, as ops per second of wall time.
+ * npm run bench: the mock host's hot paths at 1, 100 and 10,000 domains, as ops per second of wall time; then the
+ * daemon's API throughput, a create storm through it and `xenclaim list` latency (bench/daemon.ts).
  * Every call is awaited one after the other, as a toolstack would make them. Goal: at least 1,000,000
  * claim+cancel pairs per second at any domain count. Not a test: nothing here asserts a timing.
  */
 import { MockBackend } from '../src/mock/backend.js';
+import { runDaemonBench } from './daemon.js';
 
 const SIZES = [1, 100, 10_000];
 const PAIRS_GOAL = 1_000_000;
@@ -98,6 +100,7 @@ async function main(): Promise<void> {
   console.log(worst >= PAIRS_GOAL
     ? `goal met: ≥ ${PAIRS_GOAL.toLocaleString('en-US')} claim+cancel pairs/s at every size (worst ${Math.round(worst).toLocaleString('en-US')})`
     : `goal MISSED: worst ${Math.round(worst).toLocaleString('en-US')} claim+cancel pairs/s, ${(PAIRS_GOAL / worst).toFixed(2)}× short of ${PAIRS_GOAL.toLocaleString('en-US')}`);
+  await runDaemonBench();
 }
 
 main().catch((error: unknown) => {

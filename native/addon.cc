@@ -4,6 +4,7 @@
 
 #include "build_target.h"
 #include "libxl_guest.h"
+#include "libxl_memory.h"
 #include "sigchld_chain.h"
 #include "xc_domain.h"
 #include "xc_host.h"
@@ -31,6 +32,7 @@ static Napi::Object InitXenclaim(Napi::Env env, Napi::Object exports) {
   RegisterDomain(env, exports);
   RegisterTmem(env, exports);
   RegisterLibxlGuest(env, exports);
+  RegisterLibxlMemory(env, exports);
   KeepLibuvSigchldHandler(env);
   RegisterBuildTarget(env, exports);
   exports.Set("takeUnattributedLog", Napi::Function::New(env, TakeUnattributedLog, "takeUnattributedLog"));

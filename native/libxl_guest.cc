@@ -8,6 +8,7 @@
 #include "args.h"
 #include "domain_frames.h"
 #include "libxl_context.h"
+#include "libxl_context_pool.h"
 #include "xc_domain.h"
 #include "xc_handle.h"
 #include "xen_worker.h"
@@ -68,7 +69,9 @@ class CreateGuestWorker final : public XenWorker {
 
  private:
   void Run(XenFailure& failure) override {
-    libxl_ctx* ctx = LibxlContext(failure);
+    // A ctx of its own for this build, so that concurrent builds do not take turns on one ctx's lock.
+    PooledLibxlContext pooled(failure);
+    libxl_ctx* ctx = pooled.get();
     if (ctx == nullptr) return;
     DomainConfig config;
     if (!config.Parse(ctx, config_json_, failure)) return;

@@ -32,6 +32,17 @@ void ChainedSigchld(int signo, siginfo_t* info, void* context) {
 
 void IgnoreSignal(uv_signal_t*, int) {}
 
+void InstallChain() {
+  struct sigaction chained;
+  std::memset(&chained, 0, sizeof chained);
+  chained.sa_sigaction = ChainedSigchld;
+  chained.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&chained.sa_mask);
+  sigaction(SIGCHLD, &chained, nullptr);
+  chain_installed = 1;
+  kill(getpid(), SIGCHLD);  // a child that exited while the chain was not in place is noticed now
+}
+
 }  // namespace
 
 void KeepLibuvSigchldHandler(Napi::Env env) {
@@ -63,14 +74,18 @@ void EndSigchldNegotiation() {
     sigaction(SIGCHLD, &before_libxl, nullptr);  // libxl did not want SIGCHLD after all: put things back
     return;
   }
-  struct sigaction chained;
-  std::memset(&chained, 0, sizeof chained);
-  chained.sa_sigaction = ChainedSigchld;
-  chained.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigemptyset(&chained.sa_mask);
-  sigaction(SIGCHLD, &chained, nullptr);
-  chain_installed = 1;
-  kill(getpid(), SIGCHLD);  // a child that exited during the switch is noticed now
+  InstallChain();
+}
+
+void RestoreSigchldChain() {
+  if (chain_installed == 0) return;
+  struct sigaction now;
+  sigaction(SIGCHLD, nullptr, &now);
+  // Only libxl's own handler is replaced: anything else (the chain, or libxl's deferral handler while another
+  // thread registers a ctx, which then calls this itself) is left as it is.
+  const bool libxl_bare = (now.sa_flags & SA_SIGINFO) == 0 && (libxl_action.sa_flags & SA_SIGINFO) == 0 &&
+                          now.sa_handler == libxl_action.sa_handler;
+  if (libxl_bare) InstallChain();
 }
 
 }  // namespace xenclaim

@@ -32,4 +32,10 @@ void KeepLibuvSigchldHandler(Napi::Env env);
 void BeginSigchldNegotiation();
 void EndSigchldNegotiation();
 
+// After the chain is in place, libxl puts its own bare handler back whenever another ctx joins its SIGCHLD users
+// (libxl_fork.c: libxl__sigchld_needed brackets the list insertion with defer_sigchld/release_sigchld, and
+// release_sigchld installs sigchld_handler itself). Call after every later libxl_childproc_setmode: it puts the
+// chain back and re-raises SIGCHLD, so an exit Node missed in between is noticed. No-op before the chain exists.
+void RestoreSigchldChain();
+
 }  // namespace xenclaim

@@ -7,6 +7,7 @@
  * (src/units.ts).
  */
 import type { Clock } from './clock.js';
+import { XenError } from './errors.js';
 
 export interface Physinfo {
   totalPages: number;
@@ -138,6 +139,14 @@ export interface XenBackend {
   createGuest(config: LibxlDomainConfig, options?: CreateGuestOptions): Promise<number>;
   destroyGuest(domid: number): Promise<void>;
   setMemoryTarget(domid: number, targetKiB: number, options?: SetMemoryTargetOptions): Promise<void>;
+  /**
+   * libxl_domain_setmaxmem (xl mem-max): refuses a maximum below the guest's memory/target with an EINVAL XenError
+   * naming both (maxBelowTargetError), then sets max_pages to maxKiB + LIBXL_MAXMEM_CONSTANT (1 MiB), libxl's slack;
+   * memory/static-max is left alone, as libxl leaves it. Unknown domid → ESRCH; a domain without memory/target
+   * (not a libxl guest) → ERROR_FAIL. Source: tools/libs/light/libxl_mem.c. Limits the toolstack sets and lifts
+   * itself use the raw setMaxMem.
+   */
+  setGuestMaxMem(domid: number, maxKiB: number): Promise<void>;
   /** libxl_domain_need_memory: what building this config takes, overheads included. */
   needMemoryKiB(config: LibxlDomainConfig): Promise<number>;
   /** libxl_get_free_memory: libxl's view, which does NOT subtract outstanding claims. */
@@ -145,4 +154,17 @@ export interface XenBackend {
 
   /** Releases handles and timers. The backend is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/**
+ * libxl_domain_setmaxmem's refusal, worded once for both backends: a maximum below the current balloon target
+ * would leave the guest above its own max_pages ("memory_static_max must be greater than or equal to
+ * memory_dynamic_max"). EINVAL, naming the maximum asked and the target found (both KiB).
+ */
+export function maxBelowTargetError(op: string, domid: number, maxKiB: number, targetKiB: number): XenError {
+  return new XenError(
+    `${op}: maxKiB must be at least domain ${domid}'s current target of ${targetKiB} KiB, got ${maxKiB} KiB ` +
+      '(libxl_domain_setmaxmem: a maximum below memory/target is refused; lower the target first with mem-set)',
+    { code: 'EINVAL', op, xenLog: [`libxl: error: libxl_mem.c: libxl_domain_setmaxmem: Domain ${domid}:memory_static_max must be greater than or or equal to memory_dynamic_max`] },
+  );
 }

@@ -217,3 +217,33 @@ export class VirtualClock implements Clock {
     return top;
   }
 }
+
+/**
+ * Wall-clock time run `speed` times faster (the daemon's mock host: `xenclaim serve --backend mock --mock-speed N`).
+ * One ms of this clock is 1/speed ms of real time; speed 1 is the system clock.
+ */
+export class ScaledClock implements Clock {
+  private readonly origin = performance.now();
+
+  /** RangeError unless speed is a finite number > 0. */
+  constructor(readonly speed: number) {
+    if (!Number.isFinite(speed) || speed <= 0) throw new RangeError(`clock speed must be a finite number > 0, got ${speed}`);
+  }
+
+  now(): number {
+    return (performance.now() - this.origin) * this.speed;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return sleepWith(this, checkDelay(ms), signal);
+  }
+
+  setTimer(ms: number, callback: () => void): Timer {
+    const handle = setTimeout(callback, checkDelay(ms) / this.speed);
+    return { cancel: () => clearTimeout(handle) };
+  }
+
+  run<T>(work: Promise<T>): Promise<T> {
+    return work;
+  }
+}

@@ -2,9 +2,11 @@
  * What every `xenclaim` command shares: the I/O it writes to, the global options, output helpers, the exit code,
  * usage errors, and opening the host for one command's run.
  */
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
+import { answerError, callDaemon, DEFAULT_SOCKET, probeDaemon } from '../api/client.js';
 import type { XenBackend } from '../backend.js';
-import { XenHost, type HostOptions } from '../host/xen-host.js';
+import type { HostOptions, XenHost } from '../host/xen-host.js';
 import type { BackendKind, OpenBackendOptions } from '../open-backend.js';
 import { parseSizeKiB, SizeError } from './sizes.js';
 
@@ -26,6 +28,7 @@ export class UsageError extends Error {}
 export interface GlobalOptions {
   backend: BackendKind;
   json: boolean;
+  socket?: string;
 }
 
 /** The shared state of one `xenclaim` invocation, handed to every command's registration. */
@@ -37,8 +40,35 @@ export class CommandContext {
     private readonly program: Command,
   ) {}
 
+  private daemonSocket: Promise<string | undefined> | undefined;
+
   get global(): GlobalOptions {
     return this.program.opts<GlobalOptions>();
+  }
+
+  /**
+   * The daemon's socket when one answers there (--socket, else $XENCLAIM_SOCKET, else the default path), or
+   * undefined: the command runs standalone. An explicit --backend always runs standalone (it names the Xen to open
+   * here). Asked once per invocation.
+   */
+  daemon(): Promise<string | undefined> {
+    this.daemonSocket ??= (async () => {
+      if (this.program.getOptionValueSource('backend') === 'cli') return undefined;
+      const explicit = this.global.socket ?? process.env.XENCLAIM_SOCKET;
+      const socket = explicit ?? DEFAULT_SOCKET;
+      if (!existsSync(socket)) return undefined;
+      if (await probeDaemon(socket)) return socket;
+      if (explicit !== undefined) this.io.stderr(`xenclaim: no daemon answers on ${socket}: running standalone\n`);
+      return undefined;
+    })();
+    return this.daemonSocket;
+  }
+
+  /** Asks the daemon; an error answer is thrown as the XenError the standalone command would have thrown. */
+  async remote<T>(socket: string, method: string, path: string, body?: unknown): Promise<T> {
+    const answer = await callDaemon<T>(socket, method, path, body);
+    if (answer.status >= 400) throw answerError(answer);
+    return answer.body;
   }
 
   emitJson(value: unknown): void {
@@ -57,6 +87,7 @@ export class CommandContext {
     const backend = await this.io.openBackend({ kind: this.global.backend, notice: (line) => this.io.stderr(`${line}\n`) });
     let host: XenHost;
     try {
+      const { XenHost } = await import('../host/xen-host.js');
       host = new XenHost({ ...options, backend });
     } catch (error) {
       await backend.close();

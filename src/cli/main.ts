@@ -1,12 +1,12 @@
 /**
  * The `xenclaim` command: global options, one file per command (commands/), and error reporting. Exit codes as
  * operators expect from xl-like tools: 0 ok, 1 the operation failed, 2 bad usage. Errors are one clear line on
- * stderr: the message and, for Xen errors, the code.
+ * stderr: the message and, for Xen errors, the code. A command loads only what it needs (backends, the toolstack,
+ * the simulator are imported when a command runs), and talks to the daemon when its socket answers
+ * (docs/daemon.md#the-cli-and-the-daemon).
  */
 import { Command, CommanderError, Option } from 'commander';
 import { XenError } from '../errors.js';
-import { openBackend } from '../open-backend.js';
-import { ScenarioError } from '../simulate/scenario.js';
 import { CommandContext, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './command-context.js';
 import { registerClaims } from './commands/claims.js';
 import { registerConfig } from './commands/config.js';
@@ -16,6 +16,7 @@ import { registerInfo } from './commands/info.js';
 import { registerList } from './commands/list.js';
 import { registerMemMax } from './commands/mem-max.js';
 import { registerMemSet } from './commands/mem-set.js';
+import { registerServe } from './commands/serve.js';
 import { registerSimulate } from './commands/simulate.js';
 
 export { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo } from './command-context.js';
@@ -24,7 +25,7 @@ export { findDomain } from './find-domain.js';
 const defaultIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
-  openBackend,
+  openBackend: async (options) => (await import('../open-backend.js')).openBackend(options),
 };
 
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
@@ -39,11 +40,12 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
         .default('auto'),
     )
     .option('--json', 'machine-readable output', false)
+    .option('--socket <path>', "the daemon's socket (default $XENCLAIM_SOCKET, else /run/xenclaim/xenclaim.sock); standalone when none answers")
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError();
 
-  for (const register of [registerInfo, registerList, registerClaims, registerMemSet, registerMemMax, registerDestroy, registerConfig, registerCreate, registerSimulate]) {
+  for (const register of [registerInfo, registerList, registerClaims, registerMemSet, registerMemMax, registerDestroy, registerConfig, registerCreate, registerSimulate, registerServe]) {
     register(program, cli);
   }
 
@@ -60,7 +62,7 @@ function reportError(error: unknown, io: CliIo): number {
     // commander has already printed its message; help and version are successes.
     return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
   }
-  if (error instanceof ScenarioError) {
+  if (error instanceof Error && error.name === 'ScenarioError') {
     io.stderr(`xenclaim: invalid scenario: ${error.message}\n`);
     return EXIT_FAILED;
   }

@@ -2,3 +2,4 @@
 export { XenHost, type HostOptions } from './xen-host.js';
 export { EventStream, type AdmissionEventListener } from './event-stream.js';
 export { createGuests, type CreateGuestsOptions } from './create-guests.js';
+export { findDomain } from './find-domain.js';

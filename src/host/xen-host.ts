@@ -6,7 +6,7 @@
  * the simulator one per strategy played; a daemon keeps one for its whole life.
  */
 import type { XenBackend } from '../backend.js';
-import { SystemClock, type Clock } from '../clock.js';
+import { SystemClock, type Clock, type Timer } from '../clock.js';
 import { XenError } from '../errors.js';
 import type { StrategyContext } from '../toolstack/context.js';
 import { createStrategy } from '../toolstack/create.js';
@@ -32,8 +32,18 @@ export interface HostOptions extends AdmissionTuning {
    * dom0, whose floor is the policy's dom0MinKiB (1 GiB unless configured) — xl's behaviour by default.
    */
   floorsKiB?: ReadonlyMap<string, number>;
-  /** Sees every mutation's intent before it is made and its outcome after (where a journal plugs in). */
+  /**
+   * Sees every mutation's intent before it is made and its outcome after (where a journal plugs in); told when each
+   * request settles and when the host is idle.
+   */
   recorder?: MutationRecorder;
+  /**
+   * How long a guest this host built stays out of ballooning after it started running, in ms of the host's clock
+   * (its kernel and balloon driver are still coming up: docs/claim-rules.md#lesson-9). Without it (the default) it
+   * stays out until no admission is in flight — under a constant stream of requests a daemon needs the bound. A
+   * paused guest is never a donor, whatever this says.
+   */
+  donorGraceMs?: number;
 }
 
 /** One Xen host's admission brain (see the file header); construct it with `new XenHost(options)`. */
@@ -54,6 +64,10 @@ export class XenHost {
   private readonly uncooperative = new Set<number>();
   private balloonRounds = 0;
   private admissionsInFlight = 0;
+  private readonly recorder: MutationRecorder | undefined;
+  private readonly donorGraceMs: number | undefined;
+  /** Grace timers of guests built and running, by name (donorGraceMs). */
+  private readonly graceTimers = new Map<string, Timer>();
 
   /** EINVAL for an unknown strategy, a poll interval that is not a number > 0, or a bad floor. */
   constructor(options: HostOptions) {
@@ -61,6 +75,11 @@ export class XenHost {
     this.clock = options.clock ?? options.backend.clock ?? new SystemClock();
     this.strategyName = options.strategy ?? 'claim-first';
     this.mutations = new BackendMutations(this.backend, options.recorder);
+    this.recorder = options.recorder;
+    if (options.donorGraceMs !== undefined && (!Number.isFinite(options.donorGraceMs) || options.donorGraceMs < 0)) {
+      throw new XenError(`XenHost: donorGraceMs must be a finite number of ms >= 0, got ${String(options.donorGraceMs)}`, { code: 'EINVAL', op: 'XenHost' });
+    }
+    this.donorGraceMs = options.donorGraceMs;
     for (const [name, kib] of options.floorsKiB ?? []) this.setFloor(name, kib);
     const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
     if (!Number.isFinite(pollMs) || pollMs <= 0) {
@@ -113,10 +132,24 @@ export class XenHost {
   admit(request: GuestRequest): Promise<AdmissionResult> {
     this.admissionsInFlight++;
     const work = this.strategy.admit(request);
-    void work.finally(() => {
-      if (--this.admissionsInFlight === 0) this.handBackRunning();
+    void work.finally(async () => {
+      await this.tellRecorder(() => this.recorder?.settled?.(request.name));
+      if (--this.admissionsInFlight === 0) {
+        this.handBackRunning();
+        if (this.recorder?.idle === undefined) return;
+        await this.strategy.idle();
+        if (this.admissionsInFlight === 0) await this.tellRecorder(() => this.recorder?.idle?.());
+      }
     });
     return work;
+  }
+
+  private async tellRecorder(tell: () => void | Promise<void> | undefined): Promise<void> {
+    try {
+      await tell();
+    } catch {
+      // A recorder that cannot note this reports it itself (as after() does).
+    }
   }
 
   /**
@@ -145,7 +178,10 @@ export class XenHost {
     return this.mutations.setTarget({ domid: checkDomid('setMemoryTarget', domid), targetKiB });
   }
 
-  /** An operator sets a guest's max_pages (xl mem-max). */
+  /**
+   * An operator sets a guest's maximum (xl mem-max), with libxl's rules (libxl_domain_setmaxmem): a maximum below
+   * the current target is refused (EINVAL naming both); max_pages becomes maxKiB + 1 MiB.
+   */
   setMaxMem(domid: number, maxKiB: number): Promise<void> {
     return this.mutations.setMaxMem({ domid: checkDomid('setMaxMem', domid), maxKiB });
   }
@@ -157,20 +193,32 @@ export class XenHost {
 
   /** Closes the backend: the host is unusable afterwards. */
   close(): Promise<void> {
+    for (const timer of this.graceTimers.values()) timer.cancel();
+    this.graceTimers.clear();
     return this.backend.close();
   }
 
   /**
    * A guest this host built is running. It stays out of ballooning and limits until no admission is in flight —
-   * the batch it was built in has settled (its kernel may still be booting: docs/claim-rules.md#lesson-9) — and then
-   * becomes an ordinary donor, per its floor.
+   * the batch it was built in has settled (its kernel may still be booting: docs/claim-rules.md#lesson-9) — or, with
+   * donorGraceMs, until that long after it started if sooner; then it becomes an ordinary donor, per its floor.
    */
   private started(name: string): void {
     this.running.add(name);
+    if (this.donorGraceMs === undefined) return;
+    this.graceTimers.get(name)?.cancel();
+    this.graceTimers.set(name, this.clock.setTimer(this.donorGraceMs, () => {
+      this.graceTimers.delete(name);
+      if (this.running.delete(name)) this.building.delete(name);
+    }));
   }
 
   private handBackRunning(): void {
-    for (const name of this.running) this.building.delete(name);
+    for (const name of this.running) {
+      this.building.delete(name);
+      this.graceTimers.get(name)?.cancel();
+      this.graceTimers.delete(name);
+    }
     this.running.clear();
   }
 

@@ -23,7 +23,8 @@ import type { BackendOp } from './faults.js';
 import { ENOMEM, EPERM, OK } from './heap.js';
 import { GuestProcess } from './guest.js';
 import { MockHost } from './host.js';
-import { destroyGuest, setMemoryTarget } from './libxl.js';
+import { HostStateFile, restoreHost } from './persist.js';
+import { destroyGuest, setGuestMaxMem, setMemoryTarget } from './libxl.js';
 import { kibToPagesFloor, PAGES_PER_MIB, pagesToKiB } from '../units.js';
 import { MOCK_XEN_EXTRA, resolveHostSpec, type MockHostSpec, type ResolvedHostSpec } from './spec.js';
 
@@ -37,9 +38,17 @@ export { MockControl } from './control.js';
 export interface MockBackendOptions {
   host?: MockHostSpec | undefined;
   clock?: Clock | undefined;
+  /**
+   * A file the simulated host lives in (src/mock/persist.ts): opened, the host is the one saved there (its own spec;
+   * `host` is then only used for a file that does not exist yet), and every change is saved to it, so a later
+   * MockBackend on the same file finds the same domains, claims and targets.
+   */
+  stateFile?: string | undefined;
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** Operations that change nothing (a persisted host need not be saved after them). */
+const QUERIES: ReadonlySet<BackendOp> = new Set(['physinfo', 'xenVersion', 'listDomains', 'getDomain', 'tmemFreeablePages', 'needMemoryKiB', 'freeMemoryKiB']);
 const TMEM_REMOVED = 'tmem was removed in Xen 4.13';
 /** _domain_pause_by_systemcontroller refuses a 256th nested pause with EOVERFLOW. */
 const MAX_PAUSE_COUNT = 255;
@@ -61,6 +70,7 @@ export class MockBackend implements XenBackend {
   /** Mock-only controls: profiles, running guests, demands, faults, call counts, accounting, settle(). */
   readonly control: MockControl;
   private readonly host: MockHost;
+  private readonly stateFile: HostStateFile | undefined;
   private closed = false;
 
   constructor(options: MockBackendOptions = {}) {
@@ -69,12 +79,33 @@ export class MockBackend implements XenBackend {
     if (clock !== undefined && (typeof clock !== 'object' || clock === null || typeof clock.setTimer !== 'function' || typeof clock.now !== 'function')) {
       throw new XenError('MockBackend: clock must be a Clock (now, sleep, setTimer)', { code: 'EINVAL', op: 'MockBackend' });
     }
-    this.hostSpec = resolveHostSpec(opts.host);
     this.clock = clock ?? new VirtualClock();
-    this.host = new MockHost(this.hostSpec, this.clock);
+    if (opts.stateFile !== undefined && (typeof opts.stateFile !== 'string' || opts.stateFile === '')) {
+      throw new XenError('MockBackend: stateFile must be a file path', { code: 'EINVAL', op: 'MockBackend' });
+    }
+    this.stateFile = opts.stateFile === undefined ? undefined : new HostStateFile(opts.stateFile);
+    const saved = this.stateFile?.load();
+    if (saved) {
+      this.host = restoreHost(saved, this.clock);
+      this.hostSpec = this.host.spec;
+    } else {
+      this.hostSpec = resolveHostSpec(opts.host);
+      this.host = new MockHost(this.hostSpec, this.clock);
+      this.bootDom0();
+    }
     this.features = Object.freeze({ claims: true, tmem: this.hostSpec.tmem, libxl: true });
     this.control = new MockControl(this.host);
-    this.bootDom0();
+    this.stateFile?.attach(this.host);
+  }
+
+  /**
+   * Test-only: a simulated crash of the process driving a persisted host. From now on nothing is saved, so its
+   * file keeps the host exactly as it was at this instant; the in-memory host is closed.
+   */
+  crashForTest(): void {
+    this.stateFile?.freeze();
+    this.closed = true;
+    this.host.close();
   }
 
   /** dom0 (dom0_mem=X,max:X): running, booted, with a balloon driver, named Domain-0 as xl shows it. */
@@ -91,6 +122,8 @@ export class MockBackend implements XenBackend {
   private enter(op: BackendOp): void {
     this.host.counts.ops[op]++;
     if (this.closed) throw new XenError(`${op}: EBADF (the mock backend is closed)`, { code: 'EBADF', op });
+    // A persisted host is saved once the call's synchronous part is done: before its caller's continuation runs.
+    if (this.stateFile !== undefined && !QUERIES.has(op)) queueMicrotask(() => this.host.changed(true));
   }
 
   private fault(op: BackendOp): void {
@@ -420,6 +453,20 @@ export class MockBackend implements XenBackend {
     }
   }
 
+  setGuestMaxMem(domid: number, maxKiB: number): Promise<void> {
+    try {
+      const op = 'setGuestMaxMem';
+      this.enter(op);
+      checkDomid(op, domid);
+      checkCount(op, 'maxKiB', maxKiB);
+      this.fault(op);
+      setGuestMaxMem(this.host, domid, maxKiB);
+      return RESOLVED;
+    } catch (error) {
+      return fail(error);
+    }
+  }
+
   needMemoryKiB(config: LibxlDomainConfig): Promise<number> {
     try {
       this.enter('needMemoryKiB');
@@ -446,6 +493,7 @@ export class MockBackend implements XenBackend {
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
+      this.stateFile?.close();
       this.host.close();
     }
     return RESOLVED;

@@ -86,6 +86,7 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
       }
       claimed = true;
     }
+    host.changed(true);
 
     const profile = host.profileFor(plan.name);
     // Pages due per tick at the build rate; the fraction carries over so the rate is exact over time.
@@ -104,6 +105,7 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
       host.counts.hypercalls.populate++;
       populate(host, domain, pages);
       left -= pages;
+      host.changed(true);
     }
 
     if (claimed) {
@@ -124,6 +126,7 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
       notePauseChange(domain, host.clock.now());
       process.onUnpaused();
     }
+    host.changed(true);
     return domid;
   } catch (error) {
     const failure = error instanceof BuildFailure
@@ -137,6 +140,7 @@ export async function buildGuest(host: MockHost, plan: GuestPlan, paused: boolea
       host.counts.hypercalls.destroyDomain++;
       host.beginDestroy(domain);
     }
+    host.changed(true);
     // libxl_domain_create_new reports a failed build once libxl__destroy_domid is done: the memory is back by then.
     await untilGone(host, domid);
     throw toXenError(plan, domain, failure);

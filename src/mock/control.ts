@@ -61,6 +61,7 @@ export class MockControl {
     this.host.profilesByName.set(name, { ...this.host.profilesByName.get(name), ...checked });
     const running = this.host.domains.findByName(name);
     if (running) this.applyProfile(running.domid, checked);
+    this.host.changed(true);
   }
 
   /** Changes one domain's guest profile now (e.g. make a donor stuck mid-scenario). */
@@ -108,6 +109,7 @@ export class MockControl {
     host.processes.set(domid, new GuestProcess(host, domain, full, 0, true));
     notePauseChange(domain, host.clock.now());
     if (minMiB !== undefined) this.minMiB.set(domid, minMiB);
+    host.changed(true);
     return domid;
   }
 

@@ -57,6 +57,15 @@ export class DomainTable {
     return this.sorted;
   }
 
+  /** The last domid given (persisted with the host, so a restored host goes on from there). */
+  get lastDomid(): number {
+    return this.rover;
+  }
+
+  set lastDomid(domid: number) {
+    this.rover = domid;
+  }
+
   findByName(name: string): MockDomain | undefined {
     for (const d of this.byDomid.values()) if (d.guest?.name === name) return d;
     return undefined;

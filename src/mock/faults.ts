@@ -8,7 +8,7 @@ export const BACKEND_OPS = [
   'physinfo', 'xenVersion', 'listDomains', 'getDomain', 'claimPages', 'setMaxMem', 'createEmptyDomain',
   'populatePhysmap', 'decreaseReservation', 'destroyDomain', 'pauseDomain', 'unpauseDomain', 'tmemFreeze', 'tmemThaw',
   'tmemSetCap', 'tmemFreeablePages', 'createGuest', 'destroyGuest', 'setMemoryTarget', 'needMemoryKiB',
-  'freeMemoryKiB',
+  'freeMemoryKiB', 'setGuestMaxMem',
 ] as const;
 export type BackendOp = (typeof BACKEND_OPS)[number];
 

@@ -35,6 +35,18 @@ export interface GuestState {
   active: boolean;
 }
 
+/** What a persisted host keeps of a guest's own process (src/mock/persist.ts). */
+export interface SavedGuestProcess {
+  profile: GuestProfile;
+  offsetPages: number;
+  booted: boolean;
+  /** Boot time still to run once unpaused, in ms. */
+  bootLeftMs: number;
+  stalled: boolean;
+  demandPages: number | undefined;
+  movedPages: number;
+}
+
 export class GuestProcess implements DomainProcess, MemoryWaiter {
   booted: boolean;
   stalled = false;
@@ -86,6 +98,30 @@ export class GuestProcess implements DomainProcess, MemoryWaiter {
     };
   }
 
+  saved(): SavedGuestProcess {
+    const running = this.bootTimer !== undefined ? this.host.clock.now() - this.bootStartedAt : 0;
+    return {
+      profile: { ...this.profile },
+      offsetPages: this.offsetPages,
+      booted: this.booted,
+      bootLeftMs: Math.max(0, this.bootLeftMs - running),
+      stalled: this.stalled,
+      demandPages: this.demandPages,
+      movedPages: this.movedPages,
+    };
+  }
+
+  /** A restored host: the process takes up where the saved one was, and runs on if its domain is unpaused. */
+  static resume(host: MockHost, domain: MockDomain, saved: SavedGuestProcess): GuestProcess {
+    const process = new GuestProcess(host, domain, saved.profile, saved.offsetPages, saved.booted);
+    process.bootLeftMs = saved.bootLeftMs;
+    process.stalled = saved.stalled;
+    process.demandPages = saved.demandPages;
+    process.movedPages = saved.movedPages;
+    if (domain.pauseCount === 0) process.onUnpaused();
+    return process;
+  }
+
   /** The domain was unpaused: the kernel boots (once), the driver resumes. */
   onUnpaused(): void {
     if (!this.booted && this.bootTimer === undefined) {
@@ -93,6 +129,7 @@ export class GuestProcess implements DomainProcess, MemoryWaiter {
       this.bootTimer = this.host.schedule(this.bootLeftMs, () => {
         this.bootTimer = undefined;
         this.booted = true;
+        this.host.changed(false);
         this.kick();
       });
     }
@@ -206,6 +243,7 @@ export class GuestProcess implements DomainProcess, MemoryWaiter {
         return this.block(result.errno === EPERM ? 'maxPages' : 'memory');
       }
     }
+    this.host.changed(false);
     this.kick();
   }
 

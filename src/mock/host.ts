@@ -42,6 +42,12 @@ export class MockHost {
   /** Pages of a domain mapped from outside it (control.pinPage): a dying domain is freed only once they are unmapped. */
   private readonly pinned = new Map<number, number>();
   closed = false;
+  /**
+   * Told of every change to the simulated host's state: `urgent` after a toolstack call or a builder step (a
+   * persisted host saves at once, so its file is never behind what a caller was told), not urgent after a guest's
+   * or the heap's own progress (it may save a little later).
+   */
+  onChange: ((urgent: boolean) => void) | undefined;
 
   constructor(readonly spec: ResolvedHostSpec, readonly clock: Clock) {
     this.heap = new ClaimHeap(spec.memoryMiB * PAGES_PER_MIB, spec.xenOverheadPages, heapRulesFor(spec.xenVersion, spec.tmem));
@@ -96,6 +102,11 @@ export class MockHost {
 
   removeWaiter(waiter: MemoryWaiter): void {
     this.waiters.delete(waiter);
+  }
+
+  /** Something changed (see onChange). */
+  changed(urgent: boolean): void {
+    this.onChange?.(urgent);
   }
 
   /** Memory was freed, a claim dropped or a max_pages raised: whoever waits for memory may try again. */
@@ -161,6 +172,7 @@ export class MockHost {
       const chunk = Math.min(returnable, Math.max(1, Math.floor(due)));
       this.returnDue.set(d.domid, Math.max(0, due - chunk));
       this.heap.returnDyingPages(d.account, chunk);
+      this.changed(false);
       this.memoryChanged();
     }
     if (d.account.totPages + d.account.poolPages === 0) {
@@ -171,6 +183,16 @@ export class MockHost {
     if (d.account.totPages + d.account.poolPages > held) {
       this.returning.set(d.domid, this.schedule(TICK_MS, () => this.returnSome(d)));
     }
+  }
+
+  /** A restored host: a domain that was dying when the state was saved goes on returning its pages. */
+  resumeDestroy(d: MockDomain): void {
+    if (!d.account.dying || this.returning.has(d.domid)) return;
+    if (d.account.totPages + d.account.poolPages === 0) {
+      this.finishDestroy(d);
+      return;
+    }
+    this.returning.set(d.domid, this.schedule(TICK_MS, () => this.returnSome(d)));
   }
 
   private finishDestroy(d: MockDomain): void {

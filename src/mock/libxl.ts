@@ -2,6 +2,7 @@
  * libxl's memory calls on the simulated host (Xen 4.17 tools/libs/light/libxl_mem.c): libxl_set_memory_target and
  * libxl_domain_destroy. Arguments arrive already checked by the backend.
  */
+import { maxBelowTargetError } from '../backend.js';
 import { XenError } from '../errors.js';
 import { kibToPagesFloor, LIBXL_MAXMEM_CONSTANT_KIB, LIBXL_MIN_DOM0_KIB } from '../units.js';
 import type { MockHost } from './host.js';
@@ -50,6 +51,24 @@ export function setMemoryTarget(host: MockHost, domid: number, targetKiB: number
   guest.targetKiB = newTarget;
   const process = host.processes.get(domid);
   if (process instanceof GuestProcess) process.targetChanged();
+  host.memoryChanged();
+}
+
+/**
+ * libxl_domain_setmaxmem: reads memory/target (ERROR_FAIL without one), refuses a maximum below it (EINVAL naming
+ * both), then sets max_pages to maxKiB + LIBXL_MAXMEM_CONSTANT. memory/static-max is not touched.
+ */
+export function setGuestMaxMem(host: MockHost, domid: number, maxKiB: number): void {
+  const op = 'setGuestMaxMem';
+  const d = host.getOrThrow(op, domid);
+  const guest = d.guest;
+  if (!guest || d.account.dying) {
+    throw libxlError(op, 'ERROR_FAIL', `domain ${domid} has no memory/target in xenstore (not a libxl guest)`,
+      `libxl_mem.c: libxl_domain_setmaxmem: Domain ${domid}:Cannot get memory info from /local/domain/${domid}/memory/target`);
+  }
+  if (maxKiB < guest.targetKiB) throw maxBelowTargetError(op, domid, maxKiB, guest.targetKiB);
+  host.counts.hypercalls.setMaxMem++;
+  host.heap.setMaxPages(d.account, kibToPagesFloor(maxKiB + LIBXL_MAXMEM_CONSTANT_KIB));
   host.memoryChanged();
 }
 

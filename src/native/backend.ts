@@ -17,6 +17,7 @@ import type {
   XenBackend,
   XenVersionInfo,
 } from '../backend.js';
+import { maxBelowTargetError } from '../backend.js';
 import { XenError } from '../errors.js';
 import {
   MAX_VCPUS,
@@ -81,6 +82,14 @@ function toDomainInfo(raw: RawDomainInfo): DomainInfo {
     onlineVcpus: raw.onlineVcpus,
     cpuTimeNs: raw.cpuTimeNs,
   };
+}
+
+/**
+ * What the backend's addon was compiled against (`xenclaim info`, the daemon's GET /v1/host); undefined for a
+ * backend that is not the native one (the mock has no addon).
+ */
+export function addonBuildTarget(backend: XenBackend): AddonBuildTarget | undefined {
+  return backend instanceof NativeBackend ? backend.buildTarget : undefined;
 }
 
 export class NativeBackend implements XenBackend {
@@ -338,6 +347,22 @@ export class NativeBackend implements XenBackend {
     return this.call(op, async () => {
       await this.requireDomain(op, domid);
       await setMemoryTarget(domid, targetKiB, relative, enforce);
+    });
+  }
+
+  /**
+   * libxl_domain_setmaxmem. The target is read first so that a maximum below it is refused with the same EINVAL
+   * as on the mock host, naming both; libxl checks again under its own lock (a refusal there is ERROR_INVAL).
+   */
+  async setGuestMaxMem(domid: number, maxKiB: number): Promise<void> {
+    const op = 'setGuestMaxMem';
+    checkDomid(op, domid);
+    checkCount(op, 'maxKiB', maxKiB);
+    const setGuestMaxMem = this.libxl(op, 'setGuestMaxMem');
+    return this.call(op, async () => {
+      const domain = await this.getDomain(domid);
+      if (domain.targetKiB !== undefined && maxKiB < domain.targetKiB) throw maxBelowTargetError(op, domid, maxKiB, domain.targetKiB);
+      await setGuestMaxMem(domid, maxKiB);
     });
   }
 

@@ -99,6 +99,8 @@ export interface NativeBinding {
   destroyGuest?(domid: number): Promise<void>;
   setMemoryTarget?(domid: number, targetKiB: number, relative: boolean, enforce: boolean): Promise<void>;
   needMemoryKiB?(configJson: string): Promise<number>;
+  /** libxl_domain_setmaxmem (native/libxl_memory.cc). */
+  setGuestMaxMem?(domid: number, maxKiB: number): Promise<void>;
   freeMemoryKiB?(): Promise<number>;
   /** name and balloon target where libxl/xenstore know them; null for either where unknown. */
   domainNamesAndTargets?(domids: number[]): Promise<Array<{ domid: number; name: string | null; targetKiB: number | null }>>;

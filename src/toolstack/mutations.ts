@@ -88,7 +88,7 @@ export interface RestoreMaxPagesIntent {
   toKiB: number;
 }
 
-/** An operator sets a guest's max_pages (xl mem-max). */
+/** An operator sets a guest's maximum (xl mem-max: libxl_domain_setmaxmem, max_pages = max + 1 MiB). */
 export interface SetMaxMemIntent {
   kind: 'set-max-mem';
   domid: number;
@@ -133,6 +133,13 @@ export type MutationOutcome = { ok: true; domid?: number } | { ok: false; error:
 export interface MutationRecorder {
   before(intent: MutationIntent): void | Promise<void>;
   after(intent: MutationIntent, outcome: MutationOutcome): void | Promise<void>;
+  /**
+   * The host's admission of `request` (a guest name) settled — started or failed, its own cleanup done — so what was
+   * changed for it is no longer in flight. Optional; errors are swallowed like after()'s.
+   */
+  settled?(request: string): void | Promise<void>;
+  /** Nothing is in flight on the host any more (every admission and batch cleanup done). Optional. */
+  idle?(): void | Promise<void>;
 }
 
 /** Intent-typed: one method per kind of change. Every method resolves or rejects exactly as the backend call does. */
@@ -199,7 +206,7 @@ export class BackendMutations implements MutationPort {
   }
 
   setMaxMem(intent: Omit<SetMaxMemIntent, 'kind'>): Promise<void> {
-    return this.run({ kind: 'set-max-mem', ...intent }, () => this.backend.setMaxMem(intent.domid, intent.maxKiB));
+    return this.run({ kind: 'set-max-mem', ...intent }, () => this.backend.setGuestMaxMem(intent.domid, intent.maxKiB));
   }
 
   freezeTmem(): Promise<void> {

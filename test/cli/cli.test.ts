@@ -122,11 +122,42 @@ describe('xenclaim CLI', () => {
     expect((await mock.getDomain(domid)).targetKiB).toBe(512 * 1024);
   });
 
-  it('mem-max sets max_pages by domid; plain numbers are MiB', async () => {
+  it('mem-max sets the maximum by domid with the 1 MiB libxl slack in max_pages; plain numbers are MiB', async () => {
     const { mock, domid } = hostWithGuest();
     const out = await run(['mem-max', String(domid), '1536'], mock);
     expect(out.code).toBe(0);
-    expect((await mock.getDomain(domid)).maxPages).toBe(1536 * 256);
+    expect((await mock.getDomain(domid)).maxPages).toBe((1536 + 1) * 256);
+  });
+
+  // A field report (mem-max below the target): `xl mem-max` goes through libxl_domain_setmaxmem, so must ours.
+  it('mem-max refuses a maximum below the target naming both, and keeps the 1 MiB slack (field case)', async () => {
+    const mock = new MockBackend();
+    const before = await mock.getDomain(0);
+    const refused = await run(['mem-max', 'Domain-0', '512m', '--backend', 'mock'], mock);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/524288 KiB/);
+    expect(refused.stderr).toMatch(/target of 1048576 KiB/);
+    expect(refused.stderr).toContain('[EINVAL]');
+    expect((await mock.getDomain(0)).maxPages).toBe(before.maxPages);
+    const ok = await run(['mem-max', 'Domain-0', '2g', '--backend', 'mock', '--json'], mock);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toEqual({ domid: 0, maxKiB: 2048 * 1024, maxPages: (2048 + 1) * 256, maxPagesKiB: (2048 + 1) * 1024 });
+    expect((await mock.getDomain(0)).maxPages).toBe((2048 + 1) * 256);
+    // static-max is libxl's to keep: mem-set above the old static-max is still refused, as libxl refuses it.
+    const above = await run(['mem-set', 'Domain-0', '1536m'], mock);
+    expect(above.code).toBe(1);
+    expect(above.stderr).toContain('static-max');
+  });
+
+  it('mem-max at exactly the target is accepted; mem-set enforces max_pages = target + 1 MiB', async () => {
+    const { mock, domid } = hostWithGuest();
+    expect((await run(['mem-max', 'web1', '1024m'], mock)).code).toBe(0);
+    expect((await mock.getDomain(domid)).maxPages).toBe((1024 + 1) * 256);
+    expect((await run(['mem-set', 'web1', '768m'], mock)).code).toBe(0);
+    const after = await mock.getDomain(domid);
+    expect(after.targetKiB).toBe(768 * 1024);
+    expect(after.maxPages).toBe((768 + 1) * 256);
+    expect((await run(['mem-max', 'web1', '700m'], mock)).stderr).toMatch(/target of 786432 KiB, got 716800 KiB/);
   });
 
   it('destroy removes the guest', async () => {
@@ -312,7 +343,7 @@ describe('xenclaim when the backend cannot be opened', () => {
 
   it('a failing hypercall is exit 1 with its Xen code', async () => {
     const { mock } = hostWithGuest();
-    mock.control.injectFault('setMaxMem', 'EPERM');
+    mock.control.injectFault('setGuestMaxMem', 'EPERM');
     const out = await run(['mem-max', 'web1', '2g'], mock);
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(/^xenclaim: .*\[EPERM\]\n$/);

@@ -603,6 +603,19 @@ export function defineConformanceSuite(label: string, open: () => Promise<Confor
           expect((await xen.getDomain(domid)).targetKiB).toBe(256 * 1024);
         });
 
+        it('setGuestMaxMem (xl mem-max): libxl refuses a max below the target naming both; max_pages gets the 1 MiB slack', async () => {
+          const domid = await createGuest('conformance-memmax', 128);
+          const before = await xen.getDomain(domid);
+          const targetKiB = before.targetKiB!;
+          const error = await expectXenError(xen.setGuestMaxMem(domid, targetKiB - 4096), 'EINVAL', 'maxKiB');
+          expect(error.message).toContain(`${targetKiB} KiB`);
+          expect((await xen.getDomain(domid)).maxPages).toBe(before.maxPages);
+          await xen.setGuestMaxMem(domid, targetKiB + 64 * 1024);
+          const after = await xen.getDomain(domid);
+          expect(after.maxPages).toBe((targetKiB + 64 * 1024 + 1024) / 4);
+          expect(after.targetKiB).toBe(targetKiB);
+        });
+
         it('setMemoryTarget above memory/static-max: ERROR_INVAL, nothing changes', async () => {
           const domid = await createGuest('conformance-max', 128);
           const before = await xen.getDomain(domid);

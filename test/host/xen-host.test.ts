@@ -135,6 +135,41 @@ describe('XenHost', () => {
     expect(await totMiB(host, 'first')).toBeGreaterThanOrEqual(512);
   });
 
+  it.each([
+    [undefined, false],
+    [5000, true],
+  ] as const)('donorGraceMs %s: under a constant stream a guest built earlier becomes a donor after its grace (%s)', async (graceMs, donor) => {
+    // 8192 MiB: Xen 72, dom0 1024 (not a donor) → ~7096 free. 'slow' builds for ~64 s, so an admission is always in
+    // flight; 'first' (2048) runs after ~2 s; at 10 s 'second' (1024) fits only if 'first' gives some of its memory.
+    const host = makeHost(8192, 1024, []);
+    host.backend.control.setGuestProfile('slow', { buildMiBps: 64 });
+    const xen = new XenHost({ backend: host.backend, clock: host.clock, policy: { dom0Ballooning: false }, ...(graceMs === undefined ? {} : { donorGraceMs: graceMs }) });
+    xen.setFloor('first', 512 * 1024);
+    const [slow, first, second] = await host.clock.run(Promise.all([
+      xen.admit(request('slow', 4096)),
+      xen.admit(request('first', 2048)),
+      host.clock.sleep(10_000).then(() => xen.admit(request('second', 1024))),
+    ]));
+    expect([slow!.ok, first!.ok]).toEqual([true, true]);
+    expect(second!.ok).toBe(donor);
+    if (donor) expect(await totMiB(host, 'first')).toBeLessThan(2048);
+    else expect(second!.report!.donorsAsked).toEqual([]);
+    await xen.close();
+  });
+
+  it('a paused guest is never a donor, even after its grace', async () => {
+    const host = makeHost(8192, 1024, []);
+    const xen = new XenHost({ backend: host.backend, clock: host.clock, policy: { dom0Ballooning: false }, donorGraceMs: 1000 });
+    xen.setFloor('held', 512 * 1024);
+    const [held] = await host.clock.run(xen.createGuests([{ ...request('held', 6144), paused: true }]));
+    expect(held!.ok).toBe(true);
+    await host.clock.advance(5000);
+    const [other] = await host.clock.run(xen.createGuests([request('other', 2048)]));
+    expect(other!.ok).toBe(false);
+    expect(other!.report!.donorsAsked).toEqual([]);
+    await xen.close();
+  });
+
   it('one lock for every caller: a second batch balloons only once the first one\'s claim is staked', async () => {
     const host = makeHost(32768, 1024, [
       { name: 'd1', memoryMiB: 12288, minMiB: 2048, balloonMiBps: 512 },

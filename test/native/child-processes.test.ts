@@ -52,8 +52,27 @@ const exitOf = (child) => new Promise((resolve) => child.on('exit', (code) => re
   results.push(spawnSync('sh', ['-c', 'exit 3']).status);
   results.push(...(await Promise.all([4, 5, 6].map((n) => exitOf(spawn('sh', ['-c', 'sleep 0.05; exit ' + n]))))));
   results.push(probe.libxlHandlerCalls() >= 5);                      // and libxl's handler heard every exit
+  for (let join = 0; join < 3; join++) {                             // more ctxs join libxl (the build pool)
+    probe.anotherContextJoins(true);
+    results.push(await exitOf(spawn('sh', ['-c', 'exit ' + (20 + join)])));
+  }
+  const before = probe.libxlHandlerCalls();
+  results.push(spawnSync('sh', ['-c', 'exit 7']).status);
+  results.push(await exitOf(spawn('sh', ['-c', 'exit 8'])));
+  results.push(probe.libxlHandlerCalls() > before);                 // libxl still hears exits too
   process.stdout.write(JSON.stringify(results));
 })();
+`;
+
+// Without the chain put back, Node never hears its child exit: the child is killed after 2 s and the script says so.
+const UNRESTORED_SCRIPT = `
+const { spawn } = require('node:child_process');
+const probe = require(process.argv[1]);
+probe.negotiate();
+probe.anotherContextJoins(false);
+const child = spawn('sh', ['-c', 'exit 9']);
+const timer = setTimeout(() => { process.stdout.write('"no exit event"'); process.exit(0); }, 2000);
+child.on('exit', (code) => { clearTimeout(timer); process.stdout.write(JSON.stringify(code)); });
 `;
 
 describe('SIGCHLD negotiation between libuv and libxl (native/sigchld_chain.cc, with a stand-in for libxl)', () => {
@@ -62,6 +81,13 @@ describe('SIGCHLD negotiation between libuv and libxl (native/sigchld_chain.cc, 
     const child = spawnSync(process.execPath, ['-e', PROBE_SCRIPT, probe], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS });
     expect(child.error).toBeUndefined();
     expect(child.stderr).toBe('');
-    expect(JSON.parse(child.stdout)).toEqual([1, true, 2, 3, 4, 5, 6, true]);
+    expect(JSON.parse(child.stdout)).toEqual([1, true, 2, 3, 4, 5, 6, true, 20, 21, 22, 7, 8, true]);
+  });
+
+  it("a further libxl ctx re-installs libxl's bare handler: left alone, Node stops hearing exits (why the pool restores the chain)", () => {
+    const probe = ADDON_PATH.replace(/xenclaim\.node$/, 'sigchld_probe.node');
+    const child = spawnSync(process.execPath, ['-e', UNRESTORED_SCRIPT, probe], { encoding: 'utf8', timeout: 30_000 });
+    expect(child.error).toBeUndefined();
+    expect(JSON.parse(child.stdout)).toBe('no exit event');
   });
 });

@@ -59,7 +59,7 @@ describe('no backend mutator outside the mutation port', () => {
 
   it('finds them where they are: the port itself calls each one it carries', () => {
     const inPort = mutatorReferences(PORT);
-    for (const method of ['createGuest', 'destroyGuest', 'setMemoryTarget', 'setMaxMem', 'claimPages', 'tmemFreeze', 'tmemSetCap', 'tmemThaw']) {
+    for (const method of ['createGuest', 'destroyGuest', 'setMemoryTarget', 'setMaxMem', 'setGuestMaxMem', 'claimPages', 'tmemFreeze', 'tmemSetCap', 'tmemThaw']) {
       expect(inPort.some((ref) => ref.includes(`.${method}`)), method).toBe(true);
     }
   });

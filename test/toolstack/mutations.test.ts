@@ -70,7 +70,7 @@ describe('BackendMutations', () => {
       'claimPages(4, 0)',
       'setMaxMem(3, 4096)',
       'setMaxMem(3, 8192)',
-      'setMaxMem(3, 9000)',
+      'setGuestMaxMem(3, 9000)',
       'tmemFreeze()',
       'tmemSetCap(10)',
       'tmemThaw()',

@@ -1,6 +1,5 @@
 /** `xenclaim config FILE`: the libxl JSON domain config of an xl.cfg (or libxl JSON) file, as `xl -N create` prints it. */
 import type { Command } from 'commander';
-import { formatLibxlJson, parseGuestConfig, xlHostFromPhysinfo } from '../../config/index.js';
 import { readTextFile } from '../../read-text-file.js';
 import type { CommandContext } from '../command-context.js';
 
@@ -11,6 +10,7 @@ export function registerConfig(program: Command, cli: CommandContext): void {
     .argument('<file>', 'xl.cfg or libxl JSON')
     .action(async (file: string) => {
       const text = await readTextFile(file, 'config');
+      const { formatLibxlJson, parseGuestConfig, xlHostFromPhysinfo } = await import('../../config/index.js');
       // Read for this host, as xl reads it (cpus = "all", node:N and vnuma depend on its CPUs and nodes).
       await cli.withHost(async (host) => {
         const { config, warnings } = parseGuestConfig(text, file, { host: xlHostFromPhysinfo(await host.backend.physinfo()) });

@@ -1,12 +1,17 @@
 /**
  * `xenclaim create FILE...`: creates guests from xl.cfg (or libxl JSON) files concurrently, admitted by a strategy,
- * with a progress display (or one JSON event per line, then the results).
+ * with a progress display (or one JSON event per line, then the results). Through the daemon when one answers: the
+ * same output, its events followed over GET /v1/events.
  */
+import { randomUUID } from 'node:crypto';
 import { Option, type Command } from 'commander';
-import { parseGuestConfig, xlHostFromPhysinfo } from '../../config/index.js';
+import { followEvents } from '../../api/client.js';
+import { SystemClock } from '../../clock.js';
+import type { Physinfo } from '../../backend.js';
 import { readTextFile } from '../../read-text-file.js';
+import type { AdmissionEvent, EventError } from '../../toolstack/events.js';
 import { STRATEGIES, type StrategyName } from '../../toolstack/strategy-name.js';
-import { resultJson, type GuestRequest } from '../../toolstack/types.js';
+import type { GuestRequest } from '../../toolstack/types.js';
 import { EXIT_FAILED, sizeArg, UsageError, type CommandContext } from '../command-context.js';
 import { ProgressPrinter } from '../progress.js';
 
@@ -16,6 +21,16 @@ interface CreateOptions {
   floor: Map<string, number>;
   dom0Min?: string;
 }
+
+/** A result as printed: the fields of resultJson (src/toolstack/types.ts). */
+interface PrintedResult {
+  name: string;
+  ok: boolean;
+  error: EventError | null;
+  [key: string]: unknown;
+}
+
+const TERMINAL: ReadonlySet<string> = new Set(['running', 'failed', 'gave-up']);
 
 /** `--floor NAME=SIZE`, repeatable: a running guest's balloon floor (guests without one are never ballooned). */
 function collectFloor(text: string, floors: Map<string, number>): Map<string, number> {
@@ -36,31 +51,71 @@ export function registerCreate(program: Command, cli: CommandContext): void {
     )
     .option('--floor <name=size>', "a running guest's balloon floor; repeatable (others are never ballooned)", (v, acc: Map<string, number>) => collectFloor(v, acc), new Map<string, number>())
     .option('--dom0-min <size>', 'never balloon dom0 below this (default 1g)')
-    .action(async (files: string[], options: CreateOptions) => {
+    .action(async (files: string[], options: CreateOptions, command: Command) => {
       // Config files are read before the backend opens: on the mock host, virtual time runs only while no real I/O
-      // waits. They are mapped once it is open, for its host (as xl reads them).
+      // waits. They are mapped once the host is known, for that host (as xl reads them: cpus = "all", node:N and
+      // vnuma depend on its CPUs and nodes).
       const texts: Array<[string, string]> = [];
       for (const file of files) texts.push([file, await readTextFile(file, 'config')]);
+      const { parseGuestConfig, xlHostFromPhysinfo } = await import('../../config/index.js');
+      const readRequests = (physinfo: Physinfo): GuestRequest[] =>
+        texts.map(([file, text]) => {
+          const { config, warnings } = parseGuestConfig(text, file, { host: xlHostFromPhysinfo(physinfo) });
+          for (const warning of warnings) cli.io.stderr(`${warning}\n`);
+          const name = config.c_info.name;
+          if (typeof name !== 'string' || name.length === 0) throw new UsageError(`${file}: the guest has no name (c_info.name)`);
+          return { name, config, paused: options.paused };
+        });
       const dom0MinKiB = options.dom0Min === undefined ? undefined : sizeArg(options.dom0Min, '--dom0-min');
       const json = cli.global.json;
+      const printer = new ProgressPrinter(cli.io.stdout);
+      const show = (event: AdmissionEvent): void => (json ? cli.io.stdout(`${JSON.stringify({ event })}\n`) : printer.onEvent(event));
+      const report = (results: PrintedResult[]): void => {
+        if (json) cli.io.stdout(`${JSON.stringify({ results })}\n`);
+        const failed = results.filter((r) => !r.ok);
+        for (const r of failed) cli.io.stderr(`xenclaim: ${r.name}: ${r.error?.message ?? 'failed'}\n`);
+        if (failed.length > 0) cli.exitCode = EXIT_FAILED;
+      };
+
+      const socket = await cli.daemon();
+      if (socket) {
+        if (dom0MinKiB !== undefined) throw new UsageError('--dom0-min is the daemon\'s to set (xenclaim serve --dom0-min)');
+        const daemonHost = await cli.remote<{ strategy: string; physinfo: Physinfo }>(socket, 'GET', '/v1/host');
+        const requests = readRequests(daemonHost.physinfo);
+        if (command.getOptionValueSource('strategy') === 'cli' && options.strategy !== daemonHost.strategy) {
+          throw new UsageError(`the daemon admits with ${daemonHost.strategy}; --strategy ${options.strategy} cannot change that (xenclaim serve --strategy)`);
+        }
+        for (const [name, floorKiB] of options.floor) await cli.remote(socket, 'PUT', `/v1/domains/${encodeURIComponent(name)}/floor`, { floorKiB });
+        const requestId = randomUUID();
+        const settled = new Set<string>();
+        // The daemon's clock started with the daemon; times are shown from this command's first event, as standalone.
+        let originMs: number | undefined;
+        const stop = await followEvents(socket, requestId, (data) => {
+          const { requestId: _id, ...event } = data as AdmissionEvent & { requestId: string };
+          originMs ??= event.atMs;
+          show({ ...event, atMs: event.atMs - originMs } as AdmissionEvent);
+          if (TERMINAL.has(event.type)) settled.add(event.request as string);
+        });
+        try {
+          const answer = await cli.remote<{ results: PrintedResult[] }>(socket, 'POST', '/v1/domains', {
+            guests: requests.map((r) => ({ config: r.config })), paused: options.paused, requestId,
+          });
+          // The last events travel on the other connection: wait for them a little.
+          const clock = new SystemClock();
+          for (let waited = 0; settled.size < requests.length && waited < 2000; waited += 20) await clock.sleep(20);
+          report(answer.results);
+        } finally {
+          stop();
+        }
+        return;
+      }
+      const { resultJson } = await import('../../toolstack/types.js');
       await cli.withHost(
         async (host) => {
-          const xlHost = xlHostFromPhysinfo(await host.backend.physinfo());
-          const requests: GuestRequest[] = [];
-          for (const [file, text] of texts) {
-            const { config, warnings } = parseGuestConfig(text, file, { host: xlHost });
-            for (const warning of warnings) cli.io.stderr(`${warning}\n`);
-            const name = config.c_info.name;
-            if (typeof name !== 'string' || name.length === 0) throw new UsageError(`${file}: the guest has no name (c_info.name)`);
-            requests.push({ name, config, paused: options.paused });
-          }
-          const printer = new ProgressPrinter(cli.io.stdout);
-          host.subscribe((event) => (json ? cli.io.stdout(`${JSON.stringify({ event })}\n`) : printer.onEvent(event)));
+          const requests = readRequests(await host.backend.physinfo());
+          host.subscribe(show);
           const results = await host.createGuests(requests);
-          if (json) cli.io.stdout(`${JSON.stringify({ results: results.map(resultJson) })}\n`);
-          const failed = results.filter((r) => !r.ok);
-          for (const r of failed) cli.io.stderr(`xenclaim: ${r.name}: ${r.error?.message ?? 'failed'}\n`);
-          if (failed.length > 0) cli.exitCode = EXIT_FAILED;
+          report(results.map(resultJson));
         },
         { strategy: options.strategy, floorsKiB: options.floor, ...(dom0MinKiB === undefined ? {} : { policy: { dom0MinKiB } }) },
       );

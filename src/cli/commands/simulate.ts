@@ -1,8 +1,6 @@
 /** `xenclaim simulate SCENARIO`: plays a scenario on the simulated host under each strategy and reports. */
 import { writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { readTextFile } from '../../read-text-file.js';
-import { formatReportTable, parseScenario, renderReportHtml, runScenario } from '../../simulate/index.js';
 import { STRATEGIES, type StrategyName } from '../../toolstack/strategy-name.js';
 import { EXIT_FAILED, type CommandContext } from '../command-context.js';
 
@@ -14,6 +12,8 @@ export function registerSimulate(program: Command, cli: CommandContext): void {
     .addOption(new Option('--strategy <name>', 'play only this strategy').choices([...STRATEGIES]))
     .option('--html <file>', 'also write a page with every timeline drawn')
     .action(async (file: string, options: { strategy?: StrategyName; html?: string }) => {
+      const { readTextFile } = await import('../../read-text-file.js');
+      const { formatReportTable, parseScenario, renderReportHtml, runScenario } = await import('../../simulate/index.js');
       const text = await readTextFile(file, 'simulate');
       const scenario = parseScenario(text);
       const reports = await runScenario(scenario, options.strategy === undefined ? {} : { strategies: [options.strategy] });

@@ -28,6 +28,19 @@ Napi::Value Negotiate(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), found_default);
 }
 
+// What libxl does when a further ctx joins its SIGCHLD users (libxl_fork.c, libxl__sigchld_needed →
+// release_sigchld): it installs its bare handler again, over whatever is there. With `restore`, the addon's
+// answer (as the libxl ctx pool does after each new ctx) follows.
+Napi::Value AnotherContextJoins(const Napi::CallbackInfo& info) {
+  struct sigaction ours = {};
+  ours.sa_handler = StandInLibxlHandler;
+  ours.sa_flags = SA_NOCLDSTOP | SA_RESTART;
+  sigemptyset(&ours.sa_mask);
+  sigaction(SIGCHLD, &ours, nullptr);
+  if (info.Length() > 0 && info[0].ToBoolean().Value()) xenclaim::RestoreSigchldChain();
+  return info.Env().Undefined();
+}
+
 Napi::Value LibxlHandlerCalls(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), libxl_handler_calls.load());
 }
@@ -37,6 +50,7 @@ Napi::Value LibxlHandlerCalls(const Napi::CallbackInfo& info) {
 static Napi::Object InitProbe(Napi::Env env, Napi::Object exports) {
   xenclaim::KeepLibuvSigchldHandler(env);
   exports.Set("negotiate", Napi::Function::New(env, Negotiate, "negotiate"));
+  exports.Set("anotherContextJoins", Napi::Function::New(env, AnotherContextJoins, "anotherContextJoins"));
   exports.Set("libxlHandlerCalls", Napi::Function::New(env, LibxlHandlerCalls, "libxlHandlerCalls"));
   return exports;
 }

@@ -1,0 +1,84 @@
+/**
+ * `xenclaim serve`: the daemon — one admission brain per Xen host, with an HTTP/JSON API on a Unix socket, events,
+ * metrics, a journal and crash recovery (docs/daemon.md). Runs until SIGTERM or SIGINT.
+ */
+import { Option, type Command } from 'commander';
+import { STRATEGIES, type StrategyName } from '../../toolstack/strategy-name.js';
+import { sizeArg, UsageError, type CommandContext } from '../command-context.js';
+
+interface ServeFlags {
+  stateDir: string;
+  mockSpeed: string;
+  strategy: StrategyName;
+  maxConcurrentCreates: string;
+  maxStartsPerS: string;
+  maxBodyBytes: string;
+  requestTimeoutS: string;
+  donorGraceS: string;
+  dom0Min?: string;
+  stallTimeoutS?: string;
+  waitBudgetS?: string;
+  listenTcp?: string;
+  tokenFile?: string;
+  logLevel: string;
+}
+
+function numberFlag(text: string, flag: string, min: number, integer: boolean): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`${flag} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+export function registerServe(program: Command, cli: CommandContext): void {
+  program
+    .command('serve')
+    .description('run the daemon: one admission brain per host, an HTTP/JSON API on --socket (docs/daemon.md)')
+    .option('--state-dir <dir>', 'journal, floors and (mock) the simulated host', '/var/lib/xenclaim')
+    .option('--mock-speed <n>', 'mock host only: run its wall-clock time n times faster', '1')
+    .addOption(new Option('--strategy <name>', 'how guests are admitted').choices([...STRATEGIES]).default('claim-first'))
+    .option('--max-concurrent-creates <n>', 'creations admitted at once; more wait their turn', '16')
+    .option('--max-starts-per-s <n>', 'starts per second (0: no limit): a boot storm is admitted at this rate', '0')
+    .option('--max-body-bytes <n>', 'largest request body', String(1024 * 1024))
+    .option('--request-timeout-s <n>', 'time a client has to send a whole request', '30')
+    .option('--donor-grace-s <n>', 'a guest built here becomes a donor this long after it started', '30')
+    .option('--dom0-min <size>', 'never balloon dom0 below this (default 1g)')
+    .option('--stall-timeout-s <n>', 'a donor making no progress this long is found uncooperative (default 5)')
+    .option('--wait-budget-s <n>', 'the longest one wait for memory may last (default 60)')
+    .option('--listen-tcp <host:port>', 'also listen on this loopback address (needs --token-file)')
+    .option('--token-file <file>', 'the bearer token TCP clients must send')
+    .option('--log-level <level>', 'pino log level (trace, debug, info, warn, error)', 'info')
+    .action(async (flags: ServeFlags) => {
+      const backend = cli.global.backend;
+      const options = {
+        socket: cli.global.socket ?? process.env.XENCLAIM_SOCKET ?? '/run/xenclaim/xenclaim.sock',
+        stateDir: flags.stateDir,
+        backend,
+        mockSpeed: numberFlag(flags.mockSpeed, '--mock-speed', 0.001, false),
+        strategy: flags.strategy,
+        maxConcurrentCreates: numberFlag(flags.maxConcurrentCreates, '--max-concurrent-creates', 1, true),
+        maxStartsPerS: numberFlag(flags.maxStartsPerS, '--max-starts-per-s', 0, false),
+        maxBodyBytes: numberFlag(flags.maxBodyBytes, '--max-body-bytes', 1024, true),
+        requestTimeoutS: numberFlag(flags.requestTimeoutS, '--request-timeout-s', 1, false),
+        donorGraceS: numberFlag(flags.donorGraceS, '--donor-grace-s', 0, false),
+        ...(flags.dom0Min === undefined ? {} : { dom0MinKiB: sizeArg(flags.dom0Min, '--dom0-min') }),
+        ...(flags.stallTimeoutS === undefined ? {} : { stallTimeoutS: numberFlag(flags.stallTimeoutS, '--stall-timeout-s', 0.1, false) }),
+        ...(flags.waitBudgetS === undefined ? {} : { waitBudgetS: numberFlag(flags.waitBudgetS, '--wait-budget-s', 1, false) }),
+        ...(flags.listenTcp === undefined ? {} : { listenTcp: flags.listenTcp }),
+        ...(flags.tokenFile === undefined ? {} : { tokenFile: flags.tokenFile }),
+        logLevel: flags.logLevel,
+      };
+      const { startDaemon } = await import('../../daemon/serve.js');
+      const daemon = await startDaemon(options);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+          void daemon.close().then(resolve, resolve);
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
+    });
+}

@@ -1,0 +1,113 @@
+/** The journal: intent before, outcome after, closed when the request settles; what a crash leaves is replayed. */
+import { appendFileSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { COMPACT_LINES, FileJournal } from '../../src/journal/file-journal.js';
+import type { MutationIntent } from '../../src/toolstack/mutations.js';
+
+function dir(): string {
+  return mkdtempSync(join(tmpdir(), 'xenclaim-journal-'));
+}
+
+const lower = (request: string | null, domid = 1): MutationIntent => ({ kind: 'lower-target', domid, name: 'web', request, fromKiB: 2048, toKiB: 1024 });
+
+describe('FileJournal', () => {
+  it('writes the intent before and the outcome after; a settled request leaves the file empty', async () => {
+    const d = dir();
+    const journal = new FileJournal(d);
+    const intent = lower('g');
+    await journal.before(intent);
+    const line = JSON.parse(readFileSync(journal.path, 'utf8').trim()) as { t: string; intent: unknown };
+    expect(line).toMatchObject({ t: 'intent', seq: 1, intent });
+    await journal.after(intent, { ok: true });
+    expect(journal.openEntries()).toMatchObject([{ seq: 1, outcome: 'ok', intent }]);
+    await journal.settled('g');
+    expect(journal.empty).toBe(true);
+    expect(statSync(journal.path).size).toBe(0);
+    await journal.closeFile();
+  });
+
+  it('what a crash leaves open is there when it is opened again; a torn last line is ignored', async () => {
+    const d = dir();
+    const first = new FileJournal(d);
+    const build: MutationIntent = { kind: 'build-guest', name: 'g', claim: true, paused: false };
+    await first.before(lower('g'));
+    await first.before(build);
+    await first.closeFile();
+    appendFileSync(join(d, 'journal.log'), '{"t":"outcome","se');
+    const second = new FileJournal(d);
+    expect(second.openEntries().map((e) => [e.intent.kind, e.outcome])).toEqual([['lower-target', 'pending'], ['build-guest', 'pending']]);
+    await second.recovered();
+    expect(second.empty).toBe(true);
+    expect(new FileJournal(d).openEntries()).toEqual([]);
+  });
+
+  it('a raise is written with the target it expects, from the last lowering it saw', async () => {
+    const journal = new FileJournal(dir());
+    const down = lower('g');
+    await journal.before(down);
+    await journal.after(down, { ok: true });
+    await journal.before({ kind: 'raise-target', domid: 1, name: 'web', request: 'g', byKiB: 512, reason: 'restore' });
+    expect(journal.openEntries()[1]).toMatchObject({ expectTargetKiB: { from: 1024, to: 1536 } });
+  });
+
+  it('limits stay open until lifted; batch lowerings until idle; operator changes close on their outcome', async () => {
+    const journal = new FileJournal(dir());
+    const limit: MutationIntent = { kind: 'limit-max-pages', domid: 3, name: 'a', fromKiB: 4096, toKiB: 2048 };
+    const batch = lower(null, 4);
+    const operator: MutationIntent = { kind: 'set-target', domid: 5, targetKiB: 1000 };
+    for (const i of [limit, batch, operator]) {
+      await journal.before(i);
+      await journal.after(i, { ok: true });
+    }
+    expect(journal.openEntries().map((e) => e.intent.kind)).toEqual(['limit-max-pages', 'lower-target']);
+    const lift: MutationIntent = { kind: 'restore-max-pages', domid: 3, name: 'a', fromKiB: 2048, toKiB: 4096 };
+    await journal.before(lift);
+    await journal.after(lift, { ok: true });
+    expect(journal.openEntries().map((e) => e.intent.kind)).toEqual(['lower-target']);
+    await journal.idle();
+    expect(journal.empty).toBe(true);
+  });
+
+  it('compacts to the open entries once the file is long, and they survive a reopen', async () => {
+    const d = dir();
+    const journal = new FileJournal(d, { sync: false });
+    await journal.before(lower('keep', 9));
+    for (let i = 0; i < COMPACT_LINES; i++) {
+      const intent = lower(`r${i}`);
+      await journal.before(intent);
+      await journal.after(intent, { ok: true });
+      await journal.settled(`r${i}`);
+    }
+    // 3 lines a request, 3 × COMPACT_LINES written in all: only a compacted file is this short.
+    expect(readFileSync(journal.path, 'utf8').trim().split('\n').length).toBeLessThan(COMPACT_LINES);
+    await journal.closeFile();
+    expect(new FileJournal(d).openEntries()).toMatchObject([{ intent: { request: 'keep', domid: 9 }, outcome: 'pending' }]);
+  });
+
+  it('group commit: intents arriving together are written together, each resolving once on disk, in order', async () => {
+    const journal = new FileJournal(dir());
+    const intents = [1, 2, 3, 4].map((domid) => lower(`g${domid}`, domid));
+    await Promise.all(intents.map((i) => journal.before(i)));
+    const lines = readFileSync(journal.path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seq: number });
+    expect(lines.map((l) => l.seq)).toEqual([1, 2, 3, 4]);
+    await Promise.all(['g1', 'g2', 'g3', 'g4'].map((r) => journal.settled(r)));
+    expect(statSync(journal.path).size).toBe(0);
+  });
+
+  it('a line queued but not yet on disk when the daemon dies never gets there', async () => {
+    const journal = new FileJournal(dir());
+    const queued = journal.before(lower('late'));
+    journal.crashForTest();
+    await expect(queued).rejects.toThrow(/simulated crash/);
+    expect(statSync(journal.path).size).toBe(0);
+  });
+
+  it('after a simulated crash nothing more is written and every later intent is refused', async () => {
+    const journal = new FileJournal(dir());
+    journal.crashForTest();
+    await expect(journal.before(lower('g'))).rejects.toThrow(/simulated crash/);
+    expect(statSync(journal.path).size).toBe(0);
+  });
+});

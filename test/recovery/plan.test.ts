@@ -1,0 +1,118 @@
+/** planRecovery: (journal's open entries, Xen's domains now) → repairs. Pure; each rule at its edges. */
+import { describe, expect, it } from 'vitest';
+import { planRecovery, TMEM_NO_CAP, type JournalEntry, type RecordedIntent } from '../../src/recovery/plan.js';
+import { domainInfo } from '../helpers/domain-info.js';
+
+let seq = 0;
+function entry(intent: RecordedIntent, outcome: JournalEntry['outcome'] = 'ok', expect?: { from: number; to: number }): JournalEntry {
+  return { seq: ++seq, intent, outcome, ...(expect ? { expectTargetKiB: expect } : {}) };
+}
+
+const dom0 = domainInfo(0, { name: 'Domain-0', totPages: 256 * 768, maxPages: 256 * 1024, targetKiB: 768 * 1024 });
+const web = domainInfo(1, { name: 'web', totPages: 256 * 512, maxPages: 256 * 1025, targetKiB: 512 * 1024 });
+
+describe('planRecovery', () => {
+  it('nothing open: nothing to repair', () => {
+    expect(planRecovery({ entries: [], domains: [dom0, web] })).toEqual([]);
+  });
+
+  it('a build cut off: its half-built guest is destroyed and its donors get back exactly what was asked', () => {
+    const half = domainInfo(7, { name: 'g', totPages: 1000, outstandingPages: 5000, paused: true });
+    const repairs = planRecovery({
+      entries: [
+        entry({ kind: 'lower-target', domid: 0, name: 'Domain-0', request: 'g', fromKiB: 1024 * 1024, toKiB: 768 * 1024 }),
+        entry({ kind: 'lower-target', domid: 1, name: 'web', request: 'g', fromKiB: 1024 * 1024, toKiB: 512 * 1024 }),
+        entry({ kind: 'build-guest', name: 'g', claim: true, paused: false } as RecordedIntent, 'pending'),
+      ],
+      domains: [dom0, web, half],
+    });
+    expect(repairs.map((r) => [r.kind, 'domid' in r ? r.domid : null, 'byKiB' in r ? r.byKiB : null])).toEqual([
+      ['destroy-guest', 7, null],
+      ['raise-target', 0, 256 * 1024],
+      ['raise-target', 1, 512 * 1024],
+    ]);
+  });
+
+  it('a build that finished but whose outcome was not written (the guest runs, unpaused) started: nothing undone', () => {
+    const running = domainInfo(7, { name: 'g', totPages: 256 * 512, paused: false });
+    expect(planRecovery({
+      entries: [
+        entry({ kind: 'lower-target', domid: 1, name: 'web', request: 'g', fromKiB: 1024 * 1024, toKiB: 512 * 1024 }),
+        entry({ kind: 'build-guest', name: 'g', claim: true, paused: false } as RecordedIntent, 'pending'),
+      ],
+      domains: [dom0, web, running],
+    })).toEqual([]);
+  });
+
+  it('an unseen lowering counts only if the donor is at its new target; an unseen raise only if at the expected one', () => {
+    const lowered = [entry({ kind: 'lower-target', domid: 1, name: 'web', request: 'g', fromKiB: 1024 * 1024, toKiB: 512 * 1024 }, 'pending')];
+    expect(planRecovery({ entries: lowered, domains: [dom0, web] })).toMatchObject([{ kind: 'raise-target', domid: 1, byKiB: 512 * 1024 }]);
+    const notYet = domainInfo(1, { ...web, targetKiB: 1024 * 1024 });
+    expect(planRecovery({ entries: lowered, domains: [dom0, notYet] })).toEqual([]);
+    const raised = [
+      entry({ kind: 'lower-target', domid: 1, name: 'web', request: 'g', fromKiB: 1024 * 1024, toKiB: 512 * 1024 }),
+      entry({ kind: 'raise-target', domid: 1, name: 'web', request: 'g', byKiB: 512 * 1024 }, 'pending', { from: 512 * 1024, to: 1024 * 1024 }),
+    ];
+    expect(planRecovery({ entries: raised, domains: [dom0, notYet] })).toEqual([]);
+    expect(planRecovery({ entries: raised, domains: [dom0, web] })).toMatchObject([{ kind: 'raise-target', byKiB: 512 * 1024 }]);
+  });
+
+  it('a failed build: libxl cleaned up; the donors still get their memory back; a failed lowering counts for nothing', () => {
+    expect(planRecovery({
+      entries: [
+        entry({ kind: 'lower-target', domid: 0, name: 'Domain-0', request: 'g', fromKiB: 1024 * 1024, toKiB: 768 * 1024 }),
+        entry({ kind: 'lower-target', domid: 1, name: 'web', request: 'g', fromKiB: 1024 * 1024, toKiB: 512 * 1024 }, 'failed'),
+        entry({ kind: 'build-guest', name: 'g', claim: true, paused: false } as RecordedIntent, 'failed'),
+      ],
+      domains: [dom0, web],
+    })).toMatchObject([{ kind: 'raise-target', domid: 0, byKiB: 256 * 1024 }]);
+  });
+
+  it('a claim on a guest the daemon was building is cancelled; another toolstack\'s claim is left alone', () => {
+    const ours = domainInfo(7, { name: 'g', outstandingPages: 100, paused: false, totPages: 10 });
+    const theirs = domainInfo(8, { name: 'xl-guest', outstandingPages: 100, paused: true });
+    expect(planRecovery({
+      entries: [entry({ kind: 'build-guest', name: 'g', claim: true, paused: false } as RecordedIntent, 'ok')],
+      domains: [dom0, ours, theirs],
+    })).toEqual([{ kind: 'cancel-claim', domid: 7, name: 'g', why: expect.stringMatching(/100 pages/) }]);
+  });
+
+  it('limits never lifted are lifted back to what each guest had; an unseen limit that did not happen is left', () => {
+    const limited = domainInfo(1, { ...web, maxPages: 256 * 512 });
+    const limit = entry({ kind: 'limit-max-pages', domid: 1, name: 'web', fromKiB: 1025 * 1024, toKiB: 512 * 1024 });
+    expect(planRecovery({ entries: [limit], domains: [dom0, limited] })).toMatchObject([
+      { kind: 'restore-max-pages', domid: 1, fromKiB: 512 * 1024, toKiB: 1025 * 1024 },
+    ]);
+    const unseen = { ...limit, outcome: 'pending' as const };
+    expect(planRecovery({ entries: [unseen], domains: [dom0, web] })).toEqual([]);
+    const lifted = entry({ kind: 'restore-max-pages', domid: 1, name: 'web', fromKiB: 512 * 1024, toKiB: 1025 * 1024 }, 'pending');
+    expect(planRecovery({ entries: [limit, lifted], domains: [dom0, web] })).toEqual([]);
+  });
+
+  it('a batch\'s lowerings (request null) are given back; tmem frozen or capped is thawed and uncapped', () => {
+    const repairs = planRecovery({
+      entries: [
+        entry({ kind: 'freeze-tmem' }),
+        entry({ kind: 'cap-tmem', pages: 100 }),
+        entry({ kind: 'lower-target', domid: 1, name: 'web', request: null, fromKiB: 1024 * 1024, toKiB: 512 * 1024 }),
+      ],
+      domains: [dom0, web],
+    });
+    expect(repairs).toMatchObject([
+      { kind: 'raise-target', domid: 1, request: null, byKiB: 512 * 1024 },
+      { kind: 'cap-tmem', pages: TMEM_NO_CAP },
+      { kind: 'thaw-tmem' },
+    ]);
+  });
+
+  it('an operator\'s destroy cut off is finished; a donor that is gone needs nothing', () => {
+    const victim = domainInfo(9, { name: 'old' });
+    expect(planRecovery({
+      entries: [
+        entry({ kind: 'destroy-guest', domid: 9, name: 'old', reason: 'operator' } as RecordedIntent, 'pending'),
+        entry({ kind: 'lower-target', domid: 5, name: 'gone', request: 'g', fromKiB: 2048, toKiB: 1024 }),
+      ],
+      domains: [dom0, victim],
+    })).toMatchObject([{ kind: 'destroy-guest', domid: 9 }]);
+  });
+});
