@@ -180,7 +180,12 @@ describe('real Xen: xenclaim serve in dom0', () => {
 
     note('the daemon died by SIGKILL mid-fallback; restarting');
     daemon = await serve();
-    const host = (await callDaemon<{ recovery: { complete: boolean; repairs: number }; journalOpenEntries: number }>(socket, 'GET', '/v1/host')).body;
+    const host = (await callDaemon<{
+      recovery: { complete: boolean; repairs: number }; journalOpenEntries: number;
+      xenVersion: { major: number; minor: number }; addon?: { xenctrlVersion: string };
+    }>(socket, 'GET', '/v1/host')).body;
+    // The daemon says what its addon was built against: the same Xen minor as the hypervisor (docs/xen-versions.md).
+    expect(host.addon?.xenctrlVersion).toBe(`${host.xenVersion.major}.${host.xenVersion.minor}.0`);
     expect(host.recovery.complete).toBe(true);
     expect(host.recovery.repairs).toBeGreaterThanOrEqual(1);
     expect(host.journalOpenEntries).toBe(0);
