@@ -109,6 +109,9 @@ if [ "$mode" = tests ]; then
     project="$XENCLAIM_CHROOT_PROJECT"
     xenver="$XENCLAIM_CHROOT_LIBXEN_DEV"
   fi
+  # dist/ for the tests that run bin/xenclaim.js (the daemon tests): compiled here, not under QEMU's software CPU
+  # (the chroot's copy of the project has none: the copy leaves dist/ out).
+  (cd "$project" && node node_modules/typescript/bin/tsc -p tsconfig.build.json) || die "tsc -p tsconfig.build.json failed in $project"
   # Transform every test file and what it imports on the host, into vitest's on-disk module cache: dom0 (same
   # paths, same node) then reads the results instead of transforming under QEMU's software CPU.
   (cd "$project" && node node_modules/vitest/vitest.mjs list --config scripts/nested-xen/vitest.nested.config.ts $test_paths >"$cache/vitest-warm-$release.log" 2>&1) \
