@@ -35,25 +35,35 @@
       "cflags": ["<!@(pkg-config --cflags xencontrol xenlight xentoollog)", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_cc": ["<!@(pkg-config --cflags xencontrol xenlight xentoollog)", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "libraries": ["<!@(pkg-config --libs xencontrol xenlight xentoollog)"]
-    },
-    {
-      # Test-only: native/sigchld_chain.cc driven by a stand-in for libxl (test/native/child-processes.test.ts),
-      # so the SIGCHLD negotiation is checked on machines without Xen too.
-      "target_name": "sigchld_probe",
-      "sources": ["test/native/sigchld-probe/probe.cc", "native/sigchld_chain.cc"],
-      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
-      "defines": ["NAPI_VERSION=8"],
-      "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
-    },
-    {
-      # Test-only: maps one page of a domain (test/native/page-pin), which keeps a destroyed domain dying on real Xen
-      # until it is unmapped, so the conformance suite can ask what a claim on a dying domain does.
-      "target_name": "page_pin_probe",
-      "sources": ["test/native/page-pin/page_pin.cc"],
-      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
-      "defines": ["NAPI_VERSION=8"],
-      "cflags_cc": ["<!@(pkg-config --cflags xencontrol xenforeignmemory)", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "libraries": ["<!@(pkg-config --libs xencontrol xenforeignmemory)"]
     }
+  ],
+  "variables": {
+    "with_test_targets%": "<!(node -p \"require('fs').existsSync('test/native') ? 1 : 0\")"
+  },
+  "conditions": [
+    ["with_test_targets==1", {
+      "targets": [
+        {
+          # Test-only: native/sigchld_chain.cc driven by a stand-in for libxl (test/native/child-processes.test.ts),
+          # so the SIGCHLD negotiation is checked on machines without Xen too. The test-only targets are built only in
+          # a checkout that has the tests: the published package ships no test/ directory.
+          "target_name": "sigchld_probe",
+          "sources": ["test/native/sigchld-probe/probe.cc", "native/sigchld_chain.cc"],
+          "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+          "defines": ["NAPI_VERSION=8"],
+          "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
+        },
+        {
+          # Test-only: maps one page of a domain (test/native/page-pin), which keeps a destroyed domain dying on real
+          # Xen until it is unmapped, so the conformance suite can ask what a claim on a dying domain does.
+          "target_name": "page_pin_probe",
+          "sources": ["test/native/page-pin/page_pin.cc"],
+          "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+          "defines": ["NAPI_VERSION=8"],
+          "cflags_cc": ["<!@(pkg-config --cflags xencontrol xenforeignmemory)", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+          "libraries": ["<!@(pkg-config --libs xencontrol xenforeignmemory)"]
+        }
+      ]
+    }]
   ]
 }

@@ -9,6 +9,7 @@
 import type { Clock } from './clock.js';
 import { XenError } from './errors.js';
 
+/** xc_physinfo: the host's memory in 4 KiB pages and its CPUs (docs/backend-contract.md#queries). */
 export interface Physinfo {
   totalPages: number;
   /** Free pages, INCLUDING pages claimed but not yet allocated (Xen's meaning). */
@@ -22,6 +23,7 @@ export interface Physinfo {
   cpuKhz: number;
 }
 
+/** xc_version: the hypervisor's version, e.g. 4.17 with extra ".3". */
 export interface XenVersionInfo {
   major: number;
   minor: number;
@@ -29,6 +31,7 @@ export interface XenVersionInfo {
   extra: string;
 }
 
+/** Which families of calls a backend offers on this host. */
 export interface BackendFeatures {
   /** The XENMEM_claim_pages hypercall is available. */
   claims: boolean;
@@ -38,6 +41,10 @@ export interface BackendFeatures {
   libxl: boolean;
 }
 
+/**
+ * One domain as xc_domain_getinfolist reports it (counts in 4 KiB pages), with its name and balloon target where
+ * libxl/xenstore know them (docs/claim-rules.md#rule-11).
+ */
 export interface DomainInfo {
   domid: number;
   totPages: number;
@@ -58,8 +65,10 @@ export interface DomainInfo {
   targetKiB?: number;
 }
 
+/** The types of domain createEmptyDomain makes (xc_domain_create without libxl). */
 export type EmptyDomainType = 'pv' | 'pvh';
 
+/** createEmptyDomain's options. */
 export interface CreateEmptyDomainOptions {
   type: EmptyDomainType;
   vcpus?: number;
@@ -86,6 +95,7 @@ export interface LibxlDomainConfig {
   [key: string]: unknown;
 }
 
+/** createGuest's options (libxl_domain_create_new). */
 export interface CreateGuestOptions {
   /** Sets b_info.claim_mode: the domain builder claims its whole allocation before populating (default true). */
   claim?: boolean;
@@ -93,6 +103,7 @@ export interface CreateGuestOptions {
   paused?: boolean;
 }
 
+/** setMemoryTarget's options (libxl_set_memory_target's relative and enforce). */
 export interface SetMemoryTargetOptions {
   /** targetKiB is added to the current target (may be negative) instead of replacing it. */
   relative?: boolean;
@@ -100,6 +111,11 @@ export interface SetMemoryTargetOptions {
   enforce?: boolean;
 }
 
+/**
+ * The one contract everything above the backend talks to (docs/backend-contract.md): the native addon over real Xen
+ * and the mock host both implement it. Pages for hypervisor-level calls, KiB for libxl-level calls; every argument is
+ * checked and refused with an EINVAL XenError naming it; every failure is a rejected promise with a XenError.
+ */
 export interface XenBackend {
   readonly kind: 'native' | 'mock';
   readonly features: BackendFeatures;

@@ -1,13 +1,16 @@
 /**
  * Time, injected. Toolstack code never calls setTimeout or Date.now itself: it is handed a Clock.
- * SystemClock is the real one (the only place in src/ that touches timers); VirtualClock runs simulated
- * time for the mock host, tests and the simulator, deterministically.
+ * SystemClock is the real one (this file is the only place in src/ that touches timers); VirtualClock runs
+ * simulated time for tests and the simulator, deterministically, driven by its owner; AutoClock is simulated time
+ * that drives itself, the mock host's clock for library users and the CLI; ScaledClock is wall-clock time run N×
+ * faster, the clock of the daemon's mock host.
  */
 
 export interface Timer {
   cancel(): void;
 }
 
+/** Time, injected: how every part of xenclaim reads the time and waits (docs/architecture.md#time). */
 export interface Clock {
   /** Milliseconds since an arbitrary origin (monotonic). */
   now(): number;
@@ -47,6 +50,7 @@ function sleepWith(clock: Clock, ms: number, signal?: AbortSignal): Promise<void
   });
 }
 
+/** Real time: performance.now() and Node's timers (the only place in src/ that touches them). */
 export class SystemClock implements Clock {
   private readonly origin = performance.now();
 
@@ -215,6 +219,81 @@ export class VirtualClock implements Clock {
       }
     }
     return top;
+  }
+}
+
+/**
+ * Simulated time that passes by itself: whenever a timer is pending, the clock jumps to the next one on a later turn
+ * of the event loop, once pending promise continuations (and any real I/O callbacks due) have run. Work on the mock
+ * host finishes as fast as the CPU allows, in the same order VirtualClock.run would play it, without anyone driving
+ * the clock: `await backend.createGuest(config)` simply resolves. When no timer is pending the clock holds nothing,
+ * so a process whose simulated host has gone quiet can exit.
+ *
+ * The mock host's default clock (MockBackend, openBackend). Tests and the simulator pass a VirtualClock instead and
+ * drive it themselves, which is what makes them deterministic step by step.
+ */
+export class AutoClock implements Clock {
+  private readonly virtual: VirtualClock;
+  private driving = false;
+  private readonly idleWaiters: Array<() => void> = [];
+
+  constructor(startMs = 0) {
+    this.virtual = new VirtualClock(startMs);
+  }
+
+  now(): number {
+    return this.virtual.now();
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return sleepWith(this, checkDelay(ms), signal);
+  }
+
+  setTimer(ms: number, callback: () => void): Timer {
+    const timer = this.virtual.setTimer(ms, callback);
+    this.drive();
+    return timer;
+  }
+
+  /** Time passes by itself: `work` is returned as it is. */
+  run<T>(work: Promise<T>): Promise<T> {
+    return work;
+  }
+
+  /** How many live timers are waiting. */
+  get pendingTimers(): number {
+    return this.virtual.pendingTimers;
+  }
+
+  /** Resolves once no timer is pending (at once when none is). */
+  whenIdle(): Promise<void> {
+    if (!this.driving) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private drive(): void {
+    if (this.driving) return;
+    this.driving = true;
+    void this.loop();
+  }
+
+  /** Fires timers one instant at a time until none is pending; `driving` is cleared in the same turn it stops. */
+  private async loop(): Promise<void> {
+    try {
+      for (;;) {
+        await settle();
+        const due = this.virtual.nextDue();
+        if (due === undefined) break;
+        await this.virtual.advanceTo(due);
+      }
+    } catch (error) {
+      // A timer callback threw: as with a real timer, that is an uncaught exception, not a silent stop.
+      setImmediate(() => {
+        throw error;
+      });
+    }
+    this.driving = false;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 }
 

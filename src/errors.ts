@@ -28,6 +28,7 @@ export const ERRNO = Object.freeze({
   ETIMEDOUT: 110,
 } as const);
 
+/** An errno name ERRNO knows: 'ENOMEM', 'EINVAL', … */
 export type ErrnoName = keyof typeof ERRNO;
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(ERRNO).map(([name, value]) => [value, name]));
@@ -42,14 +43,18 @@ export function errnoName(errno: number): string {
   return ERRNO_NAMES.get(errno) ?? `E${errno}`;
 }
 
+/** What a XenError is made with besides its message. */
 export interface XenErrorFields {
   code: string;
   op: string;
+  /** The argument or config field the error is about, where there is one (`config.b_info.target_memkb`). */
+  field?: string | undefined;
   errno?: number | undefined;
   xenLog?: readonly string[] | undefined;
   cause?: unknown;
 }
 
+/** The one error type of xenclaim (see the file header): code, errno, op, field and the Xen libraries' log lines. */
 export class XenError extends Error {
   /** `ENOMEM`, `EINVAL`, … or a libxl code such as `ERROR_FAIL`. */
   readonly code: string;
@@ -57,6 +62,8 @@ export class XenError extends Error {
   readonly errno: number | undefined;
   /** The backend operation that failed, e.g. `claimPages`. */
   readonly op: string;
+  /** The argument or config field at fault, e.g. `config.b_info.target_memkb` (EINVAL from an argument check). */
+  readonly field: string | undefined;
   /** Lines the Xen libraries logged while the operation ran (captured, never printed to stderr). */
   readonly xenLog: readonly string[];
 
@@ -65,6 +72,7 @@ export class XenError extends Error {
     this.name = 'XenError';
     this.code = fields.code;
     this.op = fields.op;
+    this.field = fields.field;
     this.errno = fields.errno ?? errnoOf(fields.code);
     this.xenLog = Object.freeze([...(fields.xenLog ?? [])]);
   }
@@ -76,6 +84,7 @@ export class XenError extends Error {
   }
 }
 
+/** Whether `value` is a XenError (with that code, when given). */
 export function isXenError(value: unknown, code?: string): value is XenError {
   return value instanceof XenError && (code === undefined || value.code === code);
 }

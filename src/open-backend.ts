@@ -5,19 +5,23 @@ import { existsSync } from 'node:fs';
 import type { XenBackend } from './backend.js';
 import type { Clock } from './clock.js';
 import { MockBackend, type MockHostSpec } from './mock/backend.js';
-import { openNativeBackend, type NativeBinding } from './native/backend.js';
+import { openNativeBackend, PRIVCMD_PATH, type NativeBinding } from './native/backend.js';
 import { checkObject, checkOneOf } from './validate.js';
 
-/** Where the Xen privileged-command device lives in a dom0. */
-export const PRIVCMD_PATH = '/dev/xen/privcmd';
+export { PRIVCMD_PATH };
 
+/** Which host openBackend opens: real Xen, the simulated host, or real Xen where /dev/xen/privcmd exists. */
 export type BackendKind = 'native' | 'mock' | 'auto';
 
+/** openBackend's options; only `kind` is required. */
 export interface OpenBackendOptions {
   kind: BackendKind;
   /** Mock only: the simulated host (defaults: 16384 MiB, 1024 MiB dom0, Xen 4.17, no tmem). */
   host?: MockHostSpec;
-  /** Mock only: the clock the simulated host runs on (default: a fresh VirtualClock). */
+  /**
+   * Mock only: the clock the simulated host runs on. Default: a fresh AutoClock (simulated time that passes by
+   * itself); pass a VirtualClock to drive time yourself.
+   */
   clock?: Clock;
   /** Native only: a path to the addon, or the loaded addon itself (better-sqlite3's nativeBinding pattern). */
   nativeBinding?: string | NativeBinding;

@@ -4,8 +4,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ERRNO, XenError, errnoName } from './errors.js';
+import { invalidArgument } from './validate.js';
 
+/** The file's text (UTF-8). EINVAL for a path that is not a non-empty string; the read's errno otherwise. */
 export async function readTextFile(path: string, op: string): Promise<string> {
+  if (typeof path !== 'string' || path === '') throw invalidArgument(op, 'path', 'a non-empty file path', path);
   try {
     return await readFile(path, 'utf8');
   } catch (err) {

@@ -8,9 +8,11 @@
 export const PAGE_SIZE_KIB = 4;
 /** One x86 page, in bytes (what `xl info` prints as xen_pagesize). */
 export const PAGE_SIZE_BYTES = 4096;
-/** Binary units, as Xen and libxl count them. */
+/** Binary units, as Xen and libxl count them: KiB in a MiB. */
 export const KIB_PER_MIB = 1024;
+/** MiB in a GiB. */
 export const MIB_PER_GIB = 1024;
+/** KiB in a GiB. */
 export const KIB_PER_GIB = KIB_PER_MIB * MIB_PER_GIB;
 /** 256 pages of 4 KiB to the MiB. */
 export const PAGES_PER_MIB = KIB_PER_MIB / PAGE_SIZE_KIB;

@@ -28,9 +28,10 @@
  * balloon up, so with countPendingGrowth their growth is subtracted from the headroom first (the model's rule).
  */
 import { KIB_PER_GIB, kibToPagesCeil, LIBXL_MIN_DOM0_KIB, pagesToKiB } from '../units.js';
-import { invalidArgument } from '../validate.js';
+import { checkObject, invalidArgument } from '../validate.js';
 import { checkObservedState, headroomPages, targetPages, type DomainState, type ObservedState } from './state.js';
 
+/** How the ballooning fallback chooses donors and how much to ask (docs/architecture.md#donors); every field has a default. */
 export interface BalloonPolicy {
   /** dom0 is never planned below this (default 1 GiB; never below libxl's own 128 MiB). */
   dom0MinKiB: number;
@@ -136,8 +137,14 @@ export interface BalloonRequest {
 
 const OP = 'planBalloon';
 
-/** The policy with defaults filled in and every field checked. */
+/** The policy with defaults filled in and every field checked: EINVAL naming `policy.FIELD` for an unknown or bad one. */
 export function resolveBalloonPolicy(op: string, partial: Partial<BalloonPolicy> = {}): BalloonPolicy {
+  checkObject(op, 'policy', partial);
+  for (const key of Object.keys(partial)) {
+    if (!Object.hasOwn(DEFAULT_BALLOON_POLICY, key)) {
+      throw invalidArgument(op, `policy.${key}`, `a known setting (${Object.keys(DEFAULT_BALLOON_POLICY).join(', ')})`, key);
+    }
+  }
   const policy: BalloonPolicy = { ...DEFAULT_BALLOON_POLICY, ...stripUndefined(partial) };
   const finiteAtLeast = (name: string, value: unknown, min: number): void => {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
@@ -162,6 +169,7 @@ export function resolveBalloonPolicy(op: string, partial: Partial<BalloonPolicy>
   policy.excludedDomids.forEach((domid, i) => {
     if (!Number.isSafeInteger(domid) || domid < 0) throw invalidArgument(op, `policy.excludedDomids[${i}]`, 'a domid', domid);
   });
+  checkObject(op, 'policy.floorsKiB', policy.floorsKiB);
   for (const [domid, kib] of Object.entries(policy.floorsKiB)) finiteAtLeast(`floorsKiB[${domid}]`, kib, 0);
   return policy;
 }

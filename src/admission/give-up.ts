@@ -8,6 +8,7 @@ import type { BalloonPlan } from './balloon-plan.js';
 import { freedPages, type GiveUpCause, type WaitState } from './progress.js';
 import { kibToPagesCeil, pagesToMiB } from '../units.js';
 
+/** A donor the wait asked for memory, and what it gave (pages). */
 export interface AskedDonorReport {
   domid: number;
   name: string;
@@ -19,6 +20,7 @@ export interface AskedDonorReport {
   gavePages: number;
 }
 
+/** A donor that made no progress for the stall timeout, and where it stopped. */
 export interface UncooperativeDonorReport {
   domid: number;
   name: string;
@@ -29,6 +31,7 @@ export interface UncooperativeDonorReport {
   markedAfterMs: number;
 }
 
+/** Why a guest could not be admitted, in pages and ms: what it needed, what was found and freed, who was asked. */
 export interface GiveUpReport {
   /** The guest that could not be admitted. */
   request: string;

@@ -16,6 +16,7 @@ import { kibToPagesCeil } from '../units.js';
 import { invalidArgument } from '../validate.js';
 import type { BalloonPlan } from './balloon-plan.js';
 
+/** How long a wait for memory may take and when a donor counts as stuck, in ms (squeezed's 5 s stall timeout). */
 export interface WaitConfig {
   /** A donor without progress for this long is uncooperative (default 5000 ms, squeezed's 5 s). */
   stallTimeoutMs: number;
@@ -108,17 +109,23 @@ export interface WaitStep {
 
 const OP = 'waitForMemory';
 
-export function resolveWaitConfig(partial: Partial<WaitConfig> = {}): WaitConfig {
+/**
+ * The waiting policy with defaults filled in; every field a finite number >= 0 (stallTimeoutMs > 0), in ms or pages.
+ * EINVAL naming the field (`${name}.budgetMs`, in operation `op`) for an unknown field or a bad value.
+ */
+export function resolveWaitConfig(partial: Partial<WaitConfig> = {}, op = OP, name = 'config'): WaitConfig {
   const config: WaitConfig = { ...DEFAULT_WAIT_CONFIG };
   for (const [key, value] of Object.entries(partial)) {
     if (value === undefined) continue;
-    if (!(key in DEFAULT_WAIT_CONFIG)) throw invalidArgument(OP, `config.${key}`, 'a known setting', key);
+    if (!Object.hasOwn(DEFAULT_WAIT_CONFIG, key)) {
+      throw invalidArgument(op, `${name}.${key}`, `a known setting (${Object.keys(DEFAULT_WAIT_CONFIG).join(', ')})`, key);
+    }
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw invalidArgument(OP, `config.${key}`, 'a finite number >= 0', value);
+      throw invalidArgument(op, `${name}.${key}`, 'a finite number >= 0', value);
     }
     config[key as keyof WaitConfig] = value;
   }
-  if (config.stallTimeoutMs === 0) throw invalidArgument(OP, 'config.stallTimeoutMs', 'a number > 0', 0);
+  if (config.stallTimeoutMs === 0) throw invalidArgument(op, `${name}.stallTimeoutMs`, 'a number > 0', 0);
   return config;
 }
 

@@ -60,8 +60,8 @@ export const Claim = Type.Object({ domid: Type.Integer(), name: Type.Union([Type
 /** One guest to create: its xl.cfg text, or its libxl JSON domain config (what `xenclaim config` prints). */
 export const GuestInput = Type.Union([
   Type.Object({
-    xl: Type.String({ minLength: 1, maxLength: 256 * 1024, description: 'xl.cfg text' }),
-    file: Type.Optional(Type.String({ maxLength: 256, description: 'a name for errors and warnings' })),
+    xl: Type.String({ minLength: 1, maxLength: 256 * 1024, description: 'xl.cfg text (or libxl JSON text), read for the daemon\'s host as xl reads it' }),
+    file: Type.Optional(Type.String({ maxLength: 4096, description: 'a name for errors and warnings (the path the CLI read it from)' })),
   }, { additionalProperties: false }),
   Type.Object({
     config: Type.Object({ c_info: Type.Object({}, { additionalProperties: true }), b_info: Type.Object({}, { additionalProperties: true }) }, { additionalProperties: true, description: 'libxl JSON domain config' }),

@@ -10,7 +10,7 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { DomainInfo } from '../backend.js';
-import { isConfigError, parseGuestConfig } from '../config/index.js';
+import { isConfigError, parseGuestConfigFor, xlHostFromPhysinfo } from '../config/index.js';
 import { XenError } from '../errors.js';
 import { findDomain } from '../host/find-domain.js';
 import { addonBuildTarget } from '../native/backend.js';
@@ -160,24 +160,28 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
 
   app.post('/v1/domains', { schema: { summary: 'create one guest or many, concurrently', body: CreateBody, response: { 200: CreateAnswer, 202: CreateAnswer, ...errors } } }, async (request, reply) => {
     const body = request.body;
-    const requests: GuestRequest[] = [];
-    const warnings: string[] = [];
-    body.guests.forEach((guest, i) => {
-      const field = `body/guests/${i}`;
+    // Each config is read for this host (as xl reads it) and checked as creating it would check it (libxl's
+    // refusals, at the xl key and line): a config libxl would refuse is a bad request, refused before anything starts.
+    const xlHost = xlHostFromPhysinfo(await host.backend.physinfo());
+    const parsed = await Promise.all(body.guests.map(async (guest, i) => {
       const text = 'xl' in guest ? guest.xl : JSON.stringify(guest.config);
-      let parsed;
       try {
-        parsed = parseGuestConfig(text, 'xl' in guest ? (guest.file ?? `guests[${i}].cfg`) : `guests[${i}].json`);
+        return await parseGuestConfigFor(host.backend, text, 'xl' in guest ? (guest.file ?? `guests[${i}].cfg`) : `guests[${i}].json`, { host: xlHost });
       } catch (error) {
-        if (isConfigError(error)) throw apiError('EINVAL', error.message, field);
+        if (isConfigError(error)) throw apiError('EINVAL', error.message, `body/guests/${i}`);
         throw error;
       }
-      warnings.push(...parsed.warnings);
-      const name = parsed.config.c_info.name;
+    }));
+    // From here to the registration of the names nothing waits, so two requests cannot both take one name.
+    const requests: GuestRequest[] = [];
+    const warnings = parsed.flatMap((p) => p.warnings);
+    parsed.forEach(({ config }, i) => {
+      const field = `body/guests/${i}`;
+      const name = config.c_info.name;
       if (typeof name !== 'string' || name === '') throw apiError('EINVAL', `${field}: the guest has no name (c_info.name)`, field);
       if (requests.some((r) => r.name === name)) throw apiError('EINVAL', `${field}: ${name} is asked for twice`, field);
       if (requestIds.has(name)) throw apiError('EEXIST', `${field}: ${name} is already being created`, field);
-      requests.push({ name, config: parsed.config, paused: body.paused ?? false });
+      requests.push({ name, config, paused: body.paused ?? false });
     });
     const requestId = body.requestId ?? randomUUID();
     for (const r of requests) requestIds.set(r.name, requestId);

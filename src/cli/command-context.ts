@@ -38,6 +38,8 @@ export class CommandContext {
   constructor(
     readonly io: CliIo,
     private readonly program: Command,
+    /** The command line as given (without node and the script): `serve --detach` runs it again without --detach. */
+    readonly argv: readonly string[] = [],
   ) {}
 
   private daemonSocket: Promise<string | undefined> | undefined;

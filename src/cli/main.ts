@@ -1,9 +1,9 @@
 /**
  * The `xenclaim` command: global options, one file per command (commands/), and error reporting. Exit codes as
  * operators expect from xl-like tools: 0 ok, 1 the operation failed, 2 bad usage. Errors are one clear line on
- * stderr: the message and, for Xen errors, the code. A command loads only what it needs (backends, the toolstack,
- * the simulator are imported when a command runs), and talks to the daemon when its socket answers
- * (docs/daemon.md#the-cli-and-the-daemon).
+ * stderr: the message and, for Xen errors, the code; a usage error is followed by one line pointing to --help. A
+ * command loads only what it needs (backends, the toolstack, the simulator are imported when a command runs), and
+ * talks to the daemon when its socket answers (docs/daemon.md#the-cli-and-the-daemon).
  */
 import { Command, CommanderError, Option } from 'commander';
 import { XenError } from '../errors.js';
@@ -30,7 +30,7 @@ const defaultIo: CliIo = {
 
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   const program = new Command('xenclaim');
-  const cli = new CommandContext(io, program);
+  const cli = new CommandContext(io, program, argv);
 
   program
     .description('A Xen toolstack that admits guests with XENMEM_claim_pages, with a ballooning fallback')
@@ -42,24 +42,36 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     .option('--json', 'machine-readable output', false)
     .option('--socket <path>', "the daemon's socket (default $XENCLAIM_SOCKET, else /run/xenclaim/xenclaim.sock); standalone when none answers")
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .showHelpAfterError();
+    // commander's "error: …" becomes the one line every xenclaim error is; the hint to --help follows it.
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(`xenclaim: ${text.replace(/^error: /, '')}`) });
 
   for (const register of [registerInfo, registerList, registerClaims, registerMemSet, registerMemMax, registerDestroy, registerConfig, registerCreate, registerSimulate, registerServe]) {
     register(program, cli);
   }
+  program.showHelpAfterError(helpHint(program));
+  for (const command of program.commands) command.showHelpAfterError(helpHint(command));
+  let running: Command = program;
+  program.hook('preSubcommand', (_program, command) => {
+    running = command;
+  });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
-    return reportError(error, io);
+    return reportError(error, io, running);
   }
   return cli.exitCode;
 }
 
-function reportError(error: unknown, io: CliIo): number {
+/** The line after a usage error: where the usage is, not the whole help. */
+function helpHint(command: Command): string {
+  const name = command.parent ? `xenclaim ${command.name()}` : 'xenclaim';
+  return `Run '${name} --help' for usage.`;
+}
+
+function reportError(error: unknown, io: CliIo, command: Command): number {
   if (error instanceof CommanderError) {
-    // commander has already printed its message; help and version are successes.
+    // commander has already printed its message (and the hint); help and version are successes.
     return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
   }
   if (error instanceof Error && error.name === 'ScenarioError') {
@@ -67,7 +79,7 @@ function reportError(error: unknown, io: CliIo): number {
     return EXIT_FAILED;
   }
   if (error instanceof UsageError) {
-    io.stderr(`xenclaim: ${error.message}\n`);
+    io.stderr(`xenclaim: ${error.message}\n${helpHint(command)}\n`);
     return EXIT_USAGE;
   }
   if (error instanceof XenError) {

@@ -4,6 +4,7 @@
  */
 import { XenError } from '../errors.js';
 
+/** Where in a config file an error is: file, 1-based line and column, and the key (or JSON path). */
 export interface ConfigErrorPlace {
   file: string;
   /** 1-based. */
@@ -14,6 +15,7 @@ export interface ConfigErrorPlace {
   key?: string | undefined;
 }
 
+/** A guest config that cannot be used, at its place in the file (see the file header). */
 export class ConfigError extends XenError {
   readonly file: string;
   readonly line: number;
@@ -33,6 +35,7 @@ export class ConfigError extends XenError {
   }
 }
 
+/** Whether `value` is a ConfigError. */
 export function isConfigError(value: unknown): value is ConfigError {
   return value instanceof ConfigError;
 }

@@ -4,9 +4,17 @@
  * Only what the toolstack itself reads is checked; libxl_domain_config_from_json judges the rest.
  */
 import type { LibxlDomainConfig } from '../backend.js';
-import { MAX_VCPUS } from '../validate.js';
+import { DOMAIN_NAME_RULE, isDomainName, MAX_VCPUS, quote } from '../validate.js';
 import { ConfigError } from './config-error.js';
+import { fieldAndParents, type FieldLocator } from './libxl-refusals.js';
 import type { GuestConfigResult } from './to-libxl.js';
+
+/**
+ * Deepest nesting of objects and arrays accepted. libxl's domain config nests a handful of levels (b_info's
+ * type.hvm.vga, vnuma_nodes' distances); a deeper document is refused with its place rather than exhausting the
+ * stack of the readers that walk it.
+ */
+export const MAX_JSON_DEPTH = 64;
 
 interface Place {
   line: number;
@@ -55,12 +63,15 @@ class JsonReader {
     return value;
   }
 
-  private value(path: string): unknown {
+  private value(path: string, depth = 0): unknown {
     this.skipSpace();
     this.places.set(path, this.place());
     const ch = this.text[this.pos];
-    if (ch === '{') return this.object(path);
-    if (ch === '[') return this.array(path);
+    if ((ch === '{' || ch === '[') && depth === MAX_JSON_DEPTH) {
+      this.fail(`objects and arrays nest more than ${MAX_JSON_DEPTH} deep (at ${path.length > 60 ? `${path.slice(0, 57)}...` : path})`);
+    }
+    if (ch === '{') return this.object(path, depth + 1);
+    if (ch === '[') return this.array(path, depth + 1);
     if (ch === '"') return this.string();
     const literal = /^(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(this.text.slice(this.pos, this.pos + 400));
     if (!literal) this.fail(`expected a value at ${path}, found ${this.found()}`);
@@ -75,7 +86,7 @@ class JsonReader {
     return JSON.parse(m[0]) as string;
   }
 
-  private object(path: string): Record<string, unknown> {
+  private object(path: string, depth: number): Record<string, unknown> {
     this.pos++;
     const out: Record<string, unknown> = {};
     this.skipSpace();
@@ -90,7 +101,9 @@ class JsonReader {
       this.skipSpace();
       if (this.text[this.pos] !== ':') this.fail(`expected ':' after ${JSON.stringify(key)} in ${path}, found ${this.found()}`);
       this.pos++;
-      out[key] = this.value(`${path}.${key}`);
+      // A key is data, whatever its name: "__proto__" becomes an own property (as JSON.parse makes it), never the
+      // object's prototype.
+      Object.defineProperty(out, key, { value: this.value(`${path}.${key}`, depth), enumerable: true, writable: true, configurable: true });
       this.skipSpace();
       const ch = this.text[this.pos];
       this.pos++;
@@ -99,7 +112,7 @@ class JsonReader {
     }
   }
 
-  private array(path: string): unknown[] {
+  private array(path: string, depth: number): unknown[] {
     this.pos++;
     const out: unknown[] = [];
     this.skipSpace();
@@ -108,7 +121,7 @@ class JsonReader {
       return out;
     }
     for (;;) {
-      out.push(this.value(`${path}[${out.length}]`));
+      out.push(this.value(`${path}[${out.length}]`, depth));
       this.skipSpace();
       const ch = this.text[this.pos];
       this.pos++;
@@ -141,6 +154,9 @@ export function parseLibxlJson(text: string, fileName: string): GuestConfigResul
   for (const key of ['name', 'uuid'] as const) {
     if (c_info[key] !== undefined && typeof c_info[key] !== 'string') fail(`$.c_info.${key}`, `must be a string, got ${JSON.stringify(c_info[key])}`);
   }
+  if (typeof c_info['name'] === 'string' && !isDomainName(c_info['name'])) {
+    fail('$.c_info.name', `must be ${DOMAIN_NAME_RULE}, got ${quote(c_info['name'])}`);
+  }
   const checkInt = (key: string, min: number, max: number): void => {
     const v = b_info[key];
     if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)) {
@@ -159,5 +175,12 @@ export function parseLibxlJson(text: string, fileName: string): GuestConfigResul
   if (typeof max === 'number' && typeof target === 'number' && max < target) {
     fail('$.b_info.max_memkb', `must be at least target_memkb (${target}), got ${max}`);
   }
-  return { config: doc as LibxlDomainConfig, warnings: [] };
+  const locate: FieldLocator = (field) => {
+    for (const path of fieldAndParents(field).map((f) => `$.${f}`)) {
+      const place = reader.places.get(path);
+      if (place) return { place: { file: fileName, ...place, key: path }, setting: path };
+    }
+    return { place: { file: fileName, line: 1, column: 1, key: '$' }, setting: `$.${field} (not set)` };
+  };
+  return { config: doc as LibxlDomainConfig, warnings: [], locate };
 }

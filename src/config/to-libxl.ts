@@ -9,9 +9,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LibxlDomainConfig } from '../backend.js';
-import { MAX_VCPUS } from '../validate.js';
+import { DOMAIN_NAME_RULE, isDomainName, MAX_VCPUS, quote } from '../validate.js';
 import { DiskSpecError, parseDiskSpec } from './disk-spec.js';
 import { ENUMS, libxlJson } from './libxl-idl.js';
+import { xlFieldLocator, type FieldLocator } from './libxl-refusals.js';
 import { NicSpecError, parseNicSpec } from './nic-spec.js';
 import { parseRdm, PciSpecError } from './pci-spec.js';
 import { mapAffinity, mapVnuma } from './xl-cpus.js';
@@ -34,12 +35,16 @@ export const XEN_FIRMWARE_DIR = '/usr/lib/xen-4.17/boot';
 const INT_MAX = 2 ** 31 - 1;
 const INT_MIN = -(2 ** 31);
 
+/** A config read: the libxl JSON, the warnings, and where each libxl field came from in the file. */
 export interface GuestConfigResult {
   config: LibxlDomainConfig;
   /** `FILE:LINE: warning: …` lines: keys ignored, values read in a surprising way. */
   warnings: string[];
+  /** Where a libxl JSON field (`b_info.target_memkb`) was set in the file: its xl key or JSON path, and line. */
+  locate: FieldLocator;
 }
 
+/** How a config is read: for which host (XlHost), and how to make what xl makes at random (UUIDs, VM generation ids). */
 export type GuestConfigOptions = MapOptions;
 
 /** libxl_action_on_shutdown: xl's names → libxl's JSON names. */
@@ -200,6 +205,7 @@ class Mapper {
       if (nameSetting) r.fail(nameSetting, 'name', 'name must not be empty');
       r.fail({ line: 1, column: 1 }, 'name', 'name is required (the domain name), e.g. name = "guest1"');
     }
+    if (!isDomainName(nameSetting.value)) r.fail(nameSetting, 'name', `name must be ${DOMAIN_NAME_RULE}, got ${quote(nameSetting.value)}`);
     c_info['name'] = nameSetting.value;
     c_info['uuid'] = this.uuid();
     this.defbool('oos', c_info);
@@ -520,5 +526,5 @@ class Mapper {
 export function xlToLibxl(cfg: XlConfig, options: GuestConfigOptions = {}): GuestConfigResult {
   const mapper = new Mapper(cfg, options);
   const config = mapper.map();
-  return { config, warnings: mapper.warnings() };
+  return { config, warnings: mapper.warnings(), locate: xlFieldLocator(cfg) };
 }

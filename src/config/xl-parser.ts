@@ -17,6 +17,13 @@
  */
 import { ConfigError } from './config-error.js';
 
+/**
+ * Deepest list nesting accepted. No xl key nests lists more than two deep (vnuma's list of lists); libxlu's bison
+ * parser would run out of its stack near 10,000 levels and JavaScript's well before that, so a deeper file is
+ * refused with its place instead.
+ */
+export const MAX_LIST_DEPTH = 32;
+
 export interface XlString {
   kind: 'string';
   value: string;
@@ -299,13 +306,16 @@ class Parser {
     );
   }
 
-  private value(key: string): XlValue {
+  private value(key: string, depth = 0): XlValue {
     const tok = this.tok;
     if (tok.type === 'STRING' || tok.type === 'NUMBER') {
       this.advance();
       return { kind: 'string', value: tok.value, line: tok.line, column: tok.column };
     }
-    if (tok.type === '[') return this.list(key);
+    if (tok.type === '[') {
+      if (depth === MAX_LIST_DEPTH) this.fail(tok, `lists in '${key}' nest more than ${MAX_LIST_DEPTH} deep (no xl key nests them more than 2 deep)`, key);
+      return this.list(key, depth + 1);
+    }
     this.fail(tok, `expected a value for '${key}' (a quoted string, a number or a [list]), found ${describe(tok)}`, key);
   }
 
@@ -313,7 +323,7 @@ class Parser {
     while (this.tok.type === 'NEWLINE') this.advance();
   }
 
-  private list(key: string): XlList {
+  private list(key: string, depth: number): XlList {
     const open = this.advance();
     const items: XlValue[] = [];
     this.skipNewlines();
@@ -323,7 +333,7 @@ class Parser {
         const expected = items.length === 0 ? "a value or ']'" : "a value or ']' after ','";
         this.fail(this.tok, `in the list for '${key}' (opened at line ${open.line}): expected ${expected}, found ${describe(this.tok)}`, key);
       }
-      items.push(this.value(key));
+      items.push(this.value(key, depth));
       this.skipNewlines();
       const after = this.peek();
       if (after.type === ',') {

@@ -7,44 +7,19 @@
  */
 import type { XenBackend } from '../backend.js';
 import { SystemClock, type Clock, type Timer } from '../clock.js';
-import { XenError } from '../errors.js';
 import type { StrategyContext } from '../toolstack/context.js';
 import { createStrategy } from '../toolstack/create.js';
 import type { AdmissionEvent, EventBody } from '../toolstack/events.js';
 import { HostLock } from '../toolstack/host-lock.js';
 import { BackendMutations, type MutationPort, type MutationRecorder } from '../toolstack/mutations.js';
+import { checkGuestRequest } from '../toolstack/requests.js';
 import type { StrategyName } from '../toolstack/strategy-name.js';
-import {
-  DEFAULT_POLL_MS, type AdmissionResult, type AdmissionStrategy, type AdmissionTuning, type GuestRequest,
-} from '../toolstack/types.js';
-import { checkDomid } from '../validate.js';
+import type { AdmissionResult, AdmissionStrategy, GuestRequest } from '../toolstack/types.js';
+import { checkCount, checkDomainName, checkDomid, invalidArgument } from '../validate.js';
 import { EventStream, type AdmissionEventListener } from './event-stream.js';
+import { checkFloorKiB, checkHostOptions, type CheckedHostOptions, type HostOptions } from './host-options.js';
 
-/** What a XenHost is opened with; only the backend is required. */
-export interface HostOptions extends AdmissionTuning {
-  backend: XenBackend;
-  /** Default: the backend's own clock (the mock host's virtual clock), otherwise the system clock. */
-  clock?: Clock;
-  /** How guests are admitted (default 'claim-first'). */
-  strategy?: StrategyName;
-  /**
-   * Balloon floors by guest name, in KiB (a guest's minMiB). A guest without one is never asked to balloon, except
-   * dom0, whose floor is the policy's dom0MinKiB (1 GiB unless configured) — xl's behaviour by default.
-   */
-  floorsKiB?: ReadonlyMap<string, number>;
-  /**
-   * Sees every mutation's intent before it is made and its outcome after (where a journal plugs in); told when each
-   * request settles and when the host is idle.
-   */
-  recorder?: MutationRecorder;
-  /**
-   * How long a guest this host built stays out of ballooning after it started running, in ms of the host's clock
-   * (its kernel and balloon driver are still coming up: docs/claim-rules.md#lesson-9). Without it (the default) it
-   * stays out until no admission is in flight — under a constant stream of requests a daemon needs the bound. A
-   * paused guest is never a donor, whatever this says.
-   */
-  donorGraceMs?: number;
-}
+export type { FloorsKiB, HostOptions } from './host-options.js';
 
 /** One Xen host's admission brain (see the file header); construct it with `new XenHost(options)`. */
 export class XenHost {
@@ -69,51 +44,43 @@ export class XenHost {
   /** Grace timers of guests built and running, by name (donorGraceMs). */
   private readonly graceTimers = new Map<string, Timer>();
 
-  /** EINVAL for an unknown strategy, a poll interval that is not a number > 0, or a bad floor. */
+  /**
+   * Every option is checked here, before anything runs (host-options.ts): EINVAL naming the option for options that
+   * are not an object, an unknown option, a backend or clock without its contract's methods, an unknown strategy, a
+   * floor that is not a finite number of KiB >= 0 for a valid guest name, a bad policy, wait or pollMs.
+   */
   constructor(options: HostOptions) {
-    this.backend = options.backend;
-    this.clock = options.clock ?? options.backend.clock ?? new SystemClock();
-    this.strategyName = options.strategy ?? 'claim-first';
-    this.mutations = new BackendMutations(this.backend, options.recorder);
-    this.recorder = options.recorder;
-    if (options.donorGraceMs !== undefined && (!Number.isFinite(options.donorGraceMs) || options.donorGraceMs < 0)) {
-      throw new XenError(`XenHost: donorGraceMs must be a finite number of ms >= 0, got ${String(options.donorGraceMs)}`, { code: 'EINVAL', op: 'XenHost' });
-    }
-    this.donorGraceMs = options.donorGraceMs;
-    for (const [name, kib] of options.floorsKiB ?? []) this.setFloor(name, kib);
-    const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
-    if (!Number.isFinite(pollMs) || pollMs <= 0) {
-      throw new XenError(`${this.strategyName}: pollMs must be a finite number > 0, got ${String(options.pollMs)}`, {
-        code: 'EINVAL',
-        op: this.strategyName,
-      });
-    }
-    this.strategy = createStrategy(this.strategyName, this.context(options, pollMs));
+    const checked = checkHostOptions('XenHost', options);
+    this.backend = checked.backend;
+    this.clock = checked.clock ?? checked.backend.clock ?? new SystemClock();
+    this.strategyName = checked.strategy;
+    this.mutations = new BackendMutations(this.backend, checked.recorder);
+    this.recorder = checked.recorder;
+    this.donorGraceMs = checked.donorGraceMs;
+    for (const [name, kib] of checked.floorsKiB) this.floors.set(name, kib);
+    this.strategy = createStrategy(this.strategyName, this.context(checked));
   }
 
-  /** Listens to every progress event of this host; returns the function that stops listening. */
+  /** Listens to every progress event of this host; returns the function that stops listening. EINVAL for a non-function. */
   subscribe(listener: AdmissionEventListener): () => void {
+    if (typeof listener !== 'function') throw invalidArgument('subscribe', 'listener', 'a function', listener);
     return this.events.subscribe(listener);
   }
 
-  /** Sets (KiB ≥ 0) or removes (null) a guest's balloon floor; it applies from the next observation on. */
+  /**
+   * Sets (KiB >= 0) or removes (null) a guest's balloon floor; it applies from the next observation on. EINVAL for a
+   * name outside the domain-name rule or a floor that is not a finite number >= 0.
+   */
   setFloor(name: string, kib: number | null): void {
-    if (typeof name !== 'string' || name === '') {
-      throw new XenError('setFloor: name must be a non-empty guest name', { code: 'EINVAL', op: 'setFloor' });
-    }
+    checkDomainName('setFloor', 'name', name);
     if (kib === null) {
       this.floors.delete(name);
       return;
     }
-    if (typeof kib !== 'number' || !Number.isFinite(kib) || kib < 0) {
-      throw new XenError(`setFloor: the floor of ${name} must be a finite number of KiB >= 0, got ${String(kib)}`, {
-        code: 'EINVAL',
-        op: 'setFloor',
-      });
-    }
-    this.floors.set(name, kib);
+    this.floors.set(name, checkFloorKiB('setFloor', `floor of ${name}`, kib));
   }
 
+  /** The balloon floors as they are now, by guest name, in KiB (a copy). */
   floorsKiB(): ReadonlyMap<string, number> {
     return new Map(this.floors);
   }
@@ -128,20 +95,17 @@ export class XenHost {
     return [...this.uncooperative];
   }
 
-  /** Admits and builds one guest with the host's strategy. Never rejects: the outcome is in the result. */
+  /**
+   * Admits and builds one guest with the host's strategy. Rejects (EINVAL, naming the field) only for a malformed
+   * request (checkGuestRequest); a guest that could not be created is a result with `ok: false`, never a rejection.
+   */
   admit(request: GuestRequest): Promise<AdmissionResult> {
-    this.admissionsInFlight++;
-    const work = this.strategy.admit(request);
-    void work.finally(async () => {
-      await this.tellRecorder(() => this.recorder?.settled?.(request.name));
-      if (--this.admissionsInFlight === 0) {
-        this.handBackRunning();
-        if (this.recorder?.idle === undefined) return;
-        await this.strategy.idle();
-        if (this.admissionsInFlight === 0) await this.tellRecorder(() => this.recorder?.idle?.());
-      }
-    });
-    return work;
+    try {
+      checkGuestRequest('admit', 'request', request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.track(request.name, this.strategy.admit(request));
   }
 
   private async tellRecorder(tell: () => void | Promise<void> | undefined): Promise<void> {
@@ -154,11 +118,14 @@ export class XenHost {
 
   /**
    * Creates every requested guest concurrently; resolves, in request order, with each outcome once every build and
-   * every cleanup (limits removed, donors restored) is done. Never rejects for a guest that could not be created:
-   * look at `ok` and `error` (an AdmissionError carries `.report`).
+   * every cleanup (limits removed, donors restored) is done. Rejects (EINVAL, naming `requests[i].field`) before
+   * anything starts when `requests` is not an array of well-formed requests; never rejects for a guest that could
+   * not be created: look at `ok` and `error` (an AdmissionError carries `.report`).
    */
   async createGuests(requests: readonly GuestRequest[]): Promise<AdmissionResult[]> {
-    const results = await Promise.all(requests.map((request) => this.admit(request)));
+    if (!Array.isArray(requests)) throw invalidArgument('createGuests', 'requests', 'an array of guest requests', requests);
+    requests.forEach((request, i) => checkGuestRequest('createGuests', `requests[${i}]`, request));
+    const results = await Promise.all(requests.map((request) => this.track(request.name, this.strategy.admit(request))));
     await this.idle();
     return results;
   }
@@ -168,27 +135,34 @@ export class XenHost {
     return this.strategy.idle();
   }
 
-  /** Lets the host's time pass until `work` settles (drives the mock host's virtual clock; real time passes itself). */
+  /**
+   * Lets the host's time pass until `work` settles, and settles like it: drives a VirtualClock the caller gave; real
+   * time and the mock host's default AutoClock pass by themselves.
+   */
   run<T>(work: Promise<T>): Promise<T> {
-    return this.clock.run(work);
+    return this.clock.run(Promise.resolve(work));
   }
 
-  /** An operator sets a guest's balloon target (xl mem-set; max_pages follows it, as libxl enforces). */
-  setMemoryTarget(domid: number, targetKiB: number): Promise<void> {
-    return this.mutations.setTarget({ domid: checkDomid('setMemoryTarget', domid), targetKiB });
+  /** An operator sets a guest's balloon target, in KiB (xl mem-set; max_pages follows it, as libxl enforces). */
+  async setMemoryTarget(domid: number, targetKiB: number): Promise<void> {
+    checkDomid('setMemoryTarget', domid);
+    await this.mutations.setTarget({ domid, targetKiB: checkCount('setMemoryTarget', 'targetKiB', targetKiB) });
   }
 
   /**
-   * An operator sets a guest's maximum (xl mem-max), with libxl's rules (libxl_domain_setmaxmem): a maximum below
-   * the current target is refused (EINVAL naming both); max_pages becomes maxKiB + 1 MiB.
+   * An operator sets a guest's maximum, given in KiB (xl mem-max), with libxl's rules (libxl_domain_setmaxmem): a
+   * maximum below the current target is refused (EINVAL naming both); max_pages becomes maxKiB + 1 MiB.
    */
-  setMaxMem(domid: number, maxKiB: number): Promise<void> {
-    return this.mutations.setMaxMem({ domid: checkDomid('setMaxMem', domid), maxKiB });
+  async setMaxMem(domid: number, maxKiB: number): Promise<void> {
+    checkDomid('setMaxMem', domid);
+    await this.mutations.setMaxMem({ domid, maxKiB: checkCount('setMaxMem', 'maxKiB', maxKiB) });
   }
 
-  /** An operator destroys a guest (xl destroy). */
-  destroyGuest(domid: number, name: string | null = null): Promise<void> {
-    return this.mutations.destroyGuest({ domid: checkDomid('destroyGuest', domid), name, reason: 'operator' });
+  /** An operator destroys a guest (xl destroy); `name`, when known, is for the journal and events. */
+  async destroyGuest(domid: number, name: string | null = null): Promise<void> {
+    checkDomid('destroyGuest', domid);
+    if (name !== null && typeof name !== 'string') throw invalidArgument('destroyGuest', 'name', 'a string or null', name);
+    await this.mutations.destroyGuest({ domid, name, reason: 'operator' });
   }
 
   /** Closes the backend: the host is unusable afterwards. */
@@ -222,19 +196,39 @@ export class XenHost {
     this.running.clear();
   }
 
+  /**
+   * Counts an admission in flight until it settles, then tells the recorder it settled; once none is in flight, the
+   * guests it built become ordinary donors and, every cleanup done, the recorder is told the host is idle.
+   */
+  private track(request: string, work: Promise<AdmissionResult>): Promise<AdmissionResult> {
+    this.admissionsInFlight++;
+    const settled = async (): Promise<void> => {
+      await this.tellRecorder(() => this.recorder?.settled?.(request));
+      if (--this.admissionsInFlight === 0) {
+        this.handBackRunning();
+        if (this.recorder?.idle === undefined) return;
+        await this.strategy.idle();
+        if (this.admissionsInFlight === 0) await this.tellRecorder(() => this.recorder?.idle?.());
+      }
+    };
+    // Its own failures reach the caller through `work`; this bookkeeping must not leave a rejection unhandled.
+    work.then(settled, settled).catch(() => undefined);
+    return work;
+  }
+
   private emit(body: EventBody): void {
     if (this.events.listeners === 0) return;
     this.events.publish({ ...body, atMs: this.clock.now(), strategy: this.strategyName } as AdmissionEvent);
   }
 
-  private context(options: HostOptions, pollMs: number): StrategyContext {
+  private context(options: CheckedHostOptions): StrategyContext {
     return {
       strategy: this.strategyName,
       backend: this.backend,
       mutations: this.mutations,
       clock: this.clock,
-      pollMs,
-      policy: options.policy ?? {},
+      pollMs: options.pollMs,
+      policy: options.policy,
       wait: options.wait,
       lock: this.lock,
       building: this.building,

@@ -10,7 +10,7 @@ import type {
   BackendFeatures, CreateEmptyDomainOptions, CreateGuestOptions, DomainInfo, LibxlDomainConfig, Physinfo,
   SetMemoryTargetOptions, XenBackend, XenVersionInfo,
 } from '../backend.js';
-import { VirtualClock, type Clock } from '../clock.js';
+import { AutoClock, type Clock } from '../clock.js';
 import { XenError } from '../errors.js';
 import {
   checkBoolean, checkCount, checkDomid, checkInteger, checkObject, checkOneOf, checkSignedCount, MAX_VCPUS,
@@ -35,8 +35,14 @@ export type { GuestState } from './guest.js';
 export type { CallCounts, FaultPoint } from './faults.js';
 export { MockControl } from './control.js';
 
+/** What a MockBackend is made with: the host it simulates and the clock it runs on. */
 export interface MockBackendOptions {
+  /** The simulated host (defaults: 16384 MiB, 1024 MiB dom0, Xen 4.17, no tmem). */
   host?: MockHostSpec | undefined;
+  /**
+   * The clock the simulated host runs on. Default: an AutoClock, simulated time that passes by itself, so every
+   * call simply resolves. Pass a VirtualClock to drive time yourself (tests, the simulator).
+   */
   clock?: Clock | undefined;
   /**
    * A file the simulated host lives in (src/mock/persist.ts): opened, the host is the one saved there (its own spec;
@@ -61,6 +67,11 @@ function xenError(op: string, code: string, detail: string): XenError {
   return new XenError(`${op}: ${code} (${detail})`, { code, op, xenLog: [`(XEN) ${op}: ${detail}`] });
 }
 
+/**
+ * The simulated Xen host (see the file header): Xen's claim rules (docs/claim-rules.md), libxl's memory model and
+ * guests with balloon drivers, on a clock that passes by itself unless a VirtualClock is given. `control` adds
+ * running guests, demands and faults for tests and the simulator. EINVAL naming the field for bad options.
+ */
 export class MockBackend implements XenBackend {
   readonly kind = 'mock' as const;
   readonly features: BackendFeatures;
@@ -79,7 +90,7 @@ export class MockBackend implements XenBackend {
     if (clock !== undefined && (typeof clock !== 'object' || clock === null || typeof clock.setTimer !== 'function' || typeof clock.now !== 'function')) {
       throw new XenError('MockBackend: clock must be a Clock (now, sleep, setTimer)', { code: 'EINVAL', op: 'MockBackend' });
     }
-    this.clock = clock ?? new VirtualClock();
+    this.clock = clock ?? new AutoClock();
     if (opts.stateFile !== undefined && (typeof opts.stateFile !== 'string' || opts.stateFile === '')) {
       throw new XenError('MockBackend: stateFile must be a file path', { code: 'EINVAL', op: 'MockBackend' });
     }

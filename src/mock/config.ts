@@ -9,7 +9,7 @@
 import type { LibxlDomainConfig } from '../backend.js';
 import { XenError } from '../errors.js';
 import { kibToPagesFloor } from '../units.js';
-import { checkCount, checkInteger, checkObject, checkOneOf, invalidArgument, MAX_VCPUS } from '../validate.js';
+import { checkCount, checkDomainName, checkInteger, checkObject, checkOneOf, invalidArgument, MAX_VCPUS } from '../validate.js';
 import type { MockDomainType } from './domains.js';
 
 /** LIBXL_PV_EXTRA_MEMORY / LIBXL_HVM_EXTRA_MEMORY (KiB), added by libxl_domain_need_memory. */
@@ -155,10 +155,7 @@ export function parseGuestConfig(op: string, config: unknown, claimOverride?: bo
   const cInfo = checkObject(op, 'config.c_info', root.c_info);
   const bInfo = checkObject(op, 'config.b_info', root.b_info);
   const type = checkOneOf(op, 'config.c_info.type', cInfo.type, ['pv', 'pvh', 'hvm'] as const);
-  const name = cInfo.name;
-  if (typeof name !== 'string' || name.length === 0 || name.length > 64 || !/^[A-Za-z0-9_.:+-]+$/.test(name)) {
-    throw invalidArgument(op, 'config.c_info.name', 'a name of 1 to 64 characters from A-Z a-z 0-9 _ . : + -', name);
-  }
+  const name = checkDomainName(op, 'config.c_info.name', cInfo.name);
   const hvm = object(op, 'config.b_info.type.hvm', bInfo['type.hvm']);
   const vcpusGiven = bInfo.max_vcpus === undefined ? 0 : checkInteger(op, 'config.b_info.max_vcpus', bInfo.max_vcpus, 1, MAX_VCPUS);
   const maxGiven = optionalCount(op, 'config.b_info.max_memkb', bInfo.max_memkb);

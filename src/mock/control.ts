@@ -3,9 +3,9 @@
  * a guest's own growth demand, fault injection, call counts, accounting and quiescence. Nothing here exists on a
  * real host; the XenBackend methods stay exactly what Xen offers.
  */
-import { VirtualClock } from '../clock.js';
+import { AutoClock, VirtualClock } from '../clock.js';
 import { XenError } from '../errors.js';
-import { checkCount, checkDomid, checkInteger, checkObject, checkOneOf, invalidArgument, MAX_VCPUS } from '../validate.js';
+import { checkCount, checkDomainName, checkDomid, checkInteger, checkObject, checkOneOf, invalidArgument, MAX_VCPUS } from '../validate.js';
 import { notePauseChange } from './domains.js';
 import { copyCallCounts, newCallCounts, type CallCounts, type FaultPoint } from './faults.js';
 import { GuestProcess, type GuestState } from './guest.js';
@@ -48,6 +48,10 @@ const RUNNING_FIELDS = new Set([
   'name', 'memoryMiB', 'maxMiB', 'minMiB', 'type', 'vcpus', 'buildMiBps', 'balloonMiBps', 'cooperative', 'stallAfterMiB', 'bootDelayS',
 ]);
 
+/**
+ * Mock-only controls of a simulated host: running guests and their behaviour profiles, growth demands, injected
+ * faults, call counts, the host's books, and settle() (wait until the simulated host is quiet).
+ */
 export class MockControl {
   private readonly minMiB = new Map<number, number>();
 
@@ -81,10 +85,7 @@ export class MockControl {
       if (!RUNNING_FIELDS.has(key)) throw new XenError(`${op}: unknown field guest.${key}`, { code: 'EINVAL', op });
     }
     const host = this.host;
-    const name = s.name;
-    if (typeof name !== 'string' || !/^[A-Za-z0-9_.:+-]{1,64}$/.test(name)) {
-      throw invalidArgument(op, 'guest.name', 'a name of 1 to 64 characters from A-Z a-z 0-9 _ . : + -', name);
-    }
+    const name = checkDomainName(op, 'guest.name', s.name);
     if (host.domains.findByName(name)) throw new XenError(`${op}: EEXIST (a guest named "${name}" exists)`, { code: 'EEXIST', op });
     const memoryMiB = checkNumber(op, 'guest.memoryMiB', s.memoryMiB, 1, MAX_HOST_MIB, true);
     const maxMiB = checkNumber(op, 'guest.maxMiB', s.maxMiB ?? memoryMiB, memoryMiB, MAX_HOST_MIB, true);
@@ -216,12 +217,14 @@ export class MockControl {
 
   /**
    * Runs a VirtualClock until the simulated host is quiescent (other timers due on the way fire too). Throws after
-   * `limitMs` of virtual time, e.g. when a balloon driver keeps retrying.
+   * `limitMs` of virtual time, e.g. when a balloon driver keeps retrying. On an AutoClock (the default), waits until
+   * its time has stopped passing. EINVAL on any other clock.
    */
   async settle(limitMs = 24 * 3600 * 1000): Promise<void> {
     const clock = this.host.clock;
+    if (clock instanceof AutoClock) return clock.whenIdle();
     if (!(clock instanceof VirtualClock)) {
-      throw new XenError('control.settle: only a VirtualClock can be run forward', { code: 'EINVAL', op: 'control.settle' });
+      throw new XenError('control.settle: only a VirtualClock or an AutoClock can be run forward', { code: 'EINVAL', op: 'control.settle' });
     }
     const deadline = clock.now() + limitMs;
     await clock.advance(0);

@@ -6,6 +6,7 @@ import { XenError } from '../errors.js';
 import { kibToMiB, LIBXL_MIN_DOM0_KIB, PAGES_PER_MIB } from '../units.js';
 import { checkBoolean, checkObject, checkOneOf, invalidArgument } from '../validate.js';
 
+/** The Xen versions whose claim rules the mock host emulates where they differ (docs/claim-rules.md). */
 export type MockXenVersion = '4.17' | '4.20' | '4.21' | '4.22';
 export const MOCK_XEN_VERSIONS: readonly MockXenVersion[] = ['4.17', '4.20', '4.21', '4.22'];
 /**
@@ -36,6 +37,7 @@ export const DEFAULT_GUEST_PROFILE: Readonly<GuestProfile> = Object.freeze({
   bootDelayS: 2,
 });
 
+/** The host a MockBackend simulates; every field but memoryMiB has a default. EINVAL naming a bad field. */
 export interface MockHostSpec {
   /** Physical memory of the host. Default 16384. */
   memoryMiB: number;

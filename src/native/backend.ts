@@ -23,6 +23,7 @@ import {
   MAX_VCPUS,
   checkBoolean,
   checkCount,
+  checkDomainName,
   checkDomid,
   checkInteger,
   checkObject,
@@ -34,6 +35,7 @@ import { loadNativeBinding, type AddonBuildTarget, type NativeBinding, type RawD
 
 export { loadNativeBinding, BUILD_HINT, type AddonBuildTarget, type NativeBinding, type RawXenError } from './binding.js';
 
+/** Where the Xen privileged-command device lives in a dom0 (its absence means: not a Xen dom0). */
 export const PRIVCMD_PATH = '/dev/xen/privcmd';
 
 /** XENMEM_claim_pages arrived in Xen 4.3. */
@@ -410,10 +412,7 @@ export function checkLibxlConfig(op: string, config: unknown, claim?: boolean): 
   const bInfo = checkObject(op, 'config.b_info', root.b_info);
   const type = checkOneOf(op, 'config.c_info.type', cInfo.type, DOMAIN_TYPES);
   const name = cInfo.name;
-  // The rule the mock host applies too: names that are safe as xenstore values and on xl's command line.
-  if (typeof name !== 'string' || name.length === 0 || name.length > 64 || !/^[A-Za-z0-9_.:+-]+$/.test(name)) {
-    throw invalidArgument(op, 'config.c_info.name', 'a name of 1 to 64 characters from A-Z a-z 0-9 _ . : + -', name);
-  }
+  checkDomainName(op, 'config.c_info.name', name); // the rule the mock host applies too
   const maxKiB = bInfo.max_memkb === undefined ? undefined : checkCount(op, 'config.b_info.max_memkb', bInfo.max_memkb);
   const targetKiB = bInfo.target_memkb === undefined ? undefined : checkCount(op, 'config.b_info.target_memkb', bInfo.target_memkb);
   if (maxKiB !== undefined && targetKiB !== undefined && targetKiB > maxKiB) {

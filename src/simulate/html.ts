@@ -64,6 +64,7 @@ function timeline(report: StrategyReport, spanS: number): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${LABEL_PX + PLOT_PX + 20}" height="${height}" font-family="sans-serif" font-size="12">${ticks.join('')}${rows.join('')}${bound}</svg>`;
 }
 
+/** The reports as one self-contained HTML page with every strategy's timeline drawn (`xenclaim simulate --html`). */
 export function renderReportHtml(reports: readonly StrategyReport[]): string {
   const title = reports[0]?.scenario ?? 'no strategy was played';
   const ends = reports.flatMap((r) => [r.makespanS, r.lowerBoundS ?? 0, ...r.demands.map((d) => d.satisfiedAtS ?? d.requestedAtS)]);

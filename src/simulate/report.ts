@@ -19,6 +19,7 @@ function table(header: string[], rows: (number | string | null)[][]): string {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...text.map(line)].join('\n');
 }
 
+/** The reports as the table `xenclaim simulate` prints: one row per strategy. */
 export function formatReportTable(reports: readonly StrategyReport[]): string {
   if (reports.length === 0) return 'no strategy was played';
   const out: string[] = [`scenario: ${reports[0]!.scenario}`, ''];

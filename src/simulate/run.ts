@@ -11,17 +11,20 @@
 import { DEFAULT_BALLOON_POLICY } from '../admission/balloon-plan.js';
 import type { XenBackend } from '../backend.js';
 import { VirtualClock } from '../clock.js';
+import { checkTuning, rejectUnknownOptions } from '../host/host-options.js';
 import { XenHost } from '../host/xen-host.js';
 import { MockBackend } from '../mock/backend.js';
 import { DEFAULT_GUEST_PROFILE } from '../mock/spec.js';
 import type { AdmissionEvent } from '../toolstack/events.js';
-import type { StrategyName } from '../toolstack/strategy-name.js';
+import { STRATEGIES, type StrategyName } from '../toolstack/strategy-name.js';
 import type { AdmissionResult, AdmissionTuning } from '../toolstack/types.js';
 import { kibToMiB, mibToKiB, pagesToMiB } from '../units.js';
+import { checkObject, checkOneOf, invalidArgument } from '../validate.js';
 import { checkHostInvariants, snapshotMaxPages } from './invariants.js';
 import { lowerBoundS, type BoundDonor, type BoundInput } from './lower-bound.js';
-import type { Scenario, ScenarioRequest } from './scenario.js';
+import { validateScenario, type Scenario, type ScenarioRequest } from './scenario.js';
 
+/** What became of one creation request, in s of virtual time. */
 export interface RequestReport {
   name: string;
   requestedAtS: number;
@@ -32,6 +35,7 @@ export interface RequestReport {
   error: string | null;
 }
 
+/** What became of one growth demand. */
 export interface DemandReport {
   guest: string;
   targetMiB: number;
@@ -40,6 +44,7 @@ export interface DemandReport {
   satisfiedAtS: number | null;
 }
 
+/** One strategy's run of a scenario (docs/scenario-format.md#report). */
 export interface StrategyReport {
   scenario: string;
   strategy: StrategyName;
@@ -66,6 +71,7 @@ export interface StrategyReport {
   invariantViolations: string[];
 }
 
+/** runScenario's options, each checked (EINVAL naming it); tuning as for a XenHost. */
 export interface RunScenarioOptions extends AdmissionTuning {
   /** Which strategies to play (default: the scenario's list). */
   strategies?: readonly StrategyName[];
@@ -114,9 +120,40 @@ async function boundInput(backend: MockBackend, scenario: Scenario, options: Run
   };
 }
 
+const RUN_OPTIONS = ['strategies', 'onEvent', 'limitS', 'wrapBackend', 'policy', 'wait', 'pollMs'];
+
+/** RunScenarioOptions, each checked: EINVAL naming the option. */
+function checkRunOptions(op: string, options: unknown): RunScenarioOptions {
+  const given = checkObject(op, 'options', options);
+  rejectUnknownOptions(op, given, RUN_OPTIONS);
+  if (given.strategies !== undefined) {
+    if (!Array.isArray(given.strategies) || given.strategies.length === 0) {
+      throw invalidArgument(op, 'strategies', `a non-empty array of ${STRATEGIES.join(', ')}`, given.strategies);
+    }
+    given.strategies.forEach((name, i) => checkOneOf(op, `strategies[${i}]`, name, STRATEGIES));
+  }
+  for (const key of ['onEvent', 'wrapBackend'] as const) {
+    if (given[key] !== undefined && typeof given[key] !== 'function') throw invalidArgument(op, key, 'a function', given[key]);
+  }
+  const limitS = given.limitS;
+  if (limitS !== undefined && (typeof limitS !== 'number' || !Number.isFinite(limitS) || limitS <= 0)) {
+    throw invalidArgument(op, 'limitS', 'a finite number of seconds > 0', limitS);
+  }
+  checkTuning(op, given);
+  return given as RunScenarioOptions;
+}
+
+/**
+ * Plays `scenario` (a Scenario, or a plain object in the scenario format: it is validated first) once per strategy —
+ * `options.strategies`, else the scenario's — each on a fresh mock host in virtual time, and resolves with one
+ * report per strategy, in that order. Rejects with a ScenarioError (EINVAL, naming the JSON path) for an invalid
+ * scenario and an EINVAL XenError naming the option for bad options, before anything runs.
+ */
 export async function runScenario(scenario: Scenario, options: RunScenarioOptions = {}): Promise<StrategyReport[]> {
+  const checked = checkRunOptions('runScenario', options);
+  const valid = validateScenario(scenario);
   const reports: StrategyReport[] = [];
-  for (const strategy of options.strategies ?? scenario.strategies) reports.push(await runStrategy(scenario, strategy, options));
+  for (const strategy of checked.strategies ?? valid.strategies) reports.push(await runStrategy(valid, strategy, checked));
   return reports;
 }
 

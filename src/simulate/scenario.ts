@@ -16,15 +16,19 @@
  * - strategies: all three, in the order claim-first, limit-and-check, model
  * A request larger than the host is valid: it is how the impossible request is played (it must fail fast).
  */
+import { XenError } from '../errors.js';
 import { defaultXenOverheadMiB, MIN_DOM0_MIB, MOCK_XEN_VERSIONS, type MockXenVersion } from '../mock/spec.js';
+import { readTextFile } from '../read-text-file.js';
 import { STRATEGIES, type StrategyName } from '../toolstack/strategy-name.js';
 
+/** The simulated host: its memory and dom0's (MiB), and the Xen version emulated. */
 export interface ScenarioHost {
   memoryMiB: number;
   dom0MiB: number;
   xenVersion: MockXenVersion;
 }
 
+/** A guest running when the scenario starts, with its floor and balloon driver's behaviour. */
 export interface ScenarioGuest {
   name: string;
   memoryMiB: number;
@@ -36,6 +40,7 @@ export interface ScenarioGuest {
   stallAfterMiB: number | null;
 }
 
+/** A guest to create at `at` s, its size (MiB) and build rate (MiB/s). */
 export interface ScenarioRequest {
   at: number;
   name: string;
@@ -43,12 +48,14 @@ export interface ScenarioRequest {
   buildMiBps: number;
 }
 
+/** A running guest asking to grow to targetMiB at `at` s. */
 export interface ScenarioDemand {
   at: number;
   guest: string;
   targetMiB: number;
 }
 
+/** A scenario with every default filled in (docs/scenario-format.md); sizes in MiB, times in s, rates in MiB/s. */
 export interface Scenario {
   name: string;
   host: ScenarioHost;
@@ -76,14 +83,15 @@ const MAX_RATE_MIBPS = 1024 * 1024 * 1024;
 const MAX_TIME_S = 365 * 24 * 3600;
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-export class ScenarioError extends Error {
+/** A scenario that cannot be played: a XenError (code EINVAL, op `scenario`) naming the field and what is wrong. */
+export class ScenarioError extends XenError {
   /** The JSON path of the bad field, e.g. `guests[2].memoryMiB` (`scenario` for the whole document). */
   readonly path: string;
   /** What is wrong with it. */
   readonly problem: string;
 
   constructor(path: string, problem: string) {
-    super(`${path}: ${problem}`);
+    super(`${path}: ${problem}`, { code: 'EINVAL', op: 'scenario' });
     this.name = 'ScenarioError';
     this.path = path;
     this.problem = problem;
@@ -303,6 +311,11 @@ export function validateScenario(value: unknown): Scenario {
     demand(`demands[${i}]`, d, byName),
   );
   return { name, host: theHost, guests, requests, demands, strategies: strategies(doc.strategies) };
+}
+
+/** Reads a scenario file: a XenError with its errno (ENOENT, EACCES, …) when it cannot be read, else parseScenario's. */
+export async function loadScenario(path: string): Promise<Scenario> {
+  return parseScenario(await readTextFile(path, 'simulate'));
 }
 
 /** Parses scenario JSON text; a syntax error is a ScenarioError on the whole document. */

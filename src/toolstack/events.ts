@@ -6,6 +6,7 @@
 import type { GiveUpReport } from '../admission/give-up.js';
 import type { StrategyName } from './strategy-name.js';
 
+/** A donor's balloon target, before and after a round (KiB). */
 export interface DonorTarget {
   domid: number;
   name: string;
@@ -13,6 +14,7 @@ export interface DonorTarget {
   toKiB: number;
 }
 
+/** limit-and-check: a domain's max_pages limit set or removed (KiB). */
 export interface LimitChange {
   domid: number;
   name: string;
@@ -21,6 +23,7 @@ export interface LimitChange {
   toKiB: number;
 }
 
+/** An error in an event, as plain JSON: its code, errno and message. */
 export interface EventError {
   code: string | null;
   errno: number | null;
@@ -32,6 +35,7 @@ interface Base {
   strategy: StrategyName;
 }
 
+/** A host's progress events: plain JSON, each with `type`, `atMs`, `strategy` and `request` (docs/architecture.md#events). */
 export type AdmissionEvent =
   /** A request entered the strategy; needKiB is libxl_domain_need_memory's answer. */
   | (Base & { type: 'requested'; request: string; needKiB: number })
@@ -73,6 +77,7 @@ export type AdmissionEvent =
   /** A cleanup step failed even after a retry (the host may need an operator): never silent. */
   | (Base & { type: 'cleanup-failed'; request: string | null; step: string; error: EventError });
 
+/** The `type` of an AdmissionEvent: 'requested', 'building', 'admitted', …, 'cleanup-failed'. */
 export type AdmissionEventType = AdmissionEvent['type'];
 
 export function eventError(error: unknown): EventError {

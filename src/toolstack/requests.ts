@@ -7,22 +7,30 @@ import { AdmissionError, buildGiveUpReport } from '../admission/give-up.js';
 import { startWaiting, type WaitState } from '../admission/progress.js';
 import { headroomPages, type ObservedState } from '../admission/state.js';
 import { XenError } from '../errors.js';
+import { checkBoolean, checkDomainName, checkObject, invalidArgument, quote } from '../validate.js';
 import { kibToPagesCeil } from '../units.js';
 import { planPolicy, type StrategyContext } from './context.js';
 import type { GuestRequest } from './types.js';
 
-/** A request's config must name the guest it is for. EINVAL otherwise. */
-function checkRequest(op: string, request: GuestRequest): void {
-  if (typeof request !== 'object' || request === null || typeof request.name !== 'string' || request.name === '') {
-    throw new XenError(`${op}: request.name must be a non-empty string`, { code: 'EINVAL', op });
+const REQUEST_FIELDS = ['name', 'config', 'paused'];
+
+/**
+ * A GuestRequest as the host takes it: an object with only `name` (the domain-name rule), `config` (libxl JSON: an
+ * object with c_info and b_info objects, c_info.name equal to `name`) and `paused` (a boolean, optional). EINVAL
+ * naming the field under `path` (e.g. `requests[2].config.c_info.name`) otherwise.
+ */
+export function checkGuestRequest(op: string, path: string, value: unknown): GuestRequest {
+  const request = checkObject(op, path, value);
+  for (const key of Object.keys(request)) {
+    if (!REQUEST_FIELDS.includes(key)) throw invalidArgument(op, `${path}.${key}`, `not set (a request has ${REQUEST_FIELDS.join(', ')})`, request[key]);
   }
-  const configName = request.config?.c_info?.name;
-  if (configName !== request.name) {
-    throw new XenError(
-      `${op}: request "${request.name}": config.c_info.name must be "${request.name}", got ${JSON.stringify(configName)}`,
-      { code: 'EINVAL', op },
-    );
-  }
+  const name = checkDomainName(op, `${path}.name`, request.name);
+  const config = checkObject(op, `${path}.config`, request.config);
+  const cInfo = checkObject(op, `${path}.config.c_info`, config.c_info);
+  checkObject(op, `${path}.config.b_info`, config.b_info);
+  if (cInfo.name !== name) throw invalidArgument(op, `${path}.config.c_info.name`, `${quote(name)} (the request's name)`, cInfo.name);
+  checkBoolean(op, `${path}.paused`, request.paused, false);
+  return value as GuestRequest;
 }
 
 /**
@@ -30,8 +38,10 @@ function checkRequest(op: string, request: GuestRequest): void {
  * settle), so a second request for the same name fails at once. The strategy gives the name back when it settles.
  */
 export function takeRequestName(names: Set<string>, request: GuestRequest): void {
-  checkRequest('createGuests', request);
-  if (names.has(request.name)) throw new Error(`createGuests: request "${request.name}" is already in this batch`);
+  checkGuestRequest('createGuests', 'request', request);
+  if (names.has(request.name)) {
+    throw new XenError(`createGuests: request "${request.name}" is already in this batch`, { code: 'EEXIST', op: 'createGuests' });
+  }
   names.add(request.name);
 }
 

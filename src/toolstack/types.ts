@@ -18,6 +18,10 @@ export interface GuestRequest {
   paused?: boolean;
 }
 
+/**
+ * One request's outcome: running as `domid` (`ok`), or failed with `error` (a XenError; an AdmissionError with a
+ * GiveUpReport in `report` when the guest could not fit), with the clock times (ms) of each step.
+ */
 export interface AdmissionResult {
   name: string;
   ok: boolean;

@@ -176,17 +176,45 @@ describe('xenclaim CLI', () => {
     expect(out.stderr).toBe("xenclaim: domain 'nosuch' does not exist [ESRCH]\n");
   });
 
-  it('a bad size is bad usage: exit 2', async () => {
+  it('a bad size is bad usage: exit 2, one line naming SIZE and the accepted form, before any backend opens', async () => {
     const { mock } = hostWithGuest();
-    const out = await run(['mem-set', 'web1', '12x'], mock);
-    expect(out.code).toBe(2);
-    expect(out.stderr).toMatch(/SIZE must be an integer with an optional suffix/);
+    for (const command of ['mem-set', 'mem-max']) {
+      for (const size of ['12x', 'banana', '-5', '']) {
+        const out = await run([command, 'web1', size], mock);
+        expect(out.code, `${command} ${size}`).toBe(2);
+        expect(out.stderr).toBe(
+          `xenclaim: SIZE must be an integer with an optional suffix b, k, m, g or t (plain numbers are MiB), got ${JSON.stringify(size)}\n` +
+            `Run 'xenclaim ${command} --help' for usage.\n`,
+        );
+        expect(out.kinds, `${command} ${size}`).toEqual([]);
+      }
+    }
   });
 
   it('an unknown command or backend is bad usage: exit 2', async () => {
     expect((await run(['frobnicate'])).code).toBe(2);
     expect((await run(['--backend', 'kvm', 'info'])).code).toBe(2);
     expect((await run(['mem-set', 'web1'])).code).toBe(2);
+  });
+
+  it('a usage error is one line and a hint to the right --help, never the whole help', async () => {
+    const cases: Array<[string[], RegExp, string]> = [
+      [['--bogus'], /^xenclaim: unknown option '--bogus'$/, 'xenclaim'],
+      [['frobnicate'], /^xenclaim: unknown command 'frobnicate'$/, 'xenclaim'],
+      [['create'], /^xenclaim: missing required argument 'files'$/, 'xenclaim create'],
+      [['create', '--strategy', 'fastest', 'x.cfg'], /^xenclaim: option '--strategy <name>' argument 'fastest' is invalid\. Allowed choices are claim-first, limit-and-check, model\.$/, 'xenclaim create'],
+      [['create', '--floor', 'web1', 'x.cfg'], /^xenclaim: --floor must be NAME=SIZE \(e\.g\. web1=512m\), got "web1"$/, 'xenclaim create'],
+      [['mem-set', 'web1', '12x'], /^xenclaim: SIZE must be an integer with an optional suffix/, 'xenclaim mem-set'],
+    ];
+    for (const [argv, first, command] of cases) {
+      const out = await run(argv, hostWithGuest().mock);
+      expect(out.code, argv.join(' ')).toBe(2);
+      expect(out.stdout, argv.join(' ')).toBe('');
+      const lines = out.stderr.trimEnd().split('\n').filter((line) => !line.includes('using the simulated (mock) host'));
+      expect(lines, argv.join(' ')).toHaveLength(2);
+      expect(lines[0], argv.join(' ')).toMatch(first);
+      expect(lines[1], argv.join(' ')).toBe(`Run '${command} --help' for usage.`);
+    }
   });
 
   it('refuses to destroy Domain-0', async () => {
@@ -234,6 +262,32 @@ describe('xenclaim config reads a config for the host it runs on', () => {
       expect(out.code, command).toBe(1);
       expect(out.stderr, command).toMatch(new RegExp(`^xenclaim: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:7: rdm "strategy=host,policy=relaxed": xl 4\\.17 ignores the whole rdm setting.*\\[EINVAL\\]\\n$`));
       expect((await mock.listDomains()).length, command).toBe(before);
+    }
+  });
+});
+
+describe('config refuses what create would refuse', () => {
+  it('an HVM guest too small for its video RAM and a bad name: the same one line from both, naming the xl key and line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xenclaim-cli-'));
+    const small = join(dir, 'small.cfg');
+    await writeFile(small, 'name = "h1"\ntype = "hvm"\nmemory = 8\n');
+    const named = join(dir, 'named.cfg');
+    await writeFile(named, `kernel = "/k"\nname = "${'n'.repeat(5000)}"\n`);
+    const expected: Array<[string, RegExp]> = [
+      [small, /:3:10: memory = 8: config\.b_info\.target_memkb must be above video_memkb \+ 128 KiB for an HVM guest, got 8192 \[EINVAL\]\n$/],
+      [named, /:2:8: name must be a name of 1 to 64 characters from A-Z a-z 0-9 _ \. : \+ -, got "n{77}\.\.\." \(5000 characters\) \[EINVAL\]\n$/],
+    ];
+    for (const [file, line] of expected) {
+      const lines: string[] = [];
+      for (const command of ['config', 'create']) {
+        const mock = new MockBackend();
+        const out = await run([command, file], mock);
+        expect(out.code, command).toBe(1);
+        expect(out.stderr, command).toMatch(line);
+        expect((await mock.listDomains()).length, command).toBe(1);
+        lines.push(out.stderr);
+      }
+      expect(lines[0]).toBe(lines[1]);
     }
   });
 });
@@ -298,6 +352,22 @@ describe('xenclaim create and simulate', () => {
     const out = await run(['create', '--floor', 'web1', 'x.cfg']);
     expect(out.code).toBe(2);
     expect(out.stderr).toMatch(/--floor must be NAME=SIZE/);
+    const badName = await run(['create', '--floor', 'web\u202e1=1g', 'x.cfg']);
+    expect(badName.code).toBe(2);
+    expect(badName.stderr).toMatch(/^xenclaim: --floor NAME must be a name of 1 to 64 characters .*, got "web\\u202e1"\n/);
+  });
+
+  it('a --floor that names no domain is bad usage, and nothing is created', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xenclaim-create-'));
+    const mock = new MockBackend({ host: { memoryMiB: 8192, dom0MiB: 1024 } });
+    mock.control.addRunningGuest({ name: 'web1', memoryMiB: 1024 });
+    const file = await writeGuest(dir, 'f1', 256);
+    const out = await run(['create', '--floor', 'nosuch=1g', file], mock);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toBe(`xenclaim: --floor nosuch: no domain is named "nosuch" (running: Domain-0, web1)\nRun 'xenclaim create --help' for usage.\n`);
+    expect((await mock.listDomains()).map((d) => d.name)).toEqual(['Domain-0', 'web1']);
+    const ok = await run(['create', '--floor', 'web1=512m', '--floor', 'Domain-0=1g', file], mock);
+    expect(ok.code).toBe(0);
   });
 
   it('simulate plays an example scenario under every strategy', async () => {

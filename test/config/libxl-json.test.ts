@@ -61,4 +61,16 @@ describe('libxl JSON input', () => {
   it('names the JSON path as the key', () => {
     expect(rejected('{"c_info": {"type": "kvm"}, "b_info": {}}').key).toBe('$.c_info.type');
   });
+
+  it('keeps a "__proto__" key as data, as JSON.parse does: never the prototype of the object it is in', () => {
+    const text = '{"c_info": {"type": "pv", "name": "g", "__proto__": {"polluted": true}}, "b_info": {"max_memkb": 65536, "target_memkb": 65536}}';
+    const { config } = parseGuestConfig(text, 'g.json');
+    const cInfo = config.c_info as Record<string, unknown>;
+    expect(Object.getPrototypeOf(cInfo)).toBe(Object.prototype);
+    expect(cInfo['polluted']).toBeUndefined();
+    expect(Object.keys(cInfo)).toContain('__proto__');
+    expect(Object.getOwnPropertyDescriptor(cInfo, '__proto__')?.value).toEqual({ polluted: true });
+    expect(config).toEqual(JSON.parse(text));
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
 });

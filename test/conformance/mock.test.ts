@@ -42,7 +42,7 @@ for (const version of MOCK_XEN_VERSIONS) {
 
 describe('version differences the mock holds still (mock-only)', () => {
   async function dyingDomain(xenVersion: MockXenVersion) {
-    const backend = new MockBackend({ host: { memoryMiB: 4096, xenVersion, destroyReturnDelayS: 5 } });
+    const backend = new MockBackend({ host: { memoryMiB: 4096, xenVersion, destroyReturnDelayS: 5 }, clock: new VirtualClock() });
     const domid = await backend.createEmptyDomain({ type: 'pv' });
     await backend.setMaxMem(domid, 64 * MiB * 4);
     await backend.populatePhysmap(domid, 8 * MiB);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../src/clock.js';
+import { AutoClock, VirtualClock } from '../../src/clock.js';
+import { MockBackend } from '../../src/mock/backend.js';
 
 describe('VirtualClock', () => {
   it('fires timers in due order, same-instant timers in the order they were set', async () => {
@@ -59,5 +60,45 @@ describe('VirtualClock', () => {
     const clock = new VirtualClock();
     expect(() => clock.setTimer(-1, () => undefined)).toThrow(RangeError);
     expect(() => clock.setTimer(Number.NaN, () => undefined)).toThrow(RangeError);
+  });
+});
+
+describe('AutoClock', () => {
+  it('passes by itself: sleeps resolve in due order with nobody driving, and time jumps', async () => {
+    const clock = new AutoClock();
+    const fired: string[] = [];
+    const a = clock.sleep(3_600_000).then(() => fired.push(`a@${clock.now()}`));
+    const b = clock.sleep(10).then(() => fired.push(`b@${clock.now()}`));
+    clock.setTimer(10, () => fired.push(`c@${clock.now()}`));
+    await Promise.all([a, b]);
+    expect(fired).toEqual(['b@10', 'c@10', 'a@3600000']);
+    expect(clock.pendingTimers).toBe(0);
+    expect(await clock.run(Promise.resolve(7))).toBe(7);
+  });
+
+  it('whenIdle resolves once no timer is pending; a later timer starts it again', async () => {
+    const clock = new AutoClock();
+    await clock.whenIdle();
+    let n = 0;
+    const tick = (): void => {
+      if (++n < 100) clock.setTimer(1000, tick);
+    };
+    clock.setTimer(1000, tick);
+    await clock.whenIdle();
+    expect(n).toBe(100);
+    expect(clock.now()).toBe(100_000);
+    await clock.sleep(5);
+    expect(clock.now()).toBe(100_005);
+  });
+
+  it("is the mock host's default: createGuest resolves and control.settle() waits for the host to go quiet", async () => {
+    const backend = new MockBackend({ host: { memoryMiB: 4096 } });
+    expect(backend.clock).toBeInstanceOf(AutoClock);
+    const domid = await backend.createGuest({ c_info: { type: 'pv', name: 'auto1' }, b_info: { max_memkb: 262144, target_memkb: 262144 } });
+    expect((await backend.getDomain(domid)).totPages).toBe(65536);
+    await backend.control.settle();
+    expect(backend.control.quiescent).toBe(true);
+    expect(backend.control.guestState(domid)?.booted).toBe(true);
+    await backend.close();
   });
 });

@@ -68,7 +68,7 @@ describe('createGuests', () => {
 
   it('refuses an unknown strategy and a bad poll interval, naming them', () => {
     const host = makeHost(8192, 1024, []);
-    expect(() => new XenHost({ backend: host.backend, clock: host.clock, strategy: 'fastest' as never })).toThrow(/strategy must be one of claim-first, limit-and-check, model/);
+    expect(() => new XenHost({ backend: host.backend, clock: host.clock, strategy: 'fastest' as never })).toThrow(/strategy must be one of 'claim-first', 'limit-and-check', 'model'/);
     expect(() => new XenHost({ backend: host.backend, clock: host.clock, strategy: 'model', pollMs: 0 })).toThrow(/pollMs must be a finite number > 0/);
   });
 

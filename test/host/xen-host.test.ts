@@ -62,11 +62,12 @@ describe('XenHost', () => {
         expect.unreachable();
       } catch (error) {
         expect(isXenError(error, 'EINVAL')).toBe(true);
-        expect((error as Error).message).toMatch(/the floor of web must be a finite number of KiB >= 0/);
+        expect((error as Error).message).toMatch(/floor of web must be a finite number of KiB >= 0/);
       }
     }
-    expect(() => xen.setFloor('', 1)).toThrow(/name must be a non-empty guest name/);
-    expect(() => new XenHost({ backend: host.backend, floorsKiB: new Map([['web', -5]]) })).toThrow(/floor of web/);
+    expect(() => xen.setFloor('', 1)).toThrow(/setFloor: name must be a name of 1 to 64 characters/);
+    expect(() => new XenHost({ backend: host.backend, floorsKiB: new Map([['web', -5]]) })).toThrow(/floorsKiB\.web must be a finite number of KiB >= 0, got -5/);
+    expect(() => new XenHost({ backend: host.backend, floorsKiB: { web: Number.NaN } })).toThrow(/floorsKiB\.web must be .* got NaN/);
   });
 
   it.each(ALL)('%s: floors set at runtime decide who may be ballooned, from the next admission on', async (strategy) => {
@@ -213,7 +214,10 @@ describe('XenHost', () => {
       { kind: 'set-max-mem', domid, maxKiB: 1536 * 1024 },
       { kind: 'destroy-guest', domid, name: 'web', reason: 'operator' },
     ]);
-    expect(() => xen.setMemoryTarget(-1, 1)).toThrow(/domid must be an integer/);
+    // Bad arguments are rejected promises, before the port records anything.
+    await expect(xen.setMemoryTarget(-1, 1)).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringMatching(/domid must be an integer/) });
+    await expect(xen.setMaxMem(domid, Number.NaN)).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringMatching(/maxKiB must be an integer/) });
+    await expect(xen.destroyGuest(1.5)).rejects.toMatchObject({ code: 'EINVAL' });
     expect(intents.length).toBe(3);
   });
 });

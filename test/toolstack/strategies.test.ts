@@ -256,9 +256,13 @@ describe('claim-first specifics', () => {
 
   it('refuses a request whose config names another guest, before any build', async () => {
     const host = makeHost(16384, 1024, []);
-    const run = await admitAll(host, 'claim-first', [{ name: 'a', config: request('b', 1024).config }]);
-    expect(run.results[0]!.ok).toBe(false);
-    expect(run.results[0]!.error!.message).toMatch(/config\.c_info\.name must be "a"/);
+    const xen = new XenHost({ backend: host.backend, clock: host.clock, strategy: 'claim-first' });
+    await expect(host.clock.run(xen.createGuests([{ name: 'a', config: request('b', 1024).config }]))).rejects.toMatchObject({
+      code: 'EINVAL',
+      message: expect.stringMatching(/requests\[0\]\.config\.c_info\.name must be "a" \(the request's name\), got "b"/),
+    });
+    await expect(xen.admit({ name: 'a', config: request('b', 1024).config })).rejects.toMatchObject({ code: 'EINVAL' });
     expect(host.backend.control.calls.ops.createGuest).toBe(0);
+    expect(host.backend.control.calls.ops.needMemoryKiB).toBe(0);
   });
 });

@@ -4,8 +4,9 @@
  *  2. kill -9 in the middle of a fallback (the test-only XENCLAIM_TEST_CRASH_AT: SIGKILL right after the first donor
  *     was lowered); restarted, the daemon restores the donors' targets — checked with `xl list` — and leaves no
  *     claim and no half-built guest.
- *  3. Four guests created at once through the daemon, and four parallel `xl create` processes, timed side by side
- *     (printed, and written to the run's results as daemon-vs-xl.txt; never asserted: a benchmark, not a test).
+ *  3. Four guests created at once through the daemon (all must start), and four parallel `xl create` processes,
+ *     timed side by side (printed, and written to the run's results as daemon-vs-xl.txt; never asserted: a
+ *     benchmark, not a test; an xl that fails under the harness's load only means no baseline for that run).
  * Skips visibly off Xen.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -75,6 +76,8 @@ describe('real Xen: xenclaim serve in dom0', () => {
   let daemon: ChildProcess | undefined;
 
   async function serve(env: Record<string, string> = {}): Promise<ChildProcess> {
+    // The probe below must hear this daemon, not one an earlier test left behind.
+    expect(await probeDaemon(socket, 5000), `no daemon answers on ${socket} before one is started`).toBe(false);
     const child = spawn(process.execPath, [BIN, '--backend', 'native', '--socket', socket, 'serve', '--state-dir', stateDir, '--dom0-min', '1024m', '--log-level', 'info',
       // Under QEMU's software CPU one build attempt can take minutes: the harness's bounds, as real-xen.test.ts's.
       '--stall-timeout-s', '30', '--wait-budget-s', '900'], {
@@ -86,11 +89,18 @@ describe('real Xen: xenclaim serve in dom0', () => {
       if (RESULTS) appendFileSync(join(RESULTS, 'daemon.log'), String(c));
     });
     note(`daemon started${env.XENCLAIM_TEST_CRASH_AT ? ` with XENCLAIM_TEST_CRASH_AT=${env.XENCLAIM_TEST_CRASH_AT}` : ''}`);
-    // Under QEMU's software CPU a start answered in 36-146 s with no guest running, and in 200-270 s with the two
-    // fillers running (Xen 4.17 and 4.20 alike): 180 s was not enough (main's nested run 20261129T170934Z).
-    const asked = performance.now();
-    await waitFor('the daemon to answer', async () => (child.exitCode === null ? probeDaemon(socket, 2000) : Promise.reject(new Error(`the daemon exited: ${log}`))), (up) => up, 600_000, 500);
-    note(`daemon answered after ${((performance.now() - asked) / 1000).toFixed(1)} s`);
+    const started = performance.now();
+    try {
+      // Under QEMU's software CPU, loading the daemon's modules over the harness's 9p share took 36-146 s with no
+      // guest running and 187-270 s with the two fillers running or on a loaded host (Xen 4.17 and 4.20 alike; a few
+      // seconds on real hardware); a daemon that never answers must not outlive its test either.
+      await waitFor('the daemon to answer', async () => (child.exitCode === null ? probeDaemon(socket, 5000) : Promise.reject(new Error(`the daemon exited: ${log}`))), (up) => up, 900_000, 1000);
+    } catch (error) {
+      child.kill('SIGKILL');
+      await exited(child);
+      throw error;
+    }
+    note(`the daemon answers (after ${((performance.now() - started) / 1000).toFixed(1)} s)`);
     return child;
   }
 
@@ -218,9 +228,14 @@ describe('real Xen: xenclaim serve in dom0', () => {
     const xlStart = performance.now();
     const results = await Promise.all(files.map((file) => run(['xl', 'create', file])));
     const xlMs = performance.now() - xlStart;
-    for (const r of results) expect(r.code, r.stderr).toBe(0);
     await destroyAll('xc-dx');
-    const line = `4 guests of 128 MiB at once: through the daemon ${(daemonMs / 1000).toFixed(1)} s, 4 parallel xl create ${(xlMs / 1000).toFixed(1)} s (${(daemonMs / xlMs).toFixed(2)}×)`;
+    // xl is the yardstick here, not what is tested: under QEMU on a loaded host xl itself can fail (nested run
+    // 20261129T175137Z: "console tty: timed out", libxl's fixed xenstore wait). Then there is no comparison to print.
+    const xlFailed = results.filter((r) => r.code !== 0);
+    const viaDaemonText = `4 guests of 128 MiB at once: through the daemon ${(daemonMs / 1000).toFixed(1)} s`;
+    const line = xlFailed.length > 0
+      ? `${viaDaemonText}; no xl baseline: ${xlFailed.length} of 4 xl create failed (${xlFailed.map((r) => r.stderr.trim().split('\n').at(-1)).join('; ')})`
+      : `${viaDaemonText}, 4 parallel xl create ${(xlMs / 1000).toFixed(1)} s (${(daemonMs / xlMs).toFixed(2)}×)`;
     note(line);
     if (RESULTS) writeFileSync(join(RESULTS, 'daemon-vs-xl.txt'), `${line}\n`);
   });

@@ -10,10 +10,11 @@ export function registerConfig(program: Command, cli: CommandContext): void {
     .argument('<file>', 'xl.cfg or libxl JSON')
     .action(async (file: string) => {
       const text = await readTextFile(file, 'config');
-      const { formatLibxlJson, parseGuestConfig, xlHostFromPhysinfo } = await import('../../config/index.js');
-      // Read for this host, as xl reads it (cpus = "all", node:N and vnuma depend on its CPUs and nodes).
+      const { formatLibxlJson, parseGuestConfigFor } = await import('../../config/index.js');
+      // Read for this host, as xl reads it (cpus = "all", node:N and vnuma depend on its CPUs and nodes), and refused
+      // where create would refuse it (libxl's checks), naming the key and line.
       await cli.withHost(async (host) => {
-        const { config, warnings } = parseGuestConfig(text, file, { host: xlHostFromPhysinfo(await host.backend.physinfo()) });
+        const { config, warnings } = await parseGuestConfigFor(host.backend, text, file);
         for (const warning of warnings) cli.io.stderr(`${warning}\n`);
         cli.io.stdout(formatLibxlJson(config));
       });

@@ -6,12 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { Option, type Command } from 'commander';
 import { followEvents } from '../../api/client.js';
+import type { DomainInfo, Physinfo } from '../../backend.js';
 import { SystemClock } from '../../clock.js';
-import type { Physinfo } from '../../backend.js';
+import type { GuestConfigResult } from '../../config/index.js';
 import { readTextFile } from '../../read-text-file.js';
 import type { AdmissionEvent, EventError } from '../../toolstack/events.js';
 import { STRATEGIES, type StrategyName } from '../../toolstack/strategy-name.js';
 import type { GuestRequest } from '../../toolstack/types.js';
+import { DOMAIN_NAME_RULE, isDomainName, quote } from '../../validate.js';
 import { EXIT_FAILED, sizeArg, UsageError, type CommandContext } from '../command-context.js';
 import { ProgressPrinter } from '../progress.js';
 
@@ -35,9 +37,24 @@ const TERMINAL: ReadonlySet<string> = new Set(['running', 'failed', 'gave-up']);
 /** `--floor NAME=SIZE`, repeatable: a running guest's balloon floor (guests without one are never ballooned). */
 function collectFloor(text: string, floors: Map<string, number>): Map<string, number> {
   const eq = text.indexOf('=');
-  if (eq <= 0) throw new UsageError(`--floor must be NAME=SIZE (e.g. web1=512m), got ${JSON.stringify(text)}`);
-  floors.set(text.slice(0, eq), sizeArg(text.slice(eq + 1), `--floor ${text.slice(0, eq)}`));
+  if (eq <= 0) throw new UsageError(`--floor must be NAME=SIZE (e.g. web1=512m), got ${quote(text)}`);
+  const name = text.slice(0, eq);
+  if (!isDomainName(name)) throw new UsageError(`--floor NAME must be ${DOMAIN_NAME_RULE}, got ${quote(name)}`);
+  floors.set(name, sizeArg(text.slice(eq + 1), `--floor ${name}`));
   return floors;
+}
+
+/**
+ * A floor is for a domain that runs on the host (it is who may be ballooned, and how far): one that names no domain
+ * is a typo, and is refused before anything is created.
+ */
+function checkFloorsNameDomains(floors: ReadonlyMap<string, number>, domains: readonly DomainInfo[]): void {
+  const names = new Set(domains.map((d) => (d.domid === 0 ? 'Domain-0' : d.name)));
+  for (const name of floors.keys()) {
+    if (!names.has(name)) {
+      throw new UsageError(`--floor ${name}: no domain is named ${JSON.stringify(name)} (running: ${[...names].join(', ')})`);
+    }
+  }
 }
 
 export function registerCreate(program: Command, cli: CommandContext): void {
@@ -57,15 +74,13 @@ export function registerCreate(program: Command, cli: CommandContext): void {
       // vnuma depend on its CPUs and nodes).
       const texts: Array<[string, string]> = [];
       for (const file of files) texts.push([file, await readTextFile(file, 'config')]);
-      const { parseGuestConfig, xlHostFromPhysinfo } = await import('../../config/index.js');
-      const readRequests = (physinfo: Physinfo): GuestRequest[] =>
-        texts.map(([file, text]) => {
-          const { config, warnings } = parseGuestConfig(text, file, { host: xlHostFromPhysinfo(physinfo) });
-          for (const warning of warnings) cli.io.stderr(`${warning}\n`);
-          const name = config.c_info.name;
-          if (typeof name !== 'string' || name.length === 0) throw new UsageError(`${file}: the guest has no name (c_info.name)`);
-          return { name, config, paused: options.paused };
-        });
+      const { parseGuestConfig, parseGuestConfigFor, xlHostFromPhysinfo } = await import('../../config/index.js');
+      const toRequest = (file: string, { config, warnings }: GuestConfigResult): GuestRequest => {
+        for (const warning of warnings) cli.io.stderr(`${warning}\n`);
+        const name = config.c_info.name;
+        if (typeof name !== 'string' || name.length === 0) throw new UsageError(`${file}: the guest has no name (c_info.name)`);
+        return { name, config, paused: options.paused };
+      };
       const dom0MinKiB = options.dom0Min === undefined ? undefined : sizeArg(options.dom0Min, '--dom0-min');
       const json = cli.global.json;
       const printer = new ProgressPrinter(cli.io.stdout);
@@ -81,10 +96,12 @@ export function registerCreate(program: Command, cli: CommandContext): void {
       if (socket) {
         if (dom0MinKiB !== undefined) throw new UsageError('--dom0-min is the daemon\'s to set (xenclaim serve --dom0-min)');
         const daemonHost = await cli.remote<{ strategy: string; physinfo: Physinfo }>(socket, 'GET', '/v1/host');
-        const requests = readRequests(daemonHost.physinfo);
+        const xlHost = xlHostFromPhysinfo(daemonHost.physinfo);
+        const requests = texts.map(([file, text]) => toRequest(file, parseGuestConfig(text, file, { host: xlHost })));
         if (command.getOptionValueSource('strategy') === 'cli' && options.strategy !== daemonHost.strategy) {
           throw new UsageError(`the daemon admits with ${daemonHost.strategy}; --strategy ${options.strategy} cannot change that (xenclaim serve --strategy)`);
         }
+        if (options.floor.size > 0) checkFloorsNameDomains(options.floor, await cli.remote<DomainInfo[]>(socket, 'GET', '/v1/domains'));
         for (const [name, floorKiB] of options.floor) await cli.remote(socket, 'PUT', `/v1/domains/${encodeURIComponent(name)}/floor`, { floorKiB });
         const requestId = randomUUID();
         const settled = new Set<string>();
@@ -98,7 +115,9 @@ export function registerCreate(program: Command, cli: CommandContext): void {
         });
         try {
           const answer = await cli.remote<{ results: PrintedResult[] }>(socket, 'POST', '/v1/domains', {
-            guests: requests.map((r) => ({ config: r.config })), paused: options.paused, requestId,
+            // The file's own text: the daemon reads it for its host and refuses what libxl would refuse at the key and
+            // line, as a standalone run does (parseGuestConfigFor).
+            guests: texts.map(([file, xl]) => ({ xl, file })), paused: options.paused, requestId,
           });
           // The last events travel on the other connection: wait for them a little.
           const clock = new SystemClock();
@@ -112,7 +131,9 @@ export function registerCreate(program: Command, cli: CommandContext): void {
       const { resultJson } = await import('../../toolstack/types.js');
       await cli.withHost(
         async (host) => {
-          const requests = readRequests(await host.backend.physinfo());
+          const requests: GuestRequest[] = [];
+          for (const [file, text] of texts) requests.push(toRequest(file, await parseGuestConfigFor(host.backend, text, file)));
+          checkFloorsNameDomains(options.floor, await host.backend.listDomains());
           host.subscribe(show);
           const results = await host.createGuests(requests);
           report(results.map(resultJson));

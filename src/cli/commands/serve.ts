@@ -21,6 +21,7 @@ interface ServeFlags {
   listenTcp?: string;
   tokenFile?: string;
   logLevel: string;
+  detach: boolean;
 }
 
 function numberFlag(text: string, flag: string, min: number, integer: boolean): number {
@@ -49,6 +50,7 @@ export function registerServe(program: Command, cli: CommandContext): void {
     .option('--listen-tcp <host:port>', 'also listen on this loopback address (needs --token-file)')
     .option('--token-file <file>', 'the bearer token TCP clients must send')
     .option('--log-level <level>', 'pino log level (trace, debug, info, warn, error)', 'info')
+    .option('--detach', 'run in the background: return once it answers on its socket, print its pid; its log goes to STATE_DIR/daemon.log', false)
     .action(async (flags: ServeFlags) => {
       const backend = cli.global.backend;
       const options = {
@@ -69,6 +71,17 @@ export function registerServe(program: Command, cli: CommandContext): void {
         ...(flags.tokenFile === undefined ? {} : { tokenFile: flags.tokenFile }),
         logLevel: flags.logLevel,
       };
+      if (flags.detach) {
+        // The same command line without --detach, in a process of its own; this one returns once it answers.
+        const { mkdirSync } = await import('node:fs');
+        const { join } = await import('node:path');
+        const { startDetached } = await import('../../daemon/detach.js');
+        mkdirSync(flags.stateDir, { recursive: true, mode: 0o700 });
+        const args = cli.argv.filter((arg) => arg !== '--detach');
+        const pid = await startDetached({ args, socket: options.socket, logFile: join(flags.stateDir, 'daemon.log') });
+        cli.io.stdout(`${pid}\n`);
+        return;
+      }
       const { startDaemon } = await import('../../daemon/serve.js');
       const daemon = await startDaemon(options);
       await new Promise<void>((resolve) => {

@@ -12,10 +12,8 @@ export function registerSimulate(program: Command, cli: CommandContext): void {
     .addOption(new Option('--strategy <name>', 'play only this strategy').choices([...STRATEGIES]))
     .option('--html <file>', 'also write a page with every timeline drawn')
     .action(async (file: string, options: { strategy?: StrategyName; html?: string }) => {
-      const { readTextFile } = await import('../../read-text-file.js');
-      const { formatReportTable, parseScenario, renderReportHtml, runScenario } = await import('../../simulate/index.js');
-      const text = await readTextFile(file, 'simulate');
-      const scenario = parseScenario(text);
+      const { formatReportTable, loadScenario, renderReportHtml, runScenario } = await import('../../simulate/index.js');
+      const scenario = await loadScenario(file);
       const reports = await runScenario(scenario, options.strategy === undefined ? {} : { strategies: [options.strategy] });
       if (cli.global.json) cli.emitJson(reports.length === 1 ? reports[0] : reports);
       else cli.emitText(formatReportTable(reports));

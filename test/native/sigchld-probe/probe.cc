@@ -14,16 +14,21 @@ std::atomic<int> libxl_handler_calls{0};
 
 void StandInLibxlHandler(int) { libxl_handler_calls++; }
 
-Napi::Value Negotiate(const Napi::CallbackInfo& info) {
-  xenclaim::BeginSigchldNegotiation();
-  struct sigaction found;
-  sigaction(SIGCHLD, nullptr, &found);
-  const bool found_default = (found.sa_flags & SA_SIGINFO) == 0 && found.sa_handler == SIG_DFL;
+// libxl_fork.c's sigchld_sethandler_raw: its plain handler, installed over whatever is there.
+void InstallStandInLibxlHandler() {
   struct sigaction ours = {};
   ours.sa_handler = StandInLibxlHandler;
   ours.sa_flags = SA_NOCLDSTOP | SA_RESTART;
   sigemptyset(&ours.sa_mask);
   sigaction(SIGCHLD, &ours, nullptr);
+}
+
+Napi::Value Negotiate(const Napi::CallbackInfo& info) {
+  xenclaim::BeginSigchldNegotiation();
+  struct sigaction found;
+  sigaction(SIGCHLD, nullptr, &found);
+  const bool found_default = (found.sa_flags & SA_SIGINFO) == 0 && found.sa_handler == SIG_DFL;
+  InstallStandInLibxlHandler();
   xenclaim::EndSigchldNegotiation();
   return Napi::Boolean::New(info.Env(), found_default);
 }
@@ -32,11 +37,7 @@ Napi::Value Negotiate(const Napi::CallbackInfo& info) {
 // release_sigchld): it installs its bare handler again, over whatever is there. With `restore`, the addon's
 // answer (as the libxl ctx pool does after each new ctx) follows.
 Napi::Value AnotherContextJoins(const Napi::CallbackInfo& info) {
-  struct sigaction ours = {};
-  ours.sa_handler = StandInLibxlHandler;
-  ours.sa_flags = SA_NOCLDSTOP | SA_RESTART;
-  sigemptyset(&ours.sa_mask);
-  sigaction(SIGCHLD, &ours, nullptr);
+  InstallStandInLibxlHandler();
   if (info.Length() > 0 && info[0].ToBoolean().Value()) xenclaim::RestoreSigchldChain();
   return info.Env().Undefined();
 }
