@@ -38,7 +38,7 @@ export {
 // Play a scenario.
 export {
   loadScenario, parseScenario, ScenarioError, validateScenario,
-  type Scenario, type ScenarioDemand, type ScenarioGuest, type ScenarioHost, type ScenarioRequest,
+  type Scenario, type ScenarioDemand, type ScenarioDocument, type ScenarioPolicy, type ScenarioGuest, type ScenarioHost, type ScenarioRequest,
 } from './simulate/scenario.js';
 export { runScenario, type DemandReport, type RequestReport, type RunScenarioOptions, type StrategyReport } from './simulate/run.js';
 export { formatReportTable } from './simulate/report.js';

@@ -15,6 +15,8 @@ export interface HostRecords {
   building: ReadonlySet<string>;
   /** Domids found uncooperative: never asked again. */
   uncooperative: ReadonlySet<number>;
+  /** Names of guests without a balloon driver: never asked, their max_pages never limited (default none). */
+  withoutBalloonDriver?: ReadonlySet<string>;
 }
 
 /**
@@ -41,6 +43,7 @@ export function donorFacts(domains: readonly DomainInfo[], records: HostRecords)
       ...floorAndCeilingKiB(domain, floorKiB),
       building: name !== undefined && records.building.has(name),
       uncooperative: records.uncooperative.has(domain.domid),
+      ...(name !== undefined && records.withoutBalloonDriver?.has(name) ? { canBalloon: false } : {}),
     });
   }
   return facts;

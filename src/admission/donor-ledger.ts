@@ -47,6 +47,14 @@ export class DonorLedger {
     else this.entries.set(domid, { ...entry, askedKiB, toKiB: entry.toKiB + kib });
   }
 
+  /** Takes over entries another ledger gave up (the asks of a request that failed, for one still waiting). */
+  absorb(entries: readonly LedgerEntry[]): void {
+    for (const entry of entries) {
+      const known = this.entries.get(entry.domid);
+      this.entries.set(entry.domid, known ? { ...entry, askedKiB: known.askedKiB + entry.askedKiB } : { ...entry });
+    }
+  }
+
   /** Forgets what was asked: the admission it was for succeeded, the donors keep their targets. */
   commit(): void {
     this.entries.clear();

@@ -4,27 +4,22 @@
  *      being handed out (on a host with tmem also freeze and cap it — on Xen ≥ 4.13 there is no tmem);
  *   2. check: read free memory once; the pool is free − outstanding claims (nobody can grow any more, so the pool
  *      cannot shrink under us except by the builds we admit);
- *   3. admit requests from that pool in arrival order; when short, balloon donors round-robin;
+ *   3. admit requests from that pool in arrival order; when short, balloon donors with the one planner every
+ *      strategy uses (balloon-plan.ts), so a comparison of strategies measures admission rules, not planners;
  *   4. re-check only after the guests being built have finished (their population is what the pool was lent to);
  *   5. remove the limits at the end, on every path.
  * The executor performs the calls; this module computes the limits, the pool, who is admitted, the balloon plan,
- * and what to do next.
+ * and what to do next. The pool keeps the reserve for Xen (capacity.ts): what may be admitted from it is
+ * admissiblePages(free − outstanding, reserve, memory already on its way from donors).
  *
  * Admission order is strict FIFO by default: the first request that does not fit stops the round, so memory freed
  * for it cannot be taken by a later, smaller request (Qubes #9431 is that bug in qmemman). 'first-fit' lets later
  * requests that fit go ahead, for throughput, at the risk of starving a big one.
  */
 import { invalidArgument } from '../validate.js';
-import {
-  donorCandidates,
-  plannedDonors,
-  resolveBalloonPolicy,
-  safetyMarginPages,
-  type BalloonPlan,
-  type BalloonPolicy,
-} from './balloon-plan.js';
-import { canEverFit, hostCapacity } from './capacity.js';
-import { pagesToKiB } from '../units.js';
+import { planBalloon, resolveBalloonPolicy, type BalloonPlan, type BalloonPolicy } from './balloon-plan.js';
+import { admissiblePages, arrivingPages, canEverFit, hostCapacity } from './capacity.js';
+import { kibToPagesCeil, pagesToKiB } from '../units.js';
 import { checkObservedState, headroomPages, type ObservedState } from './state.js';
 
 export interface PoolRequest {
@@ -47,37 +42,40 @@ export interface LimitOptions {
 }
 
 /**
- * The limits to set now: every running domain (not being built, not dying) whose max_pages is above its tot_pages
- * gets max_pages = tot_pages. Domains already limited (in `already`) are skipped, so the first, original value is
- * the one restored.
+ * The limits to set now: every running domain (not being built, not dying, with a balloon driver) whose max_pages
+ * is above its tot_pages gets max_pages = tot_pages. Domains already limited (in `already`) are skipped, so the
+ * first, original value is the one restored. A guest without a balloon driver cannot grow by ballooning and is
+ * never limited (squeezed, 2026: limiting it can break it).
  */
 export function limitsFor(
   state: ObservedState,
   options: LimitOptions = {},
-  already: readonly MaxMemLimit[] = [],
+  already: readonly { domid: number }[] = [],
 ): MaxMemLimit[] {
   checkObservedState('limitsFor', state);
   const includeDom0 = options.includeDom0 ?? true;
   const limited = new Set(already.map((l) => l.domid));
   return state.domains
-    .filter((d) => !d.building && !d.dying && (includeDom0 || !d.isDom0) && !limited.has(d.domid))
+    .filter((d) => !d.building && !d.dying && d.canBalloon !== false && (includeDom0 || !d.isDom0) && !limited.has(d.domid))
     .filter((d) => d.maxPages > d.totPages)
     .sort((a, b) => a.domid - b.domid)
     .map((d) => ({ domid: d.domid, name: d.name, fromKiB: pagesToKiB(d.maxPages), toKiB: pagesToKiB(d.totPages) }));
 }
 
-/** The pool a check admits from: free − outstanding, read once after the limits are in place. */
-export function poolAfterLimits(state: ObservedState): number {
-  return headroomPages(state.host);
+/**
+ * The pool a check admits from, read once after the limits are in place: free − outstanding, less the reserve for
+ * Xen unless donors are already freeing it (capacity.ts's admissiblePages).
+ */
+export function poolAfterLimits(state: ObservedState, policy: Partial<BalloonPolicy> = {}): number {
+  const resolved = resolveBalloonPolicy('poolAfterLimits', policy);
+  return admissiblePages(headroomPages(state.host), kibToPagesCeil(resolved.reserveKiB), arrivingPages(state, resolved));
 }
 
 export interface CheckOptions {
   order?: 'fifo' | 'first-fit';
-  /** Pages each donor gives per round-robin turn (default 16384 = 64 MiB). */
-  quantumPages?: number;
-  /** Start the rotation after this domid (the last donor of the previous round), so turns rotate across checks. */
-  rotateAfterDomid?: number;
   policy?: Partial<BalloonPolicy>;
+  /** Balloon rates observed so far (pages/s by domid), for the planner's weights. */
+  rates?: ReadonlyMap<number, number>;
 }
 
 export interface CheckRound {
@@ -90,24 +88,20 @@ export interface CheckRound {
   impossible: PoolRequest[];
   /** The most any request could be given from this check on (capacity.ts), for newcomers admitted between checks. */
   capacityPages: number;
+  /** The waiting run the balloon plan is for: its total need (0 when none waits). */
+  balloonForPages: number;
   /** Pool left after the admissions. */
   remainingPoolPages: number;
   /** The round-robin plan for the waiting requests that can be made to fit (null when none waits). */
   balloon: BalloonPlan | null;
 }
 
-export const DEFAULT_QUANTUM_PAGES = 16384;
-
-/** One check: admit from the freshly computed pool, and plan round-robin ballooning for what waits. */
+/** One check: admit from the freshly computed pool, and plan ballooning (balloon-plan.ts) for what waits. */
 export function checkRound(state: ObservedState, pending: readonly PoolRequest[], options: CheckOptions = {}): CheckRound {
   const op = 'checkRound';
   checkObservedState(op, state);
   const order = options.order ?? 'fifo';
   if (order !== 'fifo' && order !== 'first-fit') throw invalidArgument(op, 'options.order', "'fifo' or 'first-fit'", order);
-  const quantum = options.quantumPages ?? DEFAULT_QUANTUM_PAGES;
-  if (!Number.isSafeInteger(quantum) || quantum < 1) {
-    throw invalidArgument(op, 'options.quantumPages', 'an integer >= 1', quantum);
-  }
   pending.forEach((r, i) => {
     if (!Number.isSafeInteger(r.needPages) || r.needPages < 0) {
       throw invalidArgument(op, `pending[${i}].needPages`, 'an integer from 0 to 2^53-1', r.needPages);
@@ -118,7 +112,7 @@ export function checkRound(state: ObservedState, pending: readonly PoolRequest[]
   const capacity = hostCapacity(state, policy);
   const reclaimable = capacity.reclaimablePages;
 
-  const poolPages = poolAfterLimits(state);
+  const poolPages = poolAfterLimits(state, policy);
   let remaining = poolPages;
   const admitted: PoolRequest[] = [];
   const waiting: PoolRequest[] = [];
@@ -139,77 +133,24 @@ export function checkRound(state: ObservedState, pending: readonly PoolRequest[]
   }
 
   let balloon: BalloonPlan | null = null;
+  let target = 0;
   if (waiting.length > 0) {
     // Balloon for the longest run of waiting requests (in order) that everything reclaimable can cover.
-    let target = 0;
     for (const request of waiting) {
       if (target + request.needPages > remaining + reclaimable) break;
       target += request.needPages;
     }
-    balloon = planRoundRobin(state, Math.max(0, target - remaining), remaining, policy, quantum, options.rotateAfterDomid);
+    // What this check admitted is promised out of the headroom: the builds have not populated it yet.
+    balloon = planBalloon(state, {
+      needPages: target,
+      promisedPages: poolPages - remaining,
+      policy,
+      ...(options.rates ? { rates: options.rates } : {}),
+    });
   }
-  return { poolPages, admitted, waiting, impossible, capacityPages: capacity.totalPages, remainingPoolPages: remaining, balloon };
-}
-
-/**
- * Round-robin: donors (in domid order, rotated) give one quantum per turn, each never past its floor, until the
- * shortfall plus the safety margin is covered; the last turn gives only what is still missing. Memory already in
- * flight toward earlier targets is credited first.
- */
-export function planRoundRobin(
-  state: ObservedState,
-  shortfallPages: number,
-  usableHeadroomPages: number,
-  policy: BalloonPolicy,
-  quantumPages: number,
-  rotateAfterDomid?: number,
-): BalloonPlan {
-  const { candidates, excluded } = donorCandidates(state, policy);
-  const credit = candidates.reduce((s, c) => s + c.inFlightPages, 0);
-  const totalRange = candidates.reduce((s, c) => s + c.rangePages, 0);
-  const reclaimablePages = credit + totalRange;
-  const base = { method: 'round-robin' as const, gamma: 0, excluded, usableHeadroomPages, reclaimablePages, shortfallPages };
-  if (shortfallPages > reclaimablePages) {
-    return {
-      ...base,
-      feasible: false,
-      coveredPages: 0,
-      marginPages: 0,
-      donors: [],
-      reason: {
-        code: 'not-enough-reclaimable',
-        message: `short by ${shortfallPages} pages; at most ${reclaimablePages} can be freed without going below a floor`,
-      },
-    };
-  }
-  const missing = Math.max(0, shortfallPages - credit);
-  let left = missing > 0 ? Math.min(totalRange, missing + safetyMarginPages(missing, policy)) : 0;
-
-  const pivot = rotateAfterDomid === undefined ? 0 : candidates.findIndex((c) => c.domid > rotateAfterDomid);
-  const rotated = pivot <= 0 ? candidates : [...candidates.slice(pivot), ...candidates.slice(0, pivot)];
-  const give = new Map<number, number>(rotated.map((c) => [c.domid, 0]));
-  let active = rotated.filter((c) => c.rangePages > 0);
-  while (left > 0 && active.length > 0) {
-    const k = active.length;
-    const minLeft = Math.min(...active.map((c) => c.rangePages - give.get(c.domid)!));
-    // Whole rounds in one step when every active donor can take them and they do not overshoot.
-    const rounds = Math.min(Math.floor(minLeft / quantumPages), Math.floor(left / (k * quantumPages)));
-    if (rounds > 0) {
-      for (const c of active) give.set(c.domid, give.get(c.domid)! + rounds * quantumPages);
-      left -= rounds * k * quantumPages;
-    } else {
-      for (const c of active) {
-        if (left === 0) break;
-        const take = Math.min(quantumPages, c.rangePages - give.get(c.domid)!, left);
-        give.set(c.domid, give.get(c.domid)! + take);
-        left -= take;
-      }
-    }
-    active = active.filter((c) => c.rangePages > give.get(c.domid)!);
-  }
-
-  const { donors, coveredPages } = plannedDonors(rotated, credit, (c) => give.get(c.domid)!);
-  return { ...base, feasible: true, coveredPages, marginPages: Math.max(0, coveredPages - shortfallPages), donors };
+  return {
+    poolPages, admitted, waiting, impossible, capacityPages: capacity.totalPages, balloonForPages: target, remainingPoolPages: remaining, balloon,
+  };
 }
 
 /** What a limit-and-check batch does next. */
@@ -277,12 +218,13 @@ export function buildFinished(session: LimitAndCheckSession, id: string, ok: boo
   };
 }
 
-/** Fails every waiting request (the executor's wait for memory gave up). */
-export function giveUpWaiting(session: LimitAndCheckSession): LimitAndCheckSession {
+/** Fails the waiting requests `ids` (default: every one): the executor's wait for memory gave up on them. */
+export function giveUpWaiting(session: LimitAndCheckSession, ids?: readonly string[]): LimitAndCheckSession {
+  const leaving = (r: PoolRequest): boolean => ids === undefined || ids.includes(r.id);
   return {
     ...session,
-    pending: [],
-    failed: [...session.failed, ...session.pending.map((r) => ({ id: r.id, reason: 'gave-up' as const }))],
+    pending: session.pending.filter((r) => !leaving(r)),
+    failed: [...session.failed, ...session.pending.filter(leaving).map((r) => ({ id: r.id, reason: 'gave-up' as const }))],
   };
 }
 

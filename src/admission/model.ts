@@ -3,6 +3,7 @@
  * than from the hypervisor's free count, so nothing has to be limited or claimed:
  *
  *   model free = headroom − Σ over running guests (max(target, tot_pages) − tot_pages) − Σ reservations still owed
+ *                − the part of the reserve for Xen not already on its way from donors (capacity.ts)
  *
  * - headroom is free − outstanding claims (xl's view), so claims made by anything else are respected too;
  * - a guest's pending growth is capped at max_pages: Xen refuses allocations beyond it (docs/claim-rules.md#rule-7), so a target above
@@ -13,11 +14,17 @@
  * falls by exactly what the growth and reservation terms fall by. Memory freed by ballooning down is not credited
  * until it is really free. So a reconcile against a fresh observation shows, in `modelFreeDeltaPages`, only what the
  * model did not predict: frees arriving (positive) or an allocation it did not know about (negative).
+ *
+ * The model holds only if running guests really grow no further than their targets: the executor enforces that by
+ * limiting every running guest's max_pages to max(target, tot_pages) while anything is admitted (squeezed sets
+ * max_pages to the target each time it moves a target), and lifts a guest's limit only for growth it admitted
+ * (decideGrowth) — otherwise a guest growing during a build breaks the build.
  */
 import { invalidArgument } from '../validate.js';
-import { planBalloon, type BalloonPlan, type BalloonPolicy } from './balloon-plan.js';
-import { canEverFit, hostCapacity } from './capacity.js';
+import { planBalloon, reservePagesOf, resolveBalloonPolicy, type BalloonPlan, type BalloonPolicy } from './balloon-plan.js';
+import { arrivingPages, canEverFit, hostCapacity } from './capacity.js';
 import { checkObservedState, headroomPages, targetPages, type DomainState, type ObservedState } from './state.js';
+import { kibToPagesCeil, kibToPagesFloor, pagesToKiB } from '../units.js';
 
 export interface Reservation {
   /** The request it was made for (unique). */
@@ -36,7 +43,9 @@ export interface ModelBreakdown {
   headroomPages: number;
   growthPages: number;
   reservedPages: number;
-  /** headroom − growth − reserved; negative when the host is over-committed. */
+  /** The part of the reserve for Xen that is neither free beyond the rest nor on its way: max(0, reserve − arriving). */
+  reserveHeldPages: number;
+  /** headroom − growth − reserved − reserve held; negative when the host is over-committed. */
   freePages: number;
 }
 
@@ -74,7 +83,8 @@ export function pendingGrowth(domain: DomainState): number {
   return Math.max(0, Math.min(targetPages(domain), domain.maxPages) - domain.totPages);
 }
 
-export function modelBreakdown(model: HostModel): ModelBreakdown {
+/** The model's terms (see the header), with the reserve of `policy` (default 64 MiB). */
+export function modelBreakdown(model: HostModel, policy: Partial<BalloonPolicy> = {}): ModelBreakdown {
   const reservedDomids = new Set(model.reservations.flatMap((r) => (r.domid === undefined ? [] : [r.domid])));
   let growthPages = 0;
   for (const domain of model.state.domains) {
@@ -83,11 +93,19 @@ export function modelBreakdown(model: HostModel): ModelBreakdown {
   }
   const reservedPages = model.reservations.reduce((s, r) => s + reservationRemaining(r, model.state), 0);
   const headroom = headroomPages(model.state.host);
-  return { headroomPages: headroom, growthPages, reservedPages, freePages: headroom - growthPages - reservedPages };
+  const resolved = resolveBalloonPolicy('modelBreakdown', policy);
+  const reserveHeldPages = Math.max(0, reservePagesOf(resolved) - arrivingPages(model.state, resolved));
+  return {
+    headroomPages: headroom,
+    growthPages,
+    reservedPages,
+    reserveHeldPages,
+    freePages: headroom - growthPages - reservedPages - reserveHeldPages,
+  };
 }
 
-export function modelFreePages(model: HostModel): number {
-  return modelBreakdown(model).freePages;
+export function modelFreePages(model: HostModel, policy: Partial<BalloonPolicy> = {}): number {
+  return modelBreakdown(model, policy).freePages;
 }
 
 export function reserve(model: HostModel, id: string, pages: number): HostModel {
@@ -118,8 +136,10 @@ export interface ModelAdmission {
   waiting: ModelRequest[];
   /** Can never fit (capacity.ts, with what the model has promised): fail now, ask nobody. */
   impossible: ModelRequest[];
-  /** Proportional plan for the waiting requests that can be covered (null when none waits). */
+  /** The plan (balloon-plan.ts) for the waiting requests that can be covered (null when none waits). */
   balloon: BalloonPlan | null;
+  /** The waiting run the plan is for: its total need (0 when none waits). */
+  balloonForPages: number;
 }
 
 /**
@@ -130,6 +150,7 @@ export function admitFromModel(
   model: HostModel,
   requests: readonly ModelRequest[],
   policy: Partial<BalloonPolicy> = {},
+  rates?: ReadonlyMap<number, number>,
 ): ModelAdmission {
   requests.forEach((r, i) => checkReservation('admitFromModel', `requests[${i}]`, { id: r.id, pages: r.needPages }));
   let current = model;
@@ -137,12 +158,12 @@ export function admitFromModel(
   const waiting: ModelRequest[] = [];
   const impossible: ModelRequest[] = [];
   // What the model has promised (growth agreed to, reservations owed) is not there to give.
-  const promised = modelBreakdown(model);
+  const promised = modelBreakdown(model, policy);
   const capacity = hostCapacity(model.state, policy, promised.growthPages + promised.reservedPages);
   const reclaimable = capacity.reclaimablePages;
   let blocked = false;
   for (const request of requests) {
-    const free = modelFreePages(current);
+    const free = modelFreePages(current, policy);
     if (!canEverFit(request.needPages, capacity)) {
       impossible.push(request);
       continue;
@@ -156,20 +177,22 @@ export function admitFromModel(
     blocked = true;
   }
   let balloon: BalloonPlan | null = null;
+  let target = 0;
   if (waiting.length > 0) {
-    const { reservedPages, freePages } = modelBreakdown(current);
-    let target = 0;
+    const { reservedPages, freePages } = modelBreakdown(current, policy);
     for (const request of waiting) {
       if (target + request.needPages > Math.max(0, freePages) + reclaimable) break;
       target += request.needPages;
     }
-    // The planner sees headroom − growth; the model also owes its reservations, so they are part of the need.
+    // The planner sees headroom − growth; the model also owes its reservations: they are promised.
     balloon = planBalloon(current.state, {
-      needPages: target + reservedPages,
+      needPages: target,
+      promisedPages: reservedPages,
       policy: { ...policy, countPendingGrowth: true },
+      ...(rates ? { rates } : {}),
     });
   }
-  return { model: current, admitted, waiting, impossible, balloon };
+  return { model: current, admitted, waiting, impossible, balloon, balloonForPages: target };
 }
 
 export interface GrowthDecision {
@@ -184,7 +207,7 @@ export interface GrowthDecision {
  * A running guest asks to balloon up to `newTargetKiB`: allowed when the model has room for the increase over what
  * it is already committed to. Under the model strategy growth does not wait for builds to finish (conclusion (c)).
  */
-export function decideGrowth(model: HostModel, domid: number, newTargetKiB: number): GrowthDecision {
+export function decideGrowth(model: HostModel, domid: number, newTargetKiB: number, policy: Partial<BalloonPolicy> = {}): GrowthDecision {
   const domain = domainOf(model.state, domid);
   if (!domain) throw invalidArgument('decideGrowth', 'domid', 'a domain in the model', domid);
   if (!Number.isFinite(newTargetKiB) || newTargetKiB < 0) {
@@ -193,9 +216,61 @@ export function decideGrowth(model: HostModel, domid: number, newTargetKiB: numb
   const before = pendingGrowth(domain);
   const after = pendingGrowth({ ...domain, targetKiB: newTargetKiB });
   const increasePages = Math.max(0, after - before);
-  const free = modelFreePages(model);
+  const free = modelFreePages(model, policy);
   const shortfallPages = Math.max(0, increasePages - Math.max(0, free));
   return { allowed: shortfallPages === 0, increasePages, shortfallPages };
+}
+
+/** One guest's max_pages limit under the model: what it is held to, and the growth the limit lets it take. */
+export interface ModelLimit {
+  domid: number;
+  name: string;
+  /** Its max_pages now, KiB. */
+  maxKiB: number;
+  /** The limit to hold it to, KiB: its target — or, for growth the model has no room for, where it is limited now. */
+  limitKiB: number;
+}
+
+/**
+ * What the model enforces (see the header): every running guest with a balloon driver (not being built, not dying)
+ * is held to its target. A guest whose target was raised above the limit it has (`held`, KiB by domid) is growth:
+ * admitted — its limit raised to the new target — only while the model has free room for it beyond what requests
+ * waiting for memory need (`waitingPages`: growth never takes what a pending request waits for), first come (domid
+ * order) first served; otherwise it keeps its limit (and waits). Returns the limits, the growth refused, and the model
+ * with every admitted growth counted (its state's max_pages at the new limits).
+ */
+export function modelLimits(
+  model: HostModel,
+  held: ReadonlyMap<number, number>,
+  policy: Partial<BalloonPolicy> = {},
+  waitingPages = 0,
+): { limits: ModelLimit[]; refused: { domid: number; name: string; increasePages: number }[]; model: HostModel } {
+  let free = Math.max(0, modelFreePages(model, policy) - waitingPages);
+  const limits: ModelLimit[] = [];
+  const refused: { domid: number; name: string; increasePages: number }[] = [];
+  for (const d of [...model.state.domains].sort((a, b) => a.domid - b.domid)) {
+    if (d.building || d.dying || d.canBalloon === false) continue;
+    const maxKiB = pagesToKiB(d.maxPages);
+    const limit = held.get(d.domid);
+    if (limit !== undefined && d.targetKiB > limit) {
+      const increasePages = Math.max(0, kibToPagesCeil(d.targetKiB) - Math.max(d.totPages, kibToPagesFloor(limit)));
+      if (increasePages > free) {
+        refused.push({ domid: d.domid, name: d.name, increasePages });
+        limits.push({ domid: d.domid, name: d.name, maxKiB, limitKiB: limit });
+        continue;
+      }
+      free -= increasePages;
+    }
+    limits.push({ domid: d.domid, name: d.name, maxKiB, limitKiB: d.targetKiB });
+  }
+  // What the model counts from now on: each guest's growth up to its limit.
+  const limitPages = new Map(limits.map((l) => [l.domid, kibToPagesFloor(l.limitKiB)]));
+  const domains = model.state.domains.map((d) => {
+    const limit = limitPages.get(d.domid);
+    // (Xen keeps the lower of the limit and the guest's own max_pages: counting up to the limit never counts less.)
+    return limit === undefined ? d : { ...d, maxPages: limit };
+  });
+  return { limits, refused, model: { ...model, state: { ...model.state, domains } } };
 }
 
 export type ReleaseCause = 'built' | 'gone';
@@ -214,9 +289,9 @@ export interface Reconciliation {
 }
 
 /** Replaces the model's observation with a fresh one and drops the reservations that are settled. */
-export function reconcile(model: HostModel, observation: ObservedState): Reconciliation {
+export function reconcile(model: HostModel, observation: ObservedState, policy: Partial<BalloonPolicy> = {}): Reconciliation {
   checkObservedState('reconcile', observation);
-  const before = modelBreakdown(model);
+  const before = modelBreakdown(model, policy);
   const released: { id: string; cause: ReleaseCause }[] = [];
   const kept: Reservation[] = [];
   for (const reservation of model.reservations) {
@@ -233,8 +308,8 @@ export function reconcile(model: HostModel, observation: ObservedState): Reconci
     }
     kept.push(reservation);
   }
-  const unreleased = modelBreakdown({ state: observation, reservations: model.reservations });
+  const unreleased = modelBreakdown({ state: observation, reservations: model.reservations }, policy);
   const next: HostModel = { state: observation, reservations: kept };
-  const after = modelBreakdown(next);
+  const after = modelBreakdown(next, policy);
   return { model: next, released, before, after, modelFreeDeltaPages: unreleased.freePages - before.freePages };
 }

@@ -37,6 +37,11 @@ export interface DomainState {
   uncooperative: boolean;
   /** A paused domain cannot run its balloon driver (default false). */
   paused?: boolean;
+  /**
+   * false: the guest has no balloon driver (an HVM guest without PV drivers, say): it is never asked and its
+   * max_pages is never limited (default true; squeezed's can_balloon).
+   */
+  canBalloon?: boolean;
   /** Being destroyed (default false). */
   dying?: boolean;
 }
@@ -66,6 +71,8 @@ export interface DomainFacts {
   maxKiB?: number;
   building?: boolean;
   uncooperative?: boolean;
+  /** false: no balloon driver (never asked, never limited). */
+  canBalloon?: boolean;
 }
 
 /**
@@ -101,6 +108,7 @@ export function observeState(
         uncooperative: known.uncooperative ?? false,
         paused: info.paused,
         dying: info.dying,
+        ...(known.canBalloon === false ? { canBalloon: false } : {}),
       };
     }),
   };
@@ -159,5 +167,6 @@ export function checkObservedState(op: string, state: ObservedState): void {
     checkFlag(op, `${at}.uncooperative`, domain.uncooperative, false);
     checkFlag(op, `${at}.paused`, domain.paused, true);
     checkFlag(op, `${at}.dying`, domain.dying, true);
+    checkFlag(op, `${at}.canBalloon`, domain.canBalloon, true);
   });
 }

@@ -84,7 +84,12 @@ export const ResultBody = Type.Object(
     name: Type.String(),
     ok: Type.Boolean(),
     domid: Type.Union([Type.Integer(), Type.Null()]),
-    error: Type.Union([Type.Object({ code: Type.Union([Type.String(), Type.Null()]), errno: Type.Union([Type.Integer(), Type.Null()]), message: Type.String() }), Type.Null()]),
+    error: Type.Union([Type.Object({
+      code: Type.Union([Type.String(), Type.Null()]),
+      errno: Type.Union([Type.Integer(), Type.Null()]),
+      message: Type.String(),
+      xenLog: Type.Optional(Type.Array(Type.String(), { description: 'the Xen/libxl log lines the failing call captured' })),
+    }), Type.Null()]),
   },
   { additionalProperties: true },
 );

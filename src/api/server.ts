@@ -47,7 +47,8 @@ export interface ApiOptions {
   tcpToken?: string;
 }
 
-const STATUS_BY_CODE: Record<string, number> = { EINVAL: 400, ERROR_INVAL: 400, ESRCH: 404, ENOENT: 404, EEXIST: 409, E2BIG: 413, EACCES: 401 };
+// ENOMEM: a raised target the host cannot admit now (growth is an admission: src/host/xen-host.ts), a conflict with its state.
+const STATUS_BY_CODE: Record<string, number> = { EINVAL: 400, ERROR_INVAL: 400, ESRCH: 404, ENOENT: 404, EEXIST: 409, ENOMEM: 409, E2BIG: 413, EACCES: 401 };
 
 function apiError(code: string, message: string, field?: string): XenError & { field?: string } {
   const error = new XenError(message, { code, op: 'api' }) as XenError & { field?: string };

@@ -43,6 +43,8 @@ export class ProgressPrinter {
         return `${event.request}: ${event.via === 'claim' ? 'claimed' : `admitted by the ${event.via}`}`;
       case 'claim-refused':
         return `${event.request}: claim refused (${event.error.code ?? 'error'}): ballooning fallback`;
+      case 'build-refused':
+        return `${event.request}: build refused memory (${event.error.code ?? 'error'}): back to the queue`;
       case 'ballooning':
         return (
           `ballooning round ${event.round} (${event.method}) for ${event.request ?? 'the batch'}: short ${mib(event.shortfallKiB)}; ` +
@@ -59,7 +61,7 @@ export class ProgressPrinter {
       case 'donors-restored':
         return `donors restored: ${event.donors.map((d) => `${d.name} → ${mib(d.toKiB)}`).join(', ')}`;
       case 'limits-set':
-        return `max_pages limited on ${event.limits.length} guest(s)`;
+        return `max_pages limited on ${event.limits.length} guest(s) (${event.reason})`;
       case 'limits-removed':
         return `max_pages limits removed from ${event.limits.length} guest(s)`;
       case 'running':

@@ -127,7 +127,9 @@ async function carryOut(port: MutationPort, repair: Repair): Promise<void> {
       case 'cancel-claim':
         return await port.cancelClaim({ domid: repair.domid, name: repair.name });
       case 'restore-max-pages':
-        return await port.restoreMaxPages({ domid: repair.domid, name: repair.name, fromKiB: repair.fromKiB, toKiB: repair.toKiB });
+        return await port.restoreMaxPages({
+          domid: repair.domid, name: repair.name, fromKiB: repair.fromKiB, toKiB: repair.toKiB, originalKiB: repair.toKiB, reason: repair.reason, holder: 'recovery',
+        });
       case 'raise-target':
         return await port.raiseTarget({ domid: repair.domid, name: repair.name, request: repair.request, byKiB: repair.byKiB, reason: 'restore' });
       case 'thaw-tmem':

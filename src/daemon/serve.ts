@@ -13,6 +13,7 @@ import { XenError } from '../errors.js';
 import { buildApi } from '../api/server.js';
 import { probeDaemon } from '../api/client.js';
 import type { BackendKind } from '../open-backend.js';
+import type { HostOptions } from '../host/index.js';
 import type { StrategyName } from '../toolstack/strategy-name.js';
 import { startDaemonCore } from './core.js';
 import { parseCrashPoint } from './crash-points.js';
@@ -32,11 +33,12 @@ export interface ServeOptions {
   maxBodyBytes: number;
   requestTimeoutS: number;
   donorGraceS: number;
-  dom0MinKiB?: number;
-  /** How long a donor may make no progress before it is found uncooperative, in s (default 5, squeezed's). */
-  stallTimeoutS?: number;
-  /** The wall-time bound of one wait for memory, in s (default 60). */
-  waitBudgetS?: number;
+  /**
+   * The admission knobs standalone `create` has (src/cli/admission-flags.ts): dom0MinKiB and reserveKiB (KiB), the
+   * wait's stallTimeoutMs and maxWaitMs (ms); the host's defaults for what is not given.
+   */
+  policy?: HostOptions['policy'];
+  wait?: HostOptions['wait'];
   /** `HOST:PORT` on a loopback address. */
   listenTcp?: string;
   /** The bearer token's file (required with listenTcp). */
@@ -87,13 +89,8 @@ export async function startDaemon(options: ServeOptions): Promise<RunningDaemon>
     mockSpeed: options.mockSpeed,
     strategy: options.strategy,
     donorGraceMs: options.donorGraceS * 1000,
-    ...(options.dom0MinKiB === undefined ? {} : { policy: { dom0MinKiB: options.dom0MinKiB } }),
-    ...(options.stallTimeoutS === undefined && options.waitBudgetS === undefined ? {} : {
-      wait: {
-        ...(options.stallTimeoutS === undefined ? {} : { stallTimeoutMs: options.stallTimeoutS * 1000 }),
-        ...(options.waitBudgetS === undefined ? {} : { budgetMs: options.waitBudgetS * 1000 }),
-      },
-    }),
+    ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.wait ? { wait: options.wait } : {}),
     log,
     ...(crashAt ? { crashAt: { point: parseCrashPoint(crashAt), crash: 'kill' as const } } : {}),
   });

@@ -1,6 +1,6 @@
 /**
  * What a XenHost is opened with, and the check that runs before anything else: every option is refused up front
- * with an EINVAL XenError naming it (`wait.budgetMs`, `floorsKiB.web1`) and the accepted range, so
+ * with an EINVAL XenError naming it (`wait.maxWaitMs`, `floorsKiB.web1`) and the accepted range, so
  * a typo or a negative timeout never surfaces later as a failure deep inside a ballooning round.
  */
 import { resolveBalloonPolicy, type BalloonPolicy } from '../admission/balloon-plan.js';
@@ -45,6 +45,11 @@ export interface HostOptions extends AdmissionTuning {
    * paused guest is never a donor, whatever this says.
    */
   donorGraceMs?: number;
+  /**
+   * Names of guests without a balloon driver (an HVM guest without PV drivers, say): never asked to balloon, their
+   * max_pages never limited. Each follows the domain-name rule.
+   */
+  withoutBalloonDriver?: readonly string[];
 }
 
 /** HostOptions after the check: defaults filled in, floors as a Map. */
@@ -55,12 +60,13 @@ export interface CheckedHostOptions {
   floorsKiB: Map<string, number>;
   recorder: MutationRecorder | undefined;
   donorGraceMs: number | undefined;
+  withoutBalloonDriver: string[];
   policy: Partial<BalloonPolicy>;
   wait: Partial<WaitConfig> | undefined;
   pollMs: number;
 }
 
-const HOST_OPTION_KEYS = ['backend', 'clock', 'strategy', 'floorsKiB', 'recorder', 'donorGraceMs', 'policy', 'wait', 'pollMs'] as const;
+const HOST_OPTION_KEYS = ['backend', 'clock', 'strategy', 'floorsKiB', 'recorder', 'donorGraceMs', 'withoutBalloonDriver', 'policy', 'wait', 'pollMs'] as const;
 
 /** Every XenBackend method a host (and the operator's calls through it) may use. */
 const BACKEND_METHODS = [
@@ -137,7 +143,7 @@ export function checkTuning(op: string, options: Record<string, unknown>): Pick<
 /**
  * Checks a XenHost's options (see HostOptions); `extraKeys` are other options the caller takes itself (createGuests'
  * onEvent). EINVAL naming the first bad option: not an object, an unknown key, a backend or clock without the
- * methods of its contract, an unknown strategy, a bad floor, recorder, donorGraceMs, policy, wait or pollMs.
+ * methods of its contract, an unknown strategy, a bad floor, recorder, donorGraceMs, withoutBalloonDriver, policy, wait or pollMs.
  */
 export function checkHostOptions(op: string, options: unknown, extraKeys: readonly string[] = []): CheckedHostOptions {
   const given = checkObject(op, 'options', options);
@@ -154,6 +160,10 @@ export function checkHostOptions(op: string, options: unknown, extraKeys: readon
   if (given.donorGraceMs !== undefined && (typeof given.donorGraceMs !== 'number' || !Number.isFinite(given.donorGraceMs) || given.donorGraceMs < 0)) {
     throw invalidArgument(op, 'donorGraceMs', 'a finite number of ms >= 0', given.donorGraceMs);
   }
+  const withoutBalloonDriver = given.withoutBalloonDriver ?? [];
+  if (!Array.isArray(withoutBalloonDriver)) {
+    throw invalidArgument(op, 'withoutBalloonDriver', 'an array of guest names', withoutBalloonDriver);
+  }
   return {
     backend: given.backend as XenBackend,
     clock: given.clock as Clock | undefined,
@@ -161,6 +171,7 @@ export function checkHostOptions(op: string, options: unknown, extraKeys: readon
     floorsKiB: checkFloors(op, 'floorsKiB', given.floorsKiB),
     recorder: given.recorder as MutationRecorder | undefined,
     donorGraceMs: given.donorGraceMs as number | undefined,
+    withoutBalloonDriver: withoutBalloonDriver.map((name: unknown, i) => checkDomainName(op, `withoutBalloonDriver[${i}]`, name)),
     ...checkTuning(op, given),
   };
 }

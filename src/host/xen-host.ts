@@ -5,16 +5,22 @@
  * the event stream and the mutation port every change to Xen passes through. A CLI command opens one for its run;
  * the simulator one per strategy played; a daemon keeps one for its whole life.
  */
+import { admitGrowth } from '../admission/capacity.js';
+import { DonorLedger } from '../admission/donor-ledger.js';
 import type { XenBackend } from '../backend.js';
 import { SystemClock, type Clock, type Timer } from '../clock.js';
-import type { StrategyContext } from '../toolstack/context.js';
+import { XenError } from '../errors.js';
+import { planPolicy, type StrategyContext } from '../toolstack/context.js';
 import { createStrategy } from '../toolstack/create.js';
 import type { AdmissionEvent, EventBody } from '../toolstack/events.js';
 import { HostLock } from '../toolstack/host-lock.js';
+import { MaxPagesLimits } from '../toolstack/max-pages-limits.js';
 import { BackendMutations, type MutationPort, type MutationRecorder } from '../toolstack/mutations.js';
+import { observe } from '../toolstack/observe.js';
 import { checkGuestRequest } from '../toolstack/requests.js';
 import type { StrategyName } from '../toolstack/strategy-name.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest } from '../toolstack/types.js';
+import { kibToPagesCeil, pagesToKiB, pagesToMiB } from '../units.js';
 import { checkCount, checkDomainName, checkDomid, invalidArgument } from '../validate.js';
 import { EventStream, type AdmissionEventListener } from './event-stream.js';
 import { checkFloorKiB, checkHostOptions, type CheckedHostOptions, type HostOptions } from './host-options.js';
@@ -30,7 +36,11 @@ export class XenHost {
   readonly mutations: MutationPort;
   /** One brain per host: ballooning decisions are taken under it. */
   readonly lock = new HostLock();
+  /** Every max_pages limit the host holds, by guest and holder (docs/architecture.md#max-pages-limits). */
+  readonly limits: MaxPagesLimits;
   private readonly strategy: AdmissionStrategy;
+  private readonly context: StrategyContext;
+  private readonly withoutBalloonDriver: Set<string>;
   private readonly events = new EventStream();
   private readonly floors = new Map<string, number>();
   /** Guests being built, and guests built and running that are not donors yet (see `started`). */
@@ -55,10 +65,13 @@ export class XenHost {
     this.clock = checked.clock ?? checked.backend.clock ?? new SystemClock();
     this.strategyName = checked.strategy;
     this.mutations = new BackendMutations(this.backend, checked.recorder);
+    this.limits = new MaxPagesLimits(this.mutations, (body) => this.emit(body), async (domid) => pagesToKiB((await this.backend.getDomain(domid)).maxPages));
+    this.withoutBalloonDriver = new Set(checked.withoutBalloonDriver);
     this.recorder = checked.recorder;
     this.donorGraceMs = checked.donorGraceMs;
     for (const [name, kib] of checked.floorsKiB) this.floors.set(name, kib);
-    this.strategy = createStrategy(this.strategyName, this.context(checked));
+    this.context = this.makeContext(checked);
+    this.strategy = createStrategy(this.strategyName, this.context);
   }
 
   /** Listens to every progress event of this host; returns the function that stops listening. EINVAL for a non-function. */
@@ -143,19 +156,60 @@ export class XenHost {
     return this.clock.run(Promise.resolve(work));
   }
 
-  /** An operator sets a guest's balloon target, in KiB (xl mem-set; max_pages follows it, as libxl enforces). */
+  /**
+   * An operator sets a guest's balloon target, in KiB (xl mem-set; max_pages follows it, as libxl enforces). A raised target
+   * is growth, and growth is an admission too (docs/architecture.md#growth): it may take only memory that is free,
+   * not promised to a request of this host and not the reserve for Xen — never memory a pending request waits for.
+   * ENOMEM (nothing changed) when it does not fit, naming the increase, what is free and what is promised; ESRCH for
+   * an unknown domid; EINVAL for a domid or size that is not a count. A guest this host holds a max_pages limit on keeps it, raised to the admitted target.
+   */
   async setMemoryTarget(domid: number, targetKiB: number): Promise<void> {
     checkDomid('setMemoryTarget', domid);
-    await this.mutations.setTarget({ domid, targetKiB: checkCount('setMemoryTarget', 'targetKiB', targetKiB) });
+    return this.admitTarget(domid, checkCount('setMemoryTarget', 'targetKiB', targetKiB));
+  }
+
+  private async admitTarget(domid: number, targetKiB: number): Promise<void> {
+    const { state } = await observe(this.context);
+    const domain = state.domains.find((d) => d.domid === domid);
+    if (domain === undefined) {
+      throw new XenError(`setMemoryTarget: ESRCH (no domain ${domid})`, { code: 'ESRCH', op: 'setMemoryTarget' });
+    }
+    const raised = targetKiB > domain.targetKiB;
+    if (raised) {
+      const growth = admitGrowth(state, domid, kibToPagesCeil(targetKiB), planPolicy(this.context), this.strategy.promisedPages(state));
+      if (!growth.allowed) {
+        const mib = (pages: number): string => `${Math.round(pagesToMiB(pages) * 10) / 10} MiB`;
+        throw new XenError(
+          `setMemoryTarget: ENOMEM (raising ${domain.name} to ${Math.round(targetKiB / 1024)} MiB needs ${mib(growth.increasePages)} ` +
+            `more, but only ${mib(growth.admissiblePages)} is free and not promised to other guests, to requests waiting ` +
+            `for memory or to the reserve kept for Xen)`,
+          { code: 'ENOMEM', op: 'setMemoryTarget' },
+        );
+      }
+    }
+    await this.mutations.setTarget({ domid, targetKiB });
+    if (this.limits.snapshot().has(domid)) {
+      const after = await this.backend.getDomain(domid);
+      await this.limits.changedElsewhere(domid, pagesToKiB(after.maxPages), raised ? targetKiB : undefined);
+    }
   }
 
   /**
-   * An operator sets a guest's maximum, given in KiB (xl mem-max), with libxl's rules (libxl_domain_setmaxmem): a
-   * maximum below the current target is refused (EINVAL naming both); max_pages becomes maxKiB + 1 MiB.
+   * An operator sets a guest's maximum, given in KiB (xl mem-max), with libxl's rules (libxl_domain_setmaxmem): a maximum below
+   * the current target is refused (EINVAL naming both); max_pages becomes maxKiB + 1 MiB. A
+   * max_pages limit this host holds on the guest stays, over the new maximum.
    */
   async setMaxMem(domid: number, maxKiB: number): Promise<void> {
     checkDomid('setMaxMem', domid);
-    await this.mutations.setMaxMem({ domid, maxKiB: checkCount('setMaxMem', 'maxKiB', maxKiB) });
+    return this.setMax(domid, checkCount('setMaxMem', 'maxKiB', maxKiB));
+  }
+
+  private async setMax(domid: number, maxKiB: number): Promise<void> {
+    await this.mutations.setMaxMem({ domid, maxKiB });
+    if (this.limits.snapshot().has(domid)) {
+      const after = await this.backend.getDomain(domid);
+      await this.limits.changedElsewhere(domid, pagesToKiB(after.maxPages));
+    }
   }
 
   /** An operator destroys a guest (xl destroy); `name`, when known, is for the journal and events. */
@@ -221,7 +275,7 @@ export class XenHost {
     this.events.publish({ ...body, atMs: this.clock.now(), strategy: this.strategyName } as AdmissionEvent);
   }
 
-  private context(options: CheckedHostOptions): StrategyContext {
+  private makeContext(options: CheckedHostOptions): StrategyContext {
     return {
       strategy: this.strategyName,
       backend: this.backend,
@@ -233,6 +287,9 @@ export class XenHost {
       lock: this.lock,
       building: this.building,
       uncooperative: this.uncooperative,
+      withoutBalloonDriver: this.withoutBalloonDriver,
+      limits: this.limits,
+      handover: new DonorLedger(),
       floorsKiB: () => this.floors,
       emit: (body) => this.emit(body),
       nextBalloonRound: () => ++this.balloonRounds,

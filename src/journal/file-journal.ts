@@ -232,6 +232,10 @@ export class FileJournal implements MutationRecorder {
     switch (line.t) {
       case 'intent': {
         this.seq = Math.max(this.seq, line.seq);
+        if (line.intent.kind === 'hand-over' || line.intent.kind === 'adopt-handover') {
+          this.moveHandover(line.intent);
+          return;
+        }
         const entry: JournalEntry = { seq: line.seq, intent: line.intent, outcome: 'pending' };
         if (line.expect) entry.expectTargetKiB = line.expect;
         this.open.set(line.seq, entry);
@@ -258,6 +262,22 @@ export class FileJournal implements MutationRecorder {
     }
   }
 
+  /**
+   * A failed request's donor changes move with its handover: to the host's (request null: closed when the host is
+   * idle, restored if it crashes first) on hand-over, to the adopting request on adopt-handover — which then keeps
+   * them if its guest starts and has them restored if it never does.
+   */
+  private moveHandover(intent: RecordedIntent): void {
+    const from = intent.kind === 'hand-over' ? intent.request! : null;
+    const to = intent.kind === 'hand-over' ? null : intent.request!;
+    for (const entry of this.open.values()) {
+      const kind = entry.intent.kind;
+      if ((kind === 'lower-target' || kind === 'raise-target') && (entry.intent.request ?? null) === from) {
+        entry.intent = { ...entry.intent, request: to };
+      }
+    }
+  }
+
   /** What an outcome closes, and the donor targets it tells us. */
   private noteOutcome(entry: JournalEntry): void {
     const { intent } = entry;
@@ -270,7 +290,14 @@ export class FileJournal implements MutationRecorder {
       for (const [seq, e] of this.open) if (e.intent.kind === kind && same(e)) this.open.delete(seq);
     };
     if (entry.outcome === 'failed' && ['limit-max-pages', 'freeze-tmem', 'cap-tmem'].includes(intent.kind)) this.open.delete(entry.seq);
-    if (entry.outcome === 'ok' && intent.kind === 'restore-max-pages') closes('limit-max-pages', (e) => e.intent.domid === intent.domid);
+    // A limit is closed once lifted for good (back to the guest's original max_pages), not by a partial lift to
+    // another holder's limit; an operator's mem-set or mem-max makes the new max_pages the original (a limit still
+    // held is then set again, as a new entry).
+    const liftedForGood = intent.kind === 'restore-max-pages' && (intent.originalKiB === undefined || intent.toKiB! >= intent.originalKiB);
+    const operatorSet = intent.kind === 'set-target' || intent.kind === 'set-max-mem';
+    if (entry.outcome === 'ok' && (liftedForGood || operatorSet)) {
+      closes('limit-max-pages', (e) => e.intent.domid === intent.domid);
+    }
     if (entry.outcome === 'ok' && intent.kind === 'thaw-tmem') closes('freeze-tmem', () => true);
     if (entry.outcome === 'ok' && intent.kind === 'cap-tmem' && intent.pages === Number.MAX_SAFE_INTEGER) closes('cap-tmem', () => true);
     if (CLOSED_BY_OUTCOME.has(intent.kind)) this.open.delete(entry.seq);

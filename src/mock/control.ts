@@ -6,7 +6,8 @@
 import { AutoClock, VirtualClock } from '../clock.js';
 import { XenError } from '../errors.js';
 import { checkCount, checkDomainName, checkDomid, checkInteger, checkObject, checkOneOf, invalidArgument, MAX_VCPUS } from '../validate.js';
-import { notePauseChange } from './domains.js';
+import type { DomainInfo } from '../backend.js';
+import { domainInfo, notePauseChange } from './domains.js';
 import { copyCallCounts, newCallCounts, type CallCounts, type FaultPoint } from './faults.js';
 import { GuestProcess, type GuestState } from './guest.js';
 import { OK } from './heap.js';
@@ -46,6 +47,7 @@ export interface HostAccounting {
 
 const RUNNING_FIELDS = new Set([
   'name', 'memoryMiB', 'maxMiB', 'minMiB', 'type', 'vcpus', 'buildMiBps', 'balloonMiBps', 'cooperative', 'stallAfterMiB', 'bootDelayS',
+  'intermittent', 'hiddenMinMiB', 'hiddenMaxMiB', 'inaccuracyMiB',
 ]);
 
 /**
@@ -114,7 +116,12 @@ export class MockControl {
     return domid;
   }
 
-  /** The guest itself asks to balloon up (or down) to targetKiB, within its memory/static-max. */
+  /**
+   * The guest asks to balloon up (or down) to targetKiB, within its memory/static-max — as a guest agent does through
+   * dom0 (Qubes' meminfo-writer and qmemman, xapi's dynamic range): its memory/target becomes targetKiB, so the
+   * toolstack sees the demand as a target change, and its balloon driver follows within max_pages. A later
+   * toolstack target replaces the demand.
+   */
   requestGrowth(domid: number, targetKiB: number): void {
     const op = 'control.requestGrowth';
     checkDomid(op, domid);
@@ -124,7 +131,9 @@ export class MockControl {
     if (targetKiB > guest.staticMaxKiB) {
       throw invalidArgument(op, 'targetKiB', `at most the guest's memory/static-max (${guest.staticMaxKiB} KiB)`, targetKiB);
     }
+    guest.targetKiB = targetKiB;
     process.requestGrowth(kibToPagesFloor(targetKiB) + process.offsetPages);
+    this.host.memoryChanged();
   }
 
   /**
@@ -170,6 +179,12 @@ export class MockControl {
     Object.assign(this.host.counts.ops, fresh.ops);
     Object.assign(this.host.counts.hypercalls, fresh.hypercalls);
     Object.assign(this.host.counts.guestHypercalls, fresh.guestHypercalls);
+  }
+
+  /** Every domain as getdomaininfo shows it now, synchronously (for a simulator sampling inside an event). */
+  domainsNow(): DomainInfo[] {
+    const now = this.host.clock.now();
+    return this.host.domains.all().map((d) => domainInfo(d, now));
   }
 
   guestState(domid: number): GuestState | undefined {

@@ -4,6 +4,9 @@
  * at a time: down by decrease_reservation, up by populate through the allocation gate and max_pages. Refused, it
  * waits for memory to be freed and retries after balloonRetryS. A driver that never booted, is paused, is
  * uncooperative or has stalled does nothing — and holds no timer, so an idle host is quiescent.
+ * The kinds of driver squeezed's simulator tests its balancer with (ocaml/squeezed/test/squeeze_test.ml in
+ * xapi-project/xen-api) are profiles here: one that stops short of its target by an inaccuracy, one held above a
+ * hidden floor or below a hidden ceiling, one that moves and stops by turns (intermittent), one that is stuck.
  */
 import type { Timer } from '../clock.js';
 import type { MockDomain } from './domains.js';
@@ -182,10 +185,42 @@ export class GuestProcess implements DomainProcess, MemoryWaiter {
     this.host.removeWaiter(this);
   }
 
+  /**
+   * Where the driver stops on its way to its goal: short of it by its inaccuracy, and never past its hidden floor
+   * (going down) or ceiling (going up); never beyond where it is when it has nothing to do.
+   */
+  stopPages(): number {
+    const tot = this.domain.account.totPages;
+    const goal = this.goalPages();
+    const { inaccuracyMiB, hiddenMinMiB, hiddenMaxMiB } = this.profile;
+    const slack = Math.floor(inaccuracyMiB * PAGES_PER_MIB);
+    if (goal < tot) {
+      const stop = Math.max(goal + slack, hiddenMinMiB === undefined ? 0 : Math.ceil(hiddenMinMiB * PAGES_PER_MIB));
+      return Math.min(tot, stop);
+    }
+    if (goal > tot) {
+      const stop = Math.min(goal - slack, hiddenMaxMiB === undefined ? Number.MAX_SAFE_INTEGER : Math.floor(hiddenMaxMiB * PAGES_PER_MIB));
+      return Math.max(tot, stop);
+    }
+    return tot;
+  }
+
+  /** An intermittent driver's phase at `nowMs`: moving or not, and until when (ms); always moving otherwise. */
+  private phase(nowMs: number): { moving: boolean; untilMs: number } {
+    const cycle = this.profile.intermittent;
+    if (cycle === undefined || cycle.stuckS === 0) return { moving: true, untilMs: Number.POSITIVE_INFINITY };
+    // Whole milliseconds: a fractional period would let float error wake it a hair too early, over and over.
+    const movingMs = Math.max(1, Math.round(cycle.movingS * 1000));
+    const periodMs = movingMs + Math.max(1, Math.round(cycle.stuckS * 1000));
+    const into = Math.floor(nowMs) % periodMs;
+    const moving = into < movingMs;
+    return { moving, untilMs: Math.floor(nowMs) - into + (moving ? movingMs : periodMs) };
+  }
+
   /** Schedules the next balloon tick when there is work the driver can do now. */
   kick(): void {
     if (this.tickTimer !== undefined || this.retryTimer !== undefined || this.blocked !== undefined) return;
-    if (!this.canRun() || this.goalPages() === this.domain.account.totPages) {
+    if (!this.canRun() || this.stopPages() === this.domain.account.totPages) {
       this.duePages = 0;
       return;
     }
@@ -214,8 +249,18 @@ export class GuestProcess implements DomainProcess, MemoryWaiter {
   private tick(): void {
     if (!this.canRun()) return;
     const account = this.domain.account;
-    const diff = this.goalPages() - account.totPages;
+    const diff = this.stopPages() - account.totPages;
     if (diff === 0) return;
+    const now = this.host.clock.now();
+    const phase = this.phase(now);
+    if (!phase.moving) {
+      // Stuck for now: look again when the moving phase comes back.
+      this.tickTimer = this.host.schedule(Math.max(1, phase.untilMs - now), () => {
+        this.tickTimer = undefined;
+        this.tick();
+      });
+      return;
+    }
     // Pages due this tick at the balloon rate; the fraction carries over so the rate is exact over time.
     this.duePages += (this.profile.balloonMiBps * PAGES_PER_MIB * TICK_MS) / 1000;
     let chunk = Math.min(Math.abs(diff), Math.max(1, Math.floor(this.duePages)));

@@ -27,6 +27,17 @@ export interface GuestProfile {
   stallAfterMiB: number | undefined;
   /** Time from unpause to a booted kernel; the balloon driver only runs once booted. */
   bootDelayS: number;
+  /**
+   * The balloon driver moves for movingS, then stops for stuckS, over and over, counted from time 0 (squeezed's
+   * intermittently stuck VM); undefined: it never pauses.
+   */
+  intermittent: { movingS: number; stuckS: number } | undefined;
+  /** The driver never takes the guest below this size, whatever its target (squeezed's hidden limit); MiB. */
+  hiddenMinMiB: number | undefined;
+  /** The driver never takes the guest above this size (squeezed's hidden upper limit); MiB. */
+  hiddenMaxMiB: number | undefined;
+  /** The driver stops this far short of its target, both ways (squeezed's inaccuracy); MiB, default 0. */
+  inaccuracyMiB: number;
 }
 
 export const DEFAULT_GUEST_PROFILE: Readonly<GuestProfile> = Object.freeze({
@@ -35,6 +46,10 @@ export const DEFAULT_GUEST_PROFILE: Readonly<GuestProfile> = Object.freeze({
   cooperative: true,
   stallAfterMiB: undefined,
   bootDelayS: 2,
+  intermittent: undefined,
+  hiddenMinMiB: undefined,
+  hiddenMaxMiB: undefined,
+  inaccuracyMiB: 0,
 });
 
 /** The host a MockBackend simulates; every field but memoryMiB has a default. EINVAL naming a bad field. */
@@ -88,7 +103,10 @@ const SPEC_FIELDS = new Set([
   'memoryMiB', 'dom0MiB', 'xenVersion', 'tmem', 'xenOverheadMiB', 'destroyReturnDelayS', 'destroyReturnMiBps',
   'balloonRetryS', 'guestDefaults', 'nrCpus', 'cpuKhz',
 ]);
-const PROFILE_FIELDS = new Set(['buildMiBps', 'balloonMiBps', 'cooperative', 'stallAfterMiB', 'bootDelayS']);
+const PROFILE_FIELDS = new Set([
+  'buildMiBps', 'balloonMiBps', 'cooperative', 'stallAfterMiB', 'bootDelayS', 'intermittent', 'hiddenMinMiB', 'hiddenMaxMiB',
+  'inaccuracyMiB',
+]);
 
 /** A finite number in [min, max] (integer when asked). */
 export function checkNumber(op: string, name: string, value: unknown, min: number, max: number, integer = false): number {
@@ -124,6 +142,20 @@ export function checkProfile(op: string, prefix: string, value: unknown): Partia
       : checkNumber(op, `${prefix}stallAfterMiB`, object.stallAfterMiB, 0, MAX_HOST_MIB);
   }
   if (object.bootDelayS !== undefined) out.bootDelayS = checkNumber(op, `${prefix}bootDelayS`, object.bootDelayS, 0, MAX_DELAY_S);
+  if ('intermittent' in object) {
+    if (object.intermittent === undefined) out.intermittent = undefined;
+    else {
+      const cycle = checkObject(op, `${prefix}intermittent`, object.intermittent);
+      rejectUnknownFields(op, `${prefix}intermittent.`, cycle, new Set(['movingS', 'stuckS']));
+      const movingS = checkNumber(op, `${prefix}intermittent.movingS`, cycle.movingS, 0, MAX_DELAY_S);
+      if (movingS === 0) throw invalidArgument(op, `${prefix}intermittent.movingS`, `a number above 0 and up to ${MAX_DELAY_S}`, 0);
+      out.intermittent = { movingS, stuckS: checkNumber(op, `${prefix}intermittent.stuckS`, cycle.stuckS, 0, MAX_DELAY_S) };
+    }
+  }
+  for (const key of ['hiddenMinMiB', 'hiddenMaxMiB'] as const) {
+    if (key in object) out[key] = object[key] === undefined ? undefined : checkNumber(op, `${prefix}${key}`, object[key], 0, MAX_HOST_MIB);
+  }
+  if (object.inaccuracyMiB !== undefined) out.inaccuracyMiB = checkNumber(op, `${prefix}inaccuracyMiB`, object.inaccuracyMiB, 0, MAX_HOST_MIB);
   return out;
 }
 

@@ -12,6 +12,9 @@
 import type { DomainInfo } from '../backend.js';
 import { pagesToKiB } from '../units.js';
 
+/** Why a max_pages limit was set (src/toolstack/mutations.ts's LimitReason, repeated here: recovery is below it). */
+export type LimitReason = 'batch' | 'donor' | 'model';
+
 /** A mutation intent as the journal keeps it (the mutation port's intents: src/toolstack/mutations.ts). */
 export interface RecordedIntent {
   kind: string;
@@ -23,6 +26,10 @@ export interface RecordedIntent {
   byKiB?: number;
   pages?: number;
   paused?: boolean;
+  /** limit-max-pages, restore-max-pages: the guest's max_pages before any limit (KiB), why, and who held it. */
+  originalKiB?: number;
+  reason?: string;
+  holder?: string;
 }
 
 /** One journaled mutation still open (its request had not settled when the daemon stopped). */
@@ -39,7 +46,7 @@ export interface JournalEntry {
 export type Repair =
   | { kind: 'destroy-guest'; domid: number; name: string | null; why: string }
   | { kind: 'cancel-claim'; domid: number; name: string | null; why: string }
-  | { kind: 'restore-max-pages'; domid: number; name: string; fromKiB: number; toKiB: number; why: string }
+  | { kind: 'restore-max-pages'; domid: number; name: string; fromKiB: number; toKiB: number; reason: LimitReason; why: string }
   | { kind: 'raise-target'; domid: number; name: string; request: string | null; byKiB: number; why: string }
   | { kind: 'thaw-tmem'; why: string }
   | { kind: 'cap-tmem'; pages: number; why: string };
@@ -130,33 +137,35 @@ export function planRecovery(input: RecoveryInput): Repair[] {
   return repairs;
 }
 
-/** max_pages limits set (limit-and-check) and not lifted: lifted back to what each guest had before. */
+/**
+ * max_pages limits set and not lifted for good — limit-and-check's batch limits, the model's, and the clamps that
+ * hold donors to their lowered targets while a request depends on what they gave — are lifted back to the guest's
+ * original max_pages: nothing is pending after a restart, so no holder is left. The original is the last one the
+ * journal recorded for the guest (an operator's mem-max in between moved it); entries written before originals were
+ * recorded fall back to the first limit's starting value. Whether a call whose outcome was never seen happened
+ * does not matter: Xen's max_pages now is compared with the original.
+ */
 function limitRepairs(entries: readonly JournalEntry[], byDomid: ReadonlyMap<number, DomainInfo>, destroyed: ReadonlySet<number>): Repair[] {
-  const limits = new Map<number, JournalEntry>();
+  const limited = new Map<number, { name: string | null; originalKiB: number; reason: LimitReason; limitKiB: number }>();
   for (const entry of entries) {
     const { kind, domid } = entry.intent;
-    if (domid === undefined) continue;
-    const domain = byDomid.get(domid);
-    if (kind === 'limit-max-pages' && entry.outcome !== 'failed' && !limits.has(domid)) {
-      // A limit whose outcome was never seen took effect iff max_pages is no longer what it was before.
-      if (entry.outcome === 'pending' && domain && pagesToKiB(domain.maxPages) === entry.intent.fromKiB) continue;
-      limits.set(domid, entry);
-    }
-    if (kind === 'restore-max-pages' && limits.has(domid)) {
-      const lifted = entry.outcome === 'ok' || (entry.outcome === 'pending' && domain && pagesToKiB(domain.maxPages) === entry.intent.toKiB);
-      if (lifted) limits.delete(domid);
-    }
+    if ((kind !== 'limit-max-pages' && kind !== 'restore-max-pages') || domid === undefined) continue;
+    if (kind === 'limit-max-pages' && entry.outcome === 'failed' && !limited.has(domid)) continue;
+    const known = limited.get(domid);
+    const originalKiB = entry.intent.originalKiB ?? known?.originalKiB ?? entry.intent.fromKiB!;
+    const reason = (entry.intent.reason as LimitReason | undefined) ?? known?.reason ?? 'batch';
+    limited.set(domid, { name: entry.intent.name ?? known?.name ?? null, originalKiB, reason, limitKiB: entry.intent.toKiB! });
   }
   const repairs: Repair[] = [];
-  for (const [domid, limit] of limits) {
+  for (const [domid, limit] of limited) {
     const domain = byDomid.get(domid);
     if (!domain || destroyed.has(domid)) continue;
     const nowKiB = pagesToKiB(domain.maxPages);
-    const beforeKiB = limit.intent.fromKiB!;
-    if (nowKiB === beforeKiB) continue;
+    if (nowKiB >= limit.originalKiB) continue;
     repairs.push({
-      kind: 'restore-max-pages', domid, name: limit.intent.name ?? domain.name ?? `domain-${domid}`, fromKiB: nowKiB, toKiB: beforeKiB,
-      why: `max_pages was limited to ${limit.intent.toKiB} KiB for a batch that never finished`,
+      kind: 'restore-max-pages', domid, name: limit.name ?? domain.name ?? `domain-${domid}`, fromKiB: nowKiB, toKiB: limit.originalKiB,
+      reason: limit.reason,
+      why: `max_pages was limited (${limit.reason}, last to ${limit.limitKiB} KiB) for work that never finished; ${limit.originalKiB} KiB before`,
     });
   }
   return repairs;

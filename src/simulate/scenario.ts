@@ -5,14 +5,18 @@
  *
  * Defaults (sizes in MiB, times in seconds of virtual time, rates in MiB/s):
  * - name: "unnamed scenario"
+ * - host.memoryMiB: solved from host.freeMiB when only that is given (dom0, the guests and Xen's own memory added)
  * - host.dom0MiB: min(1024, what the host leaves after Xen's own memory) — the mock host's default
  * - host.xenVersion: "4.17" (Debian 12; the mock also emulates "4.20" — Debian 13 — "4.21" and "4.22")
  * - guests, demands: []
  * - guests[].minMiB: ⌈memoryMiB / 4⌉ — a guest that states no floor may be ballooned to a quarter of its size
  * - guests[].maxMiB: memoryMiB — it may not grow unless the scenario says how far
- * - guests[].balloonMiBps: 512, guests[].cooperative: true, guests[].stallAfterMiB: null (never stalls)
+ * - guests[].balloonMiBps: 512, guests[].cooperative: true, guests[].stallAfterMiB: null (never stalls),
+ *   guests[].canBalloon: true, guests[].intermittent / hiddenMinMiB / hiddenMaxMiB: none, guests[].inaccuracyMiB: 0
  *   (the mock host's guest profile defaults)
  * - requests[].at: 0, requests[].buildMiBps: 1024 (the mock's default build rate)
+ * - policy: the toolstack's defaults (reserve 64 MiB, margin 5 % and at least 1 MiB, stall timeout 5 s, no wall-time
+ *   limit, target tolerance 1 MiB)
  * - strategies: all three, in the order claim-first, limit-and-check, model
  * A request larger than the host is valid: it is how the impossible request is played (it must fail fast).
  */
@@ -26,6 +30,8 @@ export interface ScenarioHost {
   memoryMiB: number;
   dom0MiB: number;
   xenVersion: MockXenVersion;
+  /** The free memory stated (host.freeMiB), when the host size was solved from it; null otherwise. */
+  freeMiB: number | null;
 }
 
 /** A guest running when the scenario starts, with its floor and balloon driver's behaviour. */
@@ -38,14 +44,39 @@ export interface ScenarioGuest {
   cooperative: boolean;
   /** The balloon driver stops for good after moving this many MiB; null: never. */
   stallAfterMiB: number | null;
+  /** false: no balloon driver at all; the toolstack knows it and never asks (squeezed's can_balloon). */
+  canBalloon: boolean;
+  /** The driver moves movingS, then stops stuckS, over and over; null: never pauses. */
+  intermittent: { movingS: number; stuckS: number } | null;
+  /** The driver never goes below / above these sizes whatever its target (hidden limits); null: none. */
+  hiddenMinMiB: number | null;
+  hiddenMaxMiB: number | null;
+  /** The driver stops this far short of its target. */
+  inaccuracyMiB: number;
 }
 
 /** A guest to create at `at` s, its size (MiB) and build rate (MiB/s). */
 export interface ScenarioRequest {
   at: number;
   name: string;
-  memoryMiB: number;
+  /** The new guest's size (null for a pure reservation). */
+  memoryMiB: number | null;
+  /** A pure reservation of free memory (needMiB), with no build time; null for a guest. */
+  needMiB: number | null;
   buildMiBps: number;
+}
+
+/** Scenario-level policy: the toolstack's settings this scenario is played with (null: the default). */
+export interface ScenarioPolicy {
+  reserveMiB: number | null;
+  marginPercent: number | null;
+  marginMinMiB: number | null;
+  stallTimeoutS: number | null;
+  /** A wall-time limit of a wait; null: none (the default). */
+  maxWaitS: number | null;
+  toleranceMiB: number | null;
+  /** dom0 is never ballooned below this (the toolstack's default: 1 GiB). */
+  dom0MinMiB: number | null;
 }
 
 /** A running guest asking to grow to targetMiB at `at` s. */
@@ -62,7 +93,22 @@ export interface Scenario {
   guests: ScenarioGuest[];
   requests: ScenarioRequest[];
   demands: ScenarioDemand[];
+  policy: ScenarioPolicy;
   strategies: StrategyName[];
+}
+
+/**
+ * A scenario as written in the scenario format (docs/scenario-format.md), before validateScenario fills in the
+ * defaults: what runScenario also takes. Every field but the host is optional; the host gives memoryMiB or freeMiB.
+ */
+export interface ScenarioDocument {
+  name?: string;
+  host: { memoryMiB?: number; freeMiB?: number; dom0MiB?: number; xenVersion?: MockXenVersion };
+  guests?: Array<Partial<ScenarioGuest> & { name: string; memoryMiB: number }>;
+  requests?: Array<Partial<ScenarioRequest> & { at: number; name: string }>;
+  demands?: ScenarioDemand[];
+  policy?: Partial<ScenarioPolicy>;
+  strategies?: StrategyName[];
 }
 
 export const SCENARIO_DEFAULTS = Object.freeze({
@@ -175,16 +221,16 @@ function domainName(path: string, value: unknown): string {
   return value;
 }
 
-function host(value: unknown): ScenarioHost {
+function host(value: unknown): Omit<ScenarioHost, 'memoryMiB'> & { memoryMiB: number | null } {
   const path = 'host';
   const spec = object(path, value);
-  onlyKnownFields(path, spec, ['memoryMiB', 'dom0MiB', 'xenVersion']);
-  const memoryMiB = size('host.memoryMiB', required(path, spec, 'memoryMiB', 'the host\'s memory in MiB'), 256);
-  const dom0Limit = memoryMiB - defaultXenOverheadMiB(memoryMiB);
-  const dom0MiB =
-    spec.dom0MiB === undefined
-      ? Math.min(SCENARIO_DEFAULTS.dom0MiB, dom0Limit)
-      : number('host.dom0MiB', spec.dom0MiB, MIN_DOM0_MIB, Math.max(MIN_DOM0_MIB, dom0Limit), { integer: true });
+  onlyKnownFields(path, spec, ['memoryMiB', 'freeMiB', 'dom0MiB', 'xenVersion']);
+  if ((spec.memoryMiB === undefined) === (spec.freeMiB === undefined)) {
+    throw new ScenarioError(
+      spec.memoryMiB === undefined ? 'host.memoryMiB' : 'host.freeMiB',
+      'exactly one of host.memoryMiB (the host\'s memory) and host.freeMiB (its free memory once the guests run) is required',
+    );
+  }
   let xenVersion = SCENARIO_DEFAULTS.xenVersion;
   if (spec.xenVersion !== undefined) {
     if (typeof spec.xenVersion !== 'string' || !(MOCK_XEN_VERSIONS as readonly string[]).includes(spec.xenVersion)) {
@@ -192,12 +238,40 @@ function host(value: unknown): ScenarioHost {
     }
     xenVersion = spec.xenVersion as MockXenVersion;
   }
-  return { memoryMiB, dom0MiB, xenVersion };
+  if (spec.freeMiB !== undefined) {
+    const freeMiB = size('host.freeMiB', spec.freeMiB);
+    const dom0MiB = spec.dom0MiB === undefined ? SCENARIO_DEFAULTS.dom0MiB : size('host.dom0MiB', spec.dom0MiB, MIN_DOM0_MIB);
+    return { memoryMiB: null, freeMiB, dom0MiB, xenVersion };
+  }
+  const memoryMiB = size('host.memoryMiB', spec.memoryMiB, 256);
+  const dom0Limit = memoryMiB - defaultXenOverheadMiB(memoryMiB);
+  const dom0MiB =
+    spec.dom0MiB === undefined
+      ? Math.min(SCENARIO_DEFAULTS.dom0MiB, dom0Limit)
+      : number('host.dom0MiB', spec.dom0MiB, MIN_DOM0_MIB, Math.max(MIN_DOM0_MIB, dom0Limit), { integer: true });
+  return { memoryMiB, freeMiB: null, dom0MiB, xenVersion };
+}
+
+/**
+ * The host size that leaves `freeMiB` free once dom0, the guests and Xen's own memory (the mock's default: 1/128 of
+ * the host + 8 MiB) are taken: the fixed point of M = used + free + ⌈M/128⌉ + 8, which exists and is exact because
+ * M − ⌈M/128⌉ never skips a value.
+ */
+export function hostSizeForFreeMiB(usedMiB: number, freeMiB: number): number {
+  let memoryMiB = usedMiB + freeMiB + 8;
+  for (;;) {
+    const next = usedMiB + freeMiB + defaultXenOverheadMiB(memoryMiB);
+    if (next === memoryMiB) return memoryMiB;
+    memoryMiB = next;
+  }
 }
 
 function guest(path: string, value: unknown, hostMiB: number): ScenarioGuest {
   const spec = object(path, value);
-  onlyKnownFields(path, spec, ['name', 'memoryMiB', 'minMiB', 'maxMiB', 'balloonMiBps', 'cooperative', 'stallAfterMiB']);
+  onlyKnownFields(path, spec, [
+    'name', 'memoryMiB', 'minMiB', 'maxMiB', 'balloonMiBps', 'cooperative', 'stallAfterMiB', 'canBalloon', 'intermittent',
+    'hiddenMinMiB', 'hiddenMaxMiB', 'inaccuracyMiB',
+  ]);
   const name = domainName(`${path}.name`, required(path, spec, 'name', 'the guest\'s domain name'));
   const memoryMiB = positiveSize(`${path}.memoryMiB`, required(path, spec, 'memoryMiB', 'its current size in MiB'));
   if (memoryMiB > hostMiB) fail(`${path}.memoryMiB`, `at most host.memoryMiB (${hostMiB})`, memoryMiB);
@@ -215,17 +289,65 @@ function guest(path: string, value: unknown, hostMiB: number): ScenarioGuest {
     spec.stallAfterMiB === undefined || spec.stallAfterMiB === null
       ? null
       : number(`${path}.stallAfterMiB`, spec.stallAfterMiB, 0, MAX_SCENARIO_MIB);
-  return { name, memoryMiB, minMiB, maxMiB, balloonMiBps, cooperative, stallAfterMiB };
+  const canBalloon = spec.canBalloon === undefined ? true : boolean(`${path}.canBalloon`, spec.canBalloon);
+  let intermittent: ScenarioGuest['intermittent'] = null;
+  if (spec.intermittent !== undefined && spec.intermittent !== null) {
+    const cycle = object(`${path}.intermittent`, spec.intermittent);
+    onlyKnownFields(`${path}.intermittent`, cycle, ['movingS', 'stuckS']);
+    intermittent = {
+      movingS: number(`${path}.intermittent.movingS`, required(`${path}.intermittent`, cycle, 'movingS', 'seconds it moves'), 0, MAX_TIME_S, { minExclusive: true }),
+      stuckS: time(`${path}.intermittent.stuckS`, required(`${path}.intermittent`, cycle, 'stuckS', 'seconds it then stops')),
+    };
+  }
+  const optionalSize = (key: string): number | null =>
+    spec[key] === undefined || spec[key] === null ? null : number(`${path}.${key}`, spec[key], 0, MAX_SCENARIO_MIB);
+  const hiddenMinMiB = optionalSize('hiddenMinMiB');
+  const hiddenMaxMiB = optionalSize('hiddenMaxMiB');
+  if (hiddenMinMiB !== null && hiddenMaxMiB !== null && hiddenMinMiB > hiddenMaxMiB) {
+    fail(`${path}.hiddenMinMiB`, `at most hiddenMaxMiB (${hiddenMaxMiB})`, hiddenMinMiB);
+  }
+  const inaccuracyMiB = spec.inaccuracyMiB === undefined ? 0 : number(`${path}.inaccuracyMiB`, spec.inaccuracyMiB, 0, MAX_SCENARIO_MIB);
+  return {
+    name, memoryMiB, minMiB, maxMiB, balloonMiBps, cooperative, stallAfterMiB, canBalloon, intermittent, hiddenMinMiB, hiddenMaxMiB,
+    inaccuracyMiB,
+  };
 }
 
 function request(path: string, value: unknown): ScenarioRequest {
   const spec = object(path, value);
-  onlyKnownFields(path, spec, ['at', 'name', 'memoryMiB', 'buildMiBps']);
+  onlyKnownFields(path, spec, ['at', 'name', 'memoryMiB', 'needMiB', 'buildMiBps']);
   const name = domainName(`${path}.name`, required(path, spec, 'name', 'the new guest\'s domain name'));
-  const memoryMiB = positiveSize(`${path}.memoryMiB`, required(path, spec, 'memoryMiB', 'the new guest\'s size in MiB'));
+  if ((spec.memoryMiB === undefined) === (spec.needMiB === undefined)) {
+    throw new ScenarioError(
+      spec.memoryMiB === undefined ? `${path}.memoryMiB` : `${path}.needMiB`,
+      'exactly one of memoryMiB (a new guest) and needMiB (a pure reservation of free memory) is required',
+    );
+  }
+  const memoryMiB = spec.memoryMiB === undefined ? null : positiveSize(`${path}.memoryMiB`, spec.memoryMiB);
+  const needMiB = spec.needMiB === undefined ? null : size(`${path}.needMiB`, spec.needMiB);
   const at = spec.at === undefined ? SCENARIO_DEFAULTS.requestAt : time(`${path}.at`, spec.at);
   const buildMiBps = spec.buildMiBps === undefined ? SCENARIO_DEFAULTS.buildMiBps : rate(`${path}.buildMiBps`, spec.buildMiBps);
-  return { at, name, memoryMiB, buildMiBps };
+  return { at, name, memoryMiB, needMiB, buildMiBps };
+}
+
+function policy(value: unknown): ScenarioPolicy {
+  const none: ScenarioPolicy = {
+    reserveMiB: null, marginPercent: null, marginMinMiB: null, stallTimeoutS: null, maxWaitS: null, toleranceMiB: null, dom0MinMiB: null,
+  };
+  if (value === undefined) return none;
+  const spec = object('policy', value);
+  onlyKnownFields('policy', spec, Object.keys(none));
+  const optional = (key: keyof ScenarioPolicy, min: number, max: number, minExclusive = false): number | null =>
+    spec[key] === undefined || spec[key] === null ? null : number(`policy.${key}`, spec[key], min, max, { minExclusive });
+  return {
+    reserveMiB: optional('reserveMiB', 0, MAX_SCENARIO_MIB),
+    marginPercent: optional('marginPercent', 0, 100),
+    marginMinMiB: optional('marginMinMiB', 0, MAX_SCENARIO_MIB),
+    stallTimeoutS: optional('stallTimeoutS', 0, MAX_TIME_S, true),
+    maxWaitS: optional('maxWaitS', 0, MAX_TIME_S),
+    toleranceMiB: optional('toleranceMiB', 0, MAX_SCENARIO_MIB),
+    dom0MinMiB: optional('dom0MinMiB', MIN_DOM0_MIB, MAX_SCENARIO_MIB),
+  };
 }
 
 function demand(path: string, value: unknown, guests: ReadonlyMap<string, ScenarioGuest>): ScenarioDemand {
@@ -266,14 +388,37 @@ function strategies(value: unknown): StrategyName[] {
 
 /** Validates a parsed scenario document and fills in the defaults. */
 export function validateScenario(value: unknown): Scenario {
+  // What this function returned is valid as it is: its filled-in fields (host.freeMiB: null, the policy's nulls) are
+  // not the input format, so it is not read again.
+  if (typeof value === 'object' && value !== null && VALIDATED.has(value)) return value as Scenario;
+  const scenario = readScenario(value);
+  VALIDATED.add(scenario);
+  return scenario;
+}
+
+/** The Scenario objects validateScenario returned (a frozen-free brand: callers may keep and pass them back). */
+const VALIDATED = new WeakSet<object>();
+
+function readScenario(value: unknown): Scenario {
   const doc = object('scenario', value);
-  onlyKnownFields('scenario', doc, ['name', 'host', 'guests', 'requests', 'demands', 'strategies']);
+  onlyKnownFields('scenario', doc, ['name', 'host', 'guests', 'requests', 'demands', 'policy', 'strategies']);
   let name: string = SCENARIO_DEFAULTS.name;
   if (doc.name !== undefined) {
     if (typeof doc.name !== 'string' || doc.name.trim() === '') fail('name', 'a non-empty string', doc.name);
     name = doc.name;
   }
-  const theHost = host(required('scenario', doc, 'host', 'an object with memoryMiB, dom0MiB, xenVersion'));
+  const parsedHost = host(required('scenario', doc, 'host', 'an object with memoryMiB (or freeMiB), dom0MiB, xenVersion'));
+  const rawGuests = doc.guests === undefined ? [] : array('guests', doc.guests);
+  // A host stated by its free memory is sized to leave exactly that once dom0 and the guests run.
+  const usedMiB = parsedHost.dom0MiB + rawGuests.reduce<number>((sum, g) => {
+    const memory = typeof g === 'object' && g !== null ? (g as Json).memoryMiB : undefined;
+    return sum + (typeof memory === 'number' && Number.isFinite(memory) && memory > 0 ? memory : 0);
+  }, 0);
+  const theHost: ScenarioHost = {
+    ...parsedHost,
+    memoryMiB: parsedHost.memoryMiB ?? Math.max(256, hostSizeForFreeMiB(usedMiB, parsedHost.freeMiB ?? 0)),
+  };
+  if (theHost.memoryMiB > MAX_SCENARIO_MIB) fail('host.freeMiB', `small enough for a host of at most ${MAX_SCENARIO_MIB} MiB`, parsedHost.freeMiB);
 
   const names = new Map<string, string>([['Domain-0', 'dom0']]);
   const claimName = (path: string, guestName: string): void => {
@@ -282,7 +427,7 @@ export function validateScenario(value: unknown): Scenario {
     names.set(guestName, path);
   };
 
-  const guests = (doc.guests === undefined ? [] : array('guests', doc.guests)).map((g, i) => {
+  const guests = rawGuests.map((g, i) => {
     const parsed = guest(`guests[${i}]`, g, theHost.memoryMiB);
     claimName(`guests[${i}].name`, parsed.name);
     return parsed;
@@ -310,7 +455,7 @@ export function validateScenario(value: unknown): Scenario {
   const demands = (doc.demands === undefined ? [] : array('demands', doc.demands)).map((d, i) =>
     demand(`demands[${i}]`, d, byName),
   );
-  return { name, host: theHost, guests, requests, demands, strategies: strategies(doc.strategies) };
+  return { name, host: theHost, guests, requests, demands, policy: policy(doc.policy), strategies: strategies(doc.strategies) };
 }
 
 /** Reads a scenario file: a XenError with its errno (ENOENT, EACCES, …) when it cannot be read, else parseScenario's. */

@@ -5,6 +5,7 @@
  * exactly once, runs the strategy's loop while there is work, and knows when everything is idle.
  */
 import { DonorLedger } from '../admission/donor-ledger.js';
+import type { ObservedState } from '../admission/state.js';
 import type { StrategyContext } from './context.js';
 import { takeQueuedRequest } from './requests.js';
 import { fail, newResult, succeed } from './results.js';
@@ -86,6 +87,21 @@ export class BuildQueue {
 
   entry(name: string): QueuedRequest | undefined {
     return this.entries.get(name);
+  }
+
+  /**
+   * What the strategy has promised out of the headroom of `state`: the needs of the requests `waiting`, and what the
+   * builds `building` still have to populate (their need less their domain's tot_pages).
+   */
+  promisedPages(state: ObservedState, waiting: readonly string[], building: readonly string[]): number {
+    let pages = 0;
+    for (const name of waiting) pages += this.entries.get(name)?.needPages ?? 0;
+    for (const name of building) {
+      const need = this.entries.get(name)?.needPages ?? 0;
+      const domain = state.domains.find((d) => d.name === name && !d.dying);
+      pages += Math.max(0, need - (domain?.totPages ?? 0));
+    }
+    return pages;
   }
 
   /** Settles the request (once): running as `domid`, or failed with `error`. */

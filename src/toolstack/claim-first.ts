@@ -1,22 +1,29 @@
 /**
  * claim-first (the default): every build claims its whole need in the domain builder (libxl's claim_mode), so the
- * hypervisor serializes admissions and builds run in parallel without a toolstack lock. A claim refused with ENOMEM
- * starts the ballooning fallback, which runs under the host lock (one brain per host, docs/claim-rules.md#lesson-2):
- * observe → planBalloon → set donor targets → the wait loop (wait-for-memory.ts) → retry the build. The lock is held
- * until the retried build's claim is staked (seen as the new domain's outstanding pages), so the memory freed for
- * this request cannot be taken by the next one in line. While a fallback holds the lock, newcomers queue behind it
- * instead of claiming first: memory being freed is spoken for. Donors keep their lowered targets only if the
- * creation succeeds; otherwise what was asked of them is given back. See docs/architecture.md#claim-first.
+ * hypervisor serializes admissions and builds run in parallel without a toolstack lock. Before a build claims, one
+ * look checks that the claim leaves the reserve for Xen (capacity.ts's admissiblePages, counting builds of this host
+ * whose claims are not visible yet). When that look, or the claim itself, finds too little, the ballooning fallback
+ * runs under the host lock (one brain per host, docs/claim-rules.md#lesson-2): observe → plan (balloon-plan.ts) →
+ * set donor targets and limit their max_pages to them → the wait loop (wait-for-memory.ts), replanning the
+ * remainder whenever a donor reaches its target → retry the build. The lock is held until the retried build's claim
+ * is staked (seen as the new domain's outstanding pages), so the memory freed for this request cannot be taken by
+ * the next one in line, and the donors cannot grow back into it: their max_pages follow their lowered targets until
+ * the guest has populated its memory. While a fallback holds the lock, newcomers queue behind it instead of
+ * claiming first. Donors keep their lowered targets only if the creation succeeds; a request that fails hands what
+ * its donors gave to the next request waiting for the lock, or gives it back when none waits.
+ * See docs/architecture.md#claim-first.
  */
 import { planBalloon, type BalloonPlan } from '../admission/balloon-plan.js';
-import { canEverFit, hostCapacity } from '../admission/capacity.js';
+import { admissiblePages, arrivingPages, canEverFit, hostCapacity } from '../admission/capacity.js';
 import { DonorLedger } from '../admission/donor-ledger.js';
 import { AdmissionError, buildGiveUpReport } from '../admission/give-up.js';
-import { afterRefusedRetry, applyPlan, startWaiting, type WaitState, type WaitStep } from '../admission/progress.js';
-import { headroomPages } from '../admission/state.js';
+import { afterRefusedRetry, applyPlan, donorRates, startWaiting, type WaitState, type WaitStep } from '../admission/progress.js';
+import { headroomPages, type ObservedState } from '../admission/state.js';
 import { isOutOfMemory } from '../errors.js';
-import { pause, planPolicy, type StrategyContext } from './context.js';
-import { markUncooperative, restoreDonors, setDonorTargets } from './donors.js';
+import { pause, planPolicy, reservePages, type StrategyContext } from './context.js';
+import {
+  adoptHandover, carryOutPlan, handOver, keepDonors, markUncooperative, releaseUnneededAsks, restoreDonors, HANDOVER,
+} from './donors.js';
 import { eventError } from './events.js';
 import { observe } from './observe.js';
 import { impossibleRequestError, needPages, takeRequestName } from './requests.js';
@@ -32,21 +39,70 @@ interface Claimed {
 
 export class ClaimFirstStrategy implements AdmissionStrategy {
   readonly name = 'claim-first' as const;
-  private readonly inFlight = new Set<Promise<AdmissionResult>>();
+  /** Admissions in flight, and the cleanup that follows the last of them. */
+  private readonly inFlight = new Set<Promise<unknown>>();
   /** Names of requests in flight: a second request for the same name fails at once. */
   private readonly names = new Set<string>();
+  /**
+   * Builds in flight: name → need (pages). Until a build returns, what Xen does not show for it yet (its claim before
+   * libxl stakes it, libxl's extra beyond the claim) is promised to it.
+   */
+  private readonly starting = new Map<string, number>();
+  /** Requests in the fallback (waiting for the lock, or ballooning): name → need. Memory freed is theirs. */
+  private readonly waiting = new Map<string, number>();
 
   constructor(private readonly ctx: StrategyContext) {}
 
   admit(request: GuestRequest): Promise<AdmissionResult> {
     const work = this.run(request);
     this.inFlight.add(work);
-    void work.finally(() => this.inFlight.delete(work));
+    void work.finally(() => {
+      this.inFlight.delete(work);
+      if (this.inFlight.size === 0) this.track(this.restoreLeftover());
+    });
     return work;
   }
 
   async idle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /**
+   * What was handed over to a request that then did not need it (it failed before adopting it, say): with nothing
+   * in flight, nobody is left to use it, so the donors get it back.
+   */
+  private async restoreLeftover(): Promise<void> {
+    const ctx = this.ctx;
+    if (ctx.handover.size === 0 && ctx.limits.heldBy(HANDOVER).length === 0) return;
+    await ctx.lock.withLock(async () => {
+      const leftover = new DonorLedger();
+      leftover.absorb(ctx.handover.take());
+      await restoreDonors(ctx, leftover, null, HANDOVER);
+    });
+  }
+
+  private track(work: Promise<void>): void {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+
+  promisedPages(state: ObservedState): number {
+    let waiting = 0;
+    for (const need of this.waiting.values()) waiting += need;
+    return waiting + this.unclaimedPages(state);
+  }
+
+  /**
+   * What builds in flight still need beyond what Xen shows for them (their domain's tot_pages plus its claim): before
+   * libxl stakes the claim, all of it; after, libxl's extra beyond the claim.
+   */
+  private unclaimedPages(state: ObservedState): number {
+    let pages = 0;
+    for (const [name, need] of this.starting) {
+      const domain = state.domains.find((d) => d.name === name && !d.dying);
+      pages += Math.max(0, need - (domain ? domain.totPages + domain.outstandingPages : 0));
+    }
+    return pages;
   }
 
   private async run(request: GuestRequest): Promise<AdmissionResult> {
@@ -70,16 +126,24 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
       ctx.building.add(request.name);
       let attempt = 0;
       if (!ctx.lock.locked) {
-        attempt++;
-        const atMs = ctx.clock.now();
-        ctx.emit({ type: 'building', request: request.name, claim: true, attempt });
-        try {
-          const domid = await this.build(request);
-          result.admittedAtMs = atMs;
-          return succeed(ctx, result, domid);
-        } catch (error) {
-          if (!isOutOfMemory(error)) throw error;
-          ctx.emit({ type: 'claim-refused', request: request.name, error: eventError(error) });
+        // One look first: the claim must leave the reserve for Xen (Xen itself cannot see it).
+        const { state } = await observe(ctx);
+        const room = admissiblePages(headroomPages(state.host), reservePages(ctx), arrivingPages(state, planPolicy(ctx)), this.unclaimedPages(state));
+        if (!ctx.lock.locked && need <= room) {
+          attempt++;
+          const atMs = ctx.clock.now();
+          ctx.emit({ type: 'building', request: request.name, claim: true, attempt });
+          this.starting.set(request.name, need);
+          try {
+            const domid = await this.build(request);
+            result.admittedAtMs = atMs;
+            return succeed(ctx, result, domid);
+          } catch (error) {
+            if (!isOutOfMemory(error)) throw error;
+            ctx.emit({ type: 'claim-refused', request: request.name, error: eventError(error) });
+          } finally {
+            this.starting.delete(request.name);
+          }
         }
       }
       // More than the host could ever give (capacity.ts): fail now, without waiting for the lock or asking anyone.
@@ -104,35 +168,45 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
     let lastPlan: BalloonPlan | undefined;
     let attempt = attempts;
     const ledger = new DonorLedger();
+    const promised = (state: ObservedState): number => this.unclaimedPages(state);
 
     const replan = async (wait: WaitState | undefined): Promise<WaitStep> => {
       const observation = await observe(ctx);
-      const plan = planBalloon(observation.state, { needPages: need, policy: planPolicy(ctx) });
+      const plan = planBalloon(observation.state, {
+        needPages: need,
+        promisedPages: promised(observation.state),
+        policy: planPolicy(ctx),
+        ...(wait ? { rates: donorRates(wait) } : {}),
+      });
       lastPlan = plan;
+      const set = plan.feasible ? await carryOutPlan(ctx, plan, name, ledger, name) : plan;
       const nowMs = ctx.clock.now();
-      const step = wait === undefined
-        ? startWaiting({ needPages: need, plan, nowMs, headroomPages: headroomPages(observation.state.host), config: ctx.wait })
-        : applyPlan(wait, plan, nowMs);
-      if (step.decision.kind !== 'give-up') await setDonorTargets(ctx, plan, name, ledger);
-      return step;
+      const headroom = headroomPages(observation.state.host) - promised(observation.state);
+      return wait === undefined
+        ? startWaiting({ needPages: need, plan: set, nowMs, headroomPages: headroom, config: ctx.wait })
+        : applyPlan({ ...wait, lastHeadroomPages: headroom }, set, nowMs);
     };
     const io: WaitForMemoryIo<Claimed> = {
       waitForProgress: (untilMs) => pause(ctx, untilMs),
-      pause: () => pause(ctx),
-      look: (wait) => lookAtDonors(ctx, name, wait),
+      look: (wait) => lookAtDonors(ctx, name, wait, promised),
       replan,
-      markUncooperative: (wait, domids) => markUncooperative(ctx, ledger, name, wait, domids),
+      markUncooperative: (wait, domids) => markUncooperative(ctx, ledger, name, name, wait, domids),
       // A retry is the build itself; refused again (the memory went elsewhere, or an injected ENOMEM), look again.
       retry: async (wait): Promise<RetryResult<Claimed>> => {
         attempt++;
         const outcome = await this.buildHoldingUntilClaimed(request, attempt);
-        if (outcome.kind === 'claimed') return { kind: 'done', value: { build: outcome.build, atMs: outcome.atMs } };
+        if (outcome.kind === 'claimed') {
+          await releaseUnneededAsks(ctx, ledger, name, name, wait);
+          return { kind: 'done', value: { build: outcome.build, atMs: outcome.atMs } };
+        }
         return { kind: 'step', step: afterRefusedRetry(wait, ctx.clock.now()) };
       },
     };
 
+    this.waiting.set(name, need);
     try {
       const claimed = await ctx.lock.withLock(async (): Promise<Claimed> => {
+        await adoptHandover(ctx, ledger, name);
         const outcome = await waitForMemory(io, await replan(undefined));
         if (outcome.kind === 'done') return outcome.value;
         if (outcome.kind === 'gave-up') {
@@ -140,11 +214,21 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
         }
         throw new Error(`claim-first: the wait for ${name} was left (no hook of claim-first leaves it)`);
       });
+      // Staked: the claim protects what is left to populate; the request no longer waits for memory.
+      this.waiting.delete(name);
       result.admittedAtMs = claimed.atMs;
       const domid = await claimed.build;
+      await keepDonors(ctx, ledger, name, name);
       return succeed(ctx, result, domid);
     } catch (error) {
-      if (ledger.size > 0) await ctx.lock.withLock(() => restoreDonors(ctx, ledger, name));
+      this.waiting.delete(name);
+      if (ledger.size > 0 || ctx.limits.heldBy(name).length > 0) {
+        await ctx.lock.withLock(async () => {
+          // Another request waits for memory: it adopts what the donors gave instead of asking them again.
+          if (this.waiting.size > 0) await handOver(ctx, ledger, name);
+          else await restoreDonors(ctx, ledger, name, name);
+        });
+      }
       throw error;
     }
   }
@@ -158,6 +242,11 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
     const atMs = ctx.clock.now();
     ctx.emit({ type: 'building', request: request.name, claim: true, attempt });
     const build = this.build(request);
+    this.starting.set(request.name, this.waiting.get(request.name) ?? 0);
+    void build.then(
+      () => this.starting.delete(request.name),
+      () => this.starting.delete(request.name),
+    );
     let settled: { ok: true; domid: number } | { ok: false; error: unknown } | undefined;
     build.then(
       (domid) => (settled = { ok: true, domid }),

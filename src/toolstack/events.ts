@@ -4,6 +4,7 @@
  * and `request` (the guest name, or null for host-wide steps such as limits). Plain data: JSON.stringify-able.
  */
 import type { GiveUpReport } from '../admission/give-up.js';
+import type { LimitReason } from './mutations.js';
 import type { StrategyName } from './strategy-name.js';
 
 /** A donor's balloon target, before and after a round (KiB). */
@@ -28,6 +29,8 @@ export interface EventError {
   code: string | null;
   errno: number | null;
   message: string;
+  /** The Xen/libxl log lines the failing call captured (XenError.xenLog), when there are any: why libxl said no. */
+  xenLog?: string[];
 }
 
 interface Base {
@@ -43,14 +46,22 @@ export type AdmissionEvent =
   | (Base & { type: 'building'; request: string; claim: boolean; attempt: number })
   /** The hypervisor accepted the build's claim (seen as the domain's outstanding pages), or the pool/model admitted it. */
   | (Base & { type: 'admitted'; request: string; via: 'claim' | 'pool' | 'model' })
-  /** The claim (or the allocation) was refused with ENOMEM: the fallback starts. */
+  /** The build's claim was refused with ENOMEM: the fallback starts. */
   | (Base & { type: 'claim-refused'; request: string; error: EventError })
-  /** New balloon targets were set; `round` counts ballooning rounds on this host from 1. */
+  /**
+   * A build without a claim (limit-and-check, model) was refused memory by the hypervisor while it populated (the
+   * allocation gate or max_pages): the model takes the request back to its queue.
+   */
+  | (Base & { type: 'build-refused'; request: string; error: EventError })
+  /**
+   * New balloon targets were set (lowered, or an earlier ask given back by a replan); `round` counts ballooning
+   * rounds on this host from 1; `method` is how the planner weighed the donors (balloon-plan.ts).
+   */
   | (Base & {
       type: 'ballooning';
       request: string | null;
       round: number;
-      method: 'proportional' | 'round-robin';
+      method: 'proportional' | 'by-rate';
       shortfallKiB: number;
       donors: DonorTarget[];
     })
@@ -68,9 +79,12 @@ export type AdmissionEvent =
   | (Base & { type: 'donor-uncooperative'; request: string | null; domid: number; name: string })
   /** Donors' targets were raised back by what a failed admission had asked of them. */
   | (Base & { type: 'donors-restored'; request: string | null; donors: DonorTarget[] })
-  /** limit-and-check: max_pages limits set / removed. */
-  | (Base & { type: 'limits-set'; request: null; limits: LimitChange[] })
-  | (Base & { type: 'limits-removed'; request: null; limits: LimitChange[] })
+  /**
+   * max_pages limits set (limit-and-check's batch, a donor's limit following its lowered target, the model's) and
+   * lifted; `request` is the request they are held for (null: a strategy's batch or queue).
+   */
+  | (Base & { type: 'limits-set'; request: string | null; reason: LimitReason; limits: LimitChange[] })
+  | (Base & { type: 'limits-removed'; request: string | null; limits: LimitChange[] })
   | (Base & { type: 'running'; request: string; domid: number })
   | (Base & { type: 'gave-up'; request: string; report: GiveUpReport; message: string })
   | (Base & { type: 'failed'; request: string; error: EventError })
@@ -82,11 +96,13 @@ export type AdmissionEventType = AdmissionEvent['type'];
 
 export function eventError(error: unknown): EventError {
   if (error instanceof Error) {
-    const e = error as Error & { code?: unknown; errno?: unknown };
+    const e = error as Error & { code?: unknown; errno?: unknown; xenLog?: unknown };
+    const xenLog = Array.isArray(e.xenLog) && e.xenLog.length > 0 ? e.xenLog.map(String) : undefined;
     return {
       code: typeof e.code === 'string' ? e.code : null,
       errno: typeof e.errno === 'number' ? e.errno : null,
       message: e.message,
+      ...(xenLog === undefined ? {} : { xenLog }),
     };
   }
   return { code: null, errno: null, message: String(error) };

@@ -11,6 +11,11 @@ export class HostLock {
     return this.held;
   }
 
+  /** How many are waiting for the lock. */
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
   /** Runs `critical` with the lock held; the lock is released however `critical` ends. */
   async withLock<T>(critical: () => Promise<T>): Promise<T> {
     await this.acquire();

@@ -2,32 +2,40 @@
  * limit-and-check, as George Dunlap described it in the 2013 claim debate (docs/architecture.md#limit-and-check).
  * One loop per batch (a batch lasts while requests wait or build):
  *   check: set max_pages of every running guest to its current size, observe, admit from that pool in arrival order
- *   (checkRound), build the admitted guests without a claim, balloon round-robin for what waits; then re-check only
- *   after every guest being built has finished — or, when nothing is building, once the wait loop says the pool
- *   would cover what waits (a retry, for this strategy, is the next check);
+ *   (checkRound; the pool keeps the reserve for Xen), build the admitted guests without a claim, balloon with the one
+ *   planner for what waits (donors' max_pages follow their lowered targets, so none grows back into what it gave);
+ *   then re-check only after every guest being built has finished — or, when nothing is building, once the wait
+ *   loop says the pool would cover what waits or a donor reached its target (a retry or a replan, for this
+ *   strategy, is the next check);
  *   end: remove every limit, on every path (finally), failures and exceptions included.
  * A request arriving while guests are built is admitted from what is left of the last check's pool when it fits;
  * otherwise it waits for the re-check after those builds (which is what makes this strategy slow in case B).
  * On a host with tmem (before Xen 4.13) the batch also freezes tmem and caps it at its size, and thaws it at the end;
  * on Xen ≥ 4.13 there is no tmem (features.tmem is false) and nothing is called.
- * Donors ballooned for requests that end up admitted keep their targets; when the wait gives up they get back
- * what was asked of them.
+ * Donors ballooned for requests that end up admitted keep their targets. A wait that gives up fails only the request
+ * at the head of the line (it cannot go on); the others keep what the donors freed and are checked again. A look
+ * that fails even after its retries fails the head request only, too. What no started guest used is given back at
+ * the end of the batch.
  */
 import type { BalloonPlan } from '../admission/balloon-plan.js';
 import { AdmissionError, buildGiveUpReport } from '../admission/give-up.js';
 import {
   addLimits, applyRound, buildFinished, checkRound, enqueue, giveUpWaiting, limitsFor, nextAction, startSession,
-  type LimitAndCheckSession, type MaxMemLimit,
+  type LimitAndCheckSession,
 } from '../admission/limit-and-check.js';
-import { applyPlan, startWaiting, type GiveUpCause, type WaitState, type WaitStep } from '../admission/progress.js';
-import type { ObservedState } from '../admission/state.js';
+import { applyPlan, donorRates, startWaiting, type GiveUpCause, type WaitState, type WaitStep } from '../admission/progress.js';
+import { headroomPages, type ObservedState } from '../admission/state.js';
 import { BuildQueue, type QueuedRequest } from './build-queue.js';
 import { pause, planPolicy, type StrategyContext } from './context.js';
-import { cleanup, markUncooperative, restoreDonors, setDonorTargets } from './donors.js';
+import { carryOutPlan, cleanup, markUncooperative, releaseUnneededAsks, restoreDonors } from './donors.js';
 import { observe } from './observe.js';
 import { impossibleRequestError } from './requests.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest } from './types.js';
 import { LEAVE, lookAtDonors, waitForMemory, type WaitForMemoryIo } from './wait-for-memory.js';
+
+/** Holders of this strategy's max_pages limits (max-pages-limits.ts): the batch's, and the donors' for the queue. */
+const BATCH = 'batch';
+const QUEUE = 'queue';
 
 export class LimitAndCheckStrategy implements AdmissionStrategy {
   readonly name = 'limit-and-check' as const;
@@ -39,6 +47,8 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
   private tmemFrozen = false;
   /** The last check's observation and the most any later check could find (capacity.ts). */
   private lastCheck: { state: ObservedState; capacityPages: number } | undefined;
+  /** The wait as its last look left it (fresh), when it left for the next check (a retry or a replan). */
+  private leftWith: WaitState | undefined;
 
   constructor(private readonly ctx: StrategyContext) {
     this.queue = new BuildQueue(ctx, 'pool', {
@@ -67,6 +77,10 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
 
   idle(): Promise<void> {
     return this.queue.idle();
+  }
+
+  promisedPages(state: ObservedState): number {
+    return this.queue.promisedPages(state, this.session?.pending.map((p) => p.id) ?? [], this.session?.building ?? []);
   }
 
   private settle(id: string, outcome: { domid: number } | { error: unknown }): void {
@@ -114,31 +128,17 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
     for (const id of admitted) this.startBuild(id);
   }
 
-  private failWaiting(cause: GiveUpCause, wait: WaitState | undefined, lastPlan: BalloonPlan | undefined): void {
-    const session = this.session!;
-    for (const pending of session.pending) {
-      const error = wait
-        ? new AdmissionError(buildGiveUpReport({
-            request: pending.id, cause, wait: { ...wait, needPages: pending.needPages }, nowMs: this.ctx.clock.now(), lastPlan,
-          }))
-        : new Error(`${pending.id}: gave up waiting for memory (${cause})`);
-      this.settle(pending.id, { error });
-    }
-    this.session = giveUpWaiting(session);
-  }
-
-  /** Sets the limits, recording each in the session as it is set (so a failure half-way removes only those). */
-  private async setLimits(limits: readonly MaxMemLimit[]): Promise<void> {
-    const set: MaxMemLimit[] = [];
-    try {
-      for (const limit of limits) {
-        await this.ctx.mutations.limitMaxPages(limit);
-        this.session = addLimits(this.session!, [limit]);
-        set.push(limit);
-      }
-    } finally {
-      if (set.length > 0) this.ctx.emit({ type: 'limits-set', request: null, limits: set });
-    }
+  /** The request at the head of the line cannot go on: it fails (with the give-up report when there is a wait). */
+  private failHead(cause: GiveUpCause | null, wait: WaitState | undefined, lastPlan: BalloonPlan | undefined, error?: unknown): void {
+    const head = this.session!.pending[0];
+    if (head === undefined) return;
+    const reason = wait && cause
+      ? new AdmissionError(buildGiveUpReport({
+          request: head.id, cause, wait: { ...wait, needPages: head.needPages }, nowMs: this.ctx.clock.now(), lastPlan,
+        }))
+      : error;
+    this.session = giveUpWaiting(this.session!, [head.id]);
+    this.settle(head.id, { error: reason });
   }
 
   /** The wait loop's I/O for this batch: every retry, replan or newcomer leaves it for the next check. */
@@ -151,11 +151,16 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
         // A newcomer is checked at once (nothing is building, so a re-check is allowed).
         if (this.session!.pending.length > arrived) return LEAVE;
       },
-      pause: () => pause(ctx),
       look: (wait) => lookAtDonors(ctx, null, wait),
-      replan: async () => LEAVE,
-      markUncooperative: (wait, domids) => markUncooperative(ctx, this.queue.ledger, null, wait, domids),
-      retry: async () => LEAVE,
+      replan: async (wait) => {
+        this.leftWith = wait;
+        return LEAVE;
+      },
+      markUncooperative: (wait, domids) => markUncooperative(ctx, this.queue.ledger, null, QUEUE, wait, domids),
+      retry: async (wait) => {
+        this.leftWith = wait;
+        return LEAVE;
+      },
     };
   }
 
@@ -164,7 +169,6 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
     const ctx = this.ctx;
     let wait: WaitState | undefined;
     let lastPlan: BalloonPlan | undefined;
-    let rotateAfterDomid: number | undefined;
     const ledger = this.queue.ledger;
     const io = this.waitIo();
     try {
@@ -180,57 +184,78 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
         }
 
         // Check: limit, read free memory once, admit from that pool.
-        if (ctx.backend.features.tmem && !this.tmemFrozen) await this.freezeTmem();
-        let observation = await observe(ctx);
-        const limits = limitsFor(observation.state, {}, this.session!.limits);
-        if (limits.length > 0) {
-          await this.setLimits(limits);
+        let round;
+        let observation;
+        try {
+          if (ctx.backend.features.tmem && !this.tmemFrozen) await this.freezeTmem();
           observation = await observe(ctx);
+          const limits = limitsFor(observation.state, {}, ctx.limits.heldBy(BATCH).map((domid) => ({ domid })));
+          if (limits.length > 0) {
+            this.session = addLimits(this.session!, limits);
+            await ctx.limits.limit(BATCH, 'batch', null, limits.map((l) => ({ domid: l.domid, name: l.name, maxKiB: l.fromKiB, kib: l.toKiB })));
+            observation = await observe(ctx);
+          }
+          round = checkRound(observation.state, this.session!.pending, {
+            policy: planPolicy(ctx),
+            ...(wait ? { rates: donorRates(wait) } : {}),
+          });
+        } catch (error) {
+          // Looked again and still failed, or a limit could not be set: the head of the line cannot go on.
+          this.failHead(null, undefined, undefined, error);
+          continue;
         }
-        const round = checkRound(observation.state, this.session!.pending, { policy: planPolicy(ctx), rotateAfterDomid });
         this.session = applyRound(this.session!, round);
         this.poolLeftPages = round.remainingPoolPages;
         this.lastCheck = { state: observation.state, capacityPages: round.capacityPages };
         for (const impossible of round.impossible) {
-          this.settle(impossible.id, { error: impossibleRequestError(ctx, impossible.id, impossible.needPages, observation.state, wait) });
-        }
-        // Nobody left to benefit from what was asked: donors get it back.
-        if (round.admitted.length === 0 && this.session!.pending.length === 0 && this.session!.building.length === 0) {
-          await restoreDonors(ctx, ledger, null);
+          // The wait so far is this request's only if it was waiting when the wait began.
+          const requestedAtMs = this.queue.entry(impossible.id)?.result.requestedAtMs ?? Number.POSITIVE_INFINITY;
+          const itsWait = wait !== undefined && requestedAtMs <= wait.startedMs ? wait : undefined;
+          this.settle(impossible.id, { error: impossibleRequestError(ctx, impossible.id, impossible.needPages, observation.state, itsWait) });
         }
         for (const admitted of round.admitted) this.startBuild(admitted.id);
+        // The last waiting requests admitted right after the wait looked: what is still on its way is needed only for
+        // the reserve.
+        if (round.admitted.length > 0 && this.leftWith !== undefined && this.session!.pending.length === 0) {
+          await releaseUnneededAsks(ctx, ledger, null, QUEUE, this.leftWith);
+        }
+        this.leftWith = undefined;
         if (round.admitted.length > 0) wait = undefined;
 
         const plan = round.balloon;
         if (plan === null) continue;
         lastPlan = plan;
-        const target = round.remainingPoolPages + plan.shortfallPages;
-        const step: WaitStep = wait === undefined
-          ? startWaiting({ needPages: target, plan, nowMs: ctx.clock.now(), headroomPages: round.remainingPoolPages, config: ctx.wait })
-          : applyPlan({ ...wait, needPages: target }, plan, ctx.clock.now());
-        wait = step.state;
-        if (step.decision.kind !== 'give-up') {
-          await setDonorTargets(ctx, plan, null, ledger);
-          const asked = plan.donors.filter((d) => d.askedPages > 0);
-          if (asked.length > 0) rotateAfterDomid = asked[asked.length - 1]!.domid;
-        }
-        // Builds in flight: the next check waits for all of them (the ballooning goes on meanwhile).
-        if (this.session!.building.length > 0 && step.decision.kind !== 'give-up') continue;
-
-        // Nothing building: wait on the donors until the pool would cover the waiting run, then check again.
-        const outcome = await waitForMemory(io, step);
-        if (outcome.kind === 'left') wait = outcome.wait;
-        else if (outcome.kind === 'gave-up') {
-          this.failWaiting(outcome.cause, outcome.wait, lastPlan);
+        let step: WaitStep;
+        let outcome;
+        try {
+          const set = plan.feasible ? await carryOutPlan(ctx, plan, null, ledger, QUEUE) : plan;
+          const headroom = headroomPages(observation.state.host) - (round.poolPages - round.remainingPoolPages);
+          step = wait === undefined
+            ? startWaiting({ needPages: round.balloonForPages, plan: set, nowMs: ctx.clock.now(), headroomPages: headroom, config: ctx.wait })
+            : applyPlan({ ...wait, needPages: round.balloonForPages, lastHeadroomPages: headroom }, set, ctx.clock.now());
+          wait = step.state;
+          // Builds in flight: the next check waits for all of them (the ballooning goes on meanwhile).
+          if (this.session!.building.length > 0 && step.decision.kind !== 'give-up') continue;
+          // Nothing building: wait on the donors until the pool would cover the waiting run, then check again.
+          outcome = await waitForMemory(io, step);
+        } catch (error) {
+          // A target could not be set, or a look failed even after its retries: the head of the line cannot go on.
+          this.failHead(null, undefined, undefined, error);
           wait = undefined;
-          // Builds use no claims: donors growing back now could take the pool lent to them, so only when none run
-          // (otherwise the end of the batch gives it back).
-          if (this.session!.building.length === 0) await restoreDonors(ctx, ledger, null);
+          continue;
+        }
+        if (outcome.kind === 'left') {
+          wait = outcome.wait;
+          // Nothing to wait for (a retry right away): let time pass before the next check.
+          if (step.decision.kind === 'retry-claim') await pause(ctx);
+        } else if (outcome.kind === 'gave-up') {
+          this.failHead(outcome.cause, outcome.wait, lastPlan);
+          wait = undefined;
         }
       }
     } catch (error) {
-      // An observation or a limit failed: fail what waits; builds in flight finish on their own, and what was asked
-      // of donors is given back once they have (releaseLimits).
+      // Something unexpected: fail what waits; builds in flight finish on their own, and what was asked of donors is
+      // given back once they have (releaseLimits).
       const session = this.session!;
       for (const pending of session.pending) this.settle(pending.id, { error });
       this.session = { ...session, pending: [] };
@@ -244,18 +269,9 @@ export class LimitAndCheckStrategy implements AdmissionStrategy {
     const ctx = this.ctx;
     // Builds admitted from the pool still run: the batch ends when they have finished.
     while (this.session!.building.length > 0) await this.queue.changed.wait();
-    // Asks no started guest used (its request failed or gave up): given back before the limits go.
-    await restoreDonors(ctx, this.queue.ledger, null);
-    const limits = [...this.session!.limits];
-    const removed: MaxMemLimit[] = [];
-    for (const limit of limits) {
-      const restored = { ...limit, fromKiB: limit.toKiB, toKiB: limit.fromKiB };
-      const ok = await cleanup(ctx, null, `remove the max_pages limit of ${limit.name} (domid ${limit.domid})`, () =>
-        ctx.mutations.restoreMaxPages(restored),
-      );
-      if (ok) removed.push(restored);
-    }
-    if (removed.length > 0) ctx.emit({ type: 'limits-removed', request: null, limits: removed });
+    // Asks no started guest used (its request failed or gave up): given back, with their limits, before the batch's.
+    await restoreDonors(ctx, this.queue.ledger, null, QUEUE);
+    await ctx.limits.release(BATCH, null);
     if (this.tmemFrozen) {
       this.tmemFrozen = false;
       // The cap is lifted (tmem has no "get cap" to restore an earlier one from) and tmem may take pages again.

@@ -40,7 +40,8 @@ export interface LowerTargetIntent {
 
 /**
  * Raise a donor's target by `byKiB`, relative to where it is now (so another request's own lowering is kept):
- * 'restore' gives back what a failed request asked; 'stuck' sets an uncooperative donor's target where it stopped.
+ * 'restore' gives back what a failed request asked; 'stuck' sets an uncooperative donor's target where it stopped;
+ * 'replan' gives back the part of an earlier ask a replan no longer needs from it.
  */
 export interface RaiseTargetIntent {
   kind: 'raise-target';
@@ -48,7 +49,7 @@ export interface RaiseTargetIntent {
   name: string;
   request: string | null;
   byKiB: number;
-  reason: 'restore' | 'stuck';
+  reason: 'restore' | 'stuck' | 'replan';
 }
 
 /** An operator sets a guest's balloon target (xl mem-set); libxl also sets max_pages to it (enforce). */
@@ -66,26 +67,43 @@ export interface CancelClaimIntent {
 }
 
 /**
- * Limit a guest's max_pages so that it cannot grow into memory promised elsewhere (limit-and-check: to its size for
- * the batch); restore-max-pages gives it back.
+ * Why a guest's max_pages is limited (max-pages-limits.ts):
+ * - 'batch': limit-and-check freezes every running guest at its size while its batch runs;
+ * - 'donor': a donor's max_pages follows its lowered target while a pending request depends on the memory it gave
+ *   (squeezed sets max_pages to the target each time it moves a target), or where it stopped once found stuck;
+ * - 'model': the model strategy holds every running guest to its target while it admits (what its model assumes).
+ */
+export type LimitReason = 'batch' | 'donor' | 'model';
+
+/**
+ * Limit a guest's max_pages so that it cannot grow into memory promised elsewhere; restore-max-pages lifts it. Both
+ * carry the guest's max_pages before any limit (`originalKiB`), so a recovery can restore it from either.
  */
 export interface LimitMaxPagesIntent {
   kind: 'limit-max-pages';
   domid: number;
   name: string;
-  /** max_pages before (restored later), and the limit, in KiB. */
+  /** max_pages now, and the limit set, in KiB. */
   fromKiB: number;
   toKiB: number;
+  /** max_pages before any limit of this host (what a recovery restores). */
+  originalKiB: number;
+  reason: LimitReason;
+  /** Who holds the limit: a request's name, or a strategy's ('batch', 'model', 'queue'). */
+  holder: string;
 }
 
-/** Give a limited guest its max_pages back. */
+/** Raise a limited guest's max_pages: back to its original, or to the lowest limit another holder still has. */
 export interface RestoreMaxPagesIntent {
   kind: 'restore-max-pages';
   domid: number;
   name: string;
-  /** The limit being lifted, and the max_pages restored, in KiB. */
+  /** The limit being lifted, and the max_pages set, in KiB. */
   fromKiB: number;
   toKiB: number;
+  originalKiB: number;
+  reason: LimitReason;
+  holder: string;
 }
 
 /** An operator sets a guest's maximum (xl mem-max: libxl_domain_setmaxmem, max_pages = max + 1 MiB). */
@@ -94,6 +112,14 @@ export interface SetMaxMemIntent {
   domid: number;
   maxKiB: number;
 }
+
+/**
+ * No change to Xen, but to who depends on earlier ones (claim-first): a failed request hands its donors' gains to the
+ * next request waiting for memory ('hand-over'), which takes them on ('adopt-handover'). A journal moves the lowered
+ * targets with them, so that a crash in between restores exactly what no started guest was given.
+ */
+export type HandOverIntent = { kind: 'hand-over'; request: string };
+export type AdoptHandoverIntent = { kind: 'adopt-handover'; request: string };
 
 /** tmem (hosts before Xen 4.13 only): freeze it, cap it at `pages` (MAX_SAFE_INTEGER lifts the cap), thaw it. */
 export interface FreezeTmemIntent {
@@ -118,6 +144,8 @@ export type MutationIntent =
   | LimitMaxPagesIntent
   | RestoreMaxPagesIntent
   | SetMaxMemIntent
+  | HandOverIntent
+  | AdoptHandoverIntent
   | FreezeTmemIntent
   | CapTmemIntent
   | ThawTmemIntent;
@@ -155,6 +183,10 @@ export interface MutationPort {
   limitMaxPages(intent: Omit<LimitMaxPagesIntent, 'kind'>): Promise<void>;
   restoreMaxPages(intent: Omit<RestoreMaxPagesIntent, 'kind'>): Promise<void>;
   setMaxMem(intent: Omit<SetMaxMemIntent, 'kind'>): Promise<void>;
+  /** Recorded only: nothing is called in Xen. */
+  handOver(intent: Omit<HandOverIntent, 'kind'>): Promise<void>;
+  /** Recorded only: nothing is called in Xen. */
+  adoptHandover(intent: Omit<AdoptHandoverIntent, 'kind'>): Promise<void>;
   freezeTmem(): Promise<void>;
   capTmem(intent: Omit<CapTmemIntent, 'kind'>): Promise<void>;
   thawTmem(): Promise<void>;
@@ -207,6 +239,14 @@ export class BackendMutations implements MutationPort {
 
   setMaxMem(intent: Omit<SetMaxMemIntent, 'kind'>): Promise<void> {
     return this.run({ kind: 'set-max-mem', ...intent }, () => this.backend.setGuestMaxMem(intent.domid, intent.maxKiB));
+  }
+
+  handOver(intent: Omit<HandOverIntent, 'kind'>): Promise<void> {
+    return this.run({ kind: 'hand-over', ...intent }, () => Promise.resolve());
+  }
+
+  adoptHandover(intent: Omit<AdoptHandoverIntent, 'kind'>): Promise<void> {
+    return this.run({ kind: 'adopt-handover', ...intent }, () => Promise.resolve());
   }
 
   freezeTmem(): Promise<void> {

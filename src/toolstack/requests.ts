@@ -89,5 +89,5 @@ export function impossibleRequestError(
         headroomPages: headroomPages(state.host),
         config: ctx.wait,
       }).state;
-  return new AdmissionError(buildGiveUpReport({ request, cause: 'nothing-left-to-ask', wait: waited, nowMs, lastPlan: plan }));
+  return new AdmissionError(buildGiveUpReport({ request, cause: 'cannot-free-enough', wait: waited, nowMs, lastPlan: plan }));
 }

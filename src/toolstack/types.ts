@@ -6,6 +6,7 @@
 import type { BalloonPolicy } from '../admission/balloon-plan.js';
 import type { GiveUpReport } from '../admission/give-up.js';
 import type { WaitConfig } from '../admission/progress.js';
+import type { ObservedState } from '../admission/state.js';
 import type { LibxlDomainConfig } from '../backend.js';
 import { eventError, type EventError } from './events.js';
 import type { StrategyName } from './strategy-name.js';
@@ -41,7 +42,7 @@ export interface AdmissionResult {
 export interface AdmissionTuning {
   /** Ballooning policy (dom0 floor, margins, …); its excludedDomids are extended with donors found uncooperative. */
   policy?: Partial<BalloonPolicy>;
-  /** Waiting policy: stall timeout per donor, wall-time budget (defaults 5 s and 60 s). */
+  /** Waiting policy: stall timeout per donor (default 5 s), optional wall-time limit (default none), tolerance. */
   wait?: Partial<WaitConfig>;
   /** How often a wait observes the host, in ms of clock time (default 250). */
   pollMs?: number;
@@ -56,6 +57,12 @@ export interface AdmissionStrategy {
    * donors restored) done.
    */
   idle(): Promise<void>;
+  /**
+   * Pages this strategy has promised out of the headroom of `state` that Xen does not account for yet: the needs of
+   * requests waiting for memory, and of builds whose memory is not claimed or populated yet. A growth request may
+   * not take them (capacity.ts's admitGrowth).
+   */
+  promisedPages(state: ObservedState): number;
 }
 
 export const DEFAULT_POLL_MS = 250;

@@ -5,7 +5,8 @@
  *
  *   wait               → waitForProgress(untilMs), then look (observe the donors; observeProgress)
  *   mark-uncooperative → markUncooperative (each keeps what it gave), then replan without them
- *   replan             → pause for one poll interval, then replan from a fresh observation
+ *   replan             → replan the remainder from a fresh observation at once (a donor reached its target: no
+ *                        donor idles while the need is short)
  *   retry-claim        → retry: what a retry means is the strategy's (claim-first: build with a claim;
  *                        limit-and-check: check again; model: its next round)
  *   give-up            → return 'gave-up'; the strategy fails the request(s) and gives the donors back their memory
@@ -13,8 +14,8 @@
  * Any hook may answer LEAVE instead of a step: the strategy has something of its own to do first (a newcomer to
  * check, builds to wait for); the loop returns 'left' with the wait as it stands, and the strategy may come back.
  */
-import { observeProgress, type WaitState, type WaitStep } from '../admission/progress.js';
-import { headroomPages } from '../admission/state.js';
+import { observeProgress, type GiveUpCause, type WaitState, type WaitStep } from '../admission/progress.js';
+import { headroomPages, type ObservedState } from '../admission/state.js';
 import type { StrategyContext } from './context.js';
 import { donorProgress } from './donors.js';
 import { observe } from './observe.js';
@@ -31,8 +32,6 @@ export type RetryResult<T> = { kind: 'done'; value: T } | { kind: 'step'; step: 
 export interface WaitForMemoryIo<T> {
   /** Nothing to do before `untilMs` (the next stall or budget deadline): sleep until then or one poll, whichever is sooner. */
   waitForProgress(untilMs: number): Promise<void | Leave>;
-  /** Let one poll interval pass (before a replan). */
-  pause(): Promise<void>;
   /** Observe the donors and feed the observation to the wait (default: lookAtDonors). */
   look(wait: WaitState): Promise<WaitStep | Leave>;
   /** Observe, plan again (donors marked uncooperative excluded), set the new targets: the next step. */
@@ -46,7 +45,7 @@ export interface WaitForMemoryIo<T> {
 /** How the loop ended: done (the retry's value), gave up (why, and the wait for the report), or left. */
 export type WaitOutcome<T> =
   | { kind: 'done'; value: T }
-  | { kind: 'gave-up'; cause: 'budget-exhausted' | 'nothing-left-to-ask'; wait: WaitState }
+  | { kind: 'gave-up'; cause: GiveUpCause; wait: WaitState }
   | { kind: 'left'; wait: WaitState };
 
 /** Runs the wait from its first step (startWaiting's or applyPlan's) until it is done, gives up or is left. */
@@ -70,7 +69,6 @@ export async function waitForMemory<T>(io: WaitForMemoryIo<T>, first: WaitStep):
         next = await io.replan(state);
         break;
       case 'replan':
-        await io.pause();
         next = await io.replan(state);
         break;
       case 'wait':
@@ -85,14 +83,20 @@ export async function waitForMemory<T>(io: WaitForMemoryIo<T>, first: WaitStep):
 
 /**
  * The usual look: one observation of the host, each watched donor's progress published for `request`, then
- * observeProgress with every donor's tot_pages and the headroom.
+ * observeProgress with every donor's tot_pages and the headroom less what the strategy has promised out of it
+ * (`promised`, from the same observation; default nothing).
  */
-export async function lookAtDonors(ctx: StrategyContext, request: string | null, wait: WaitState): Promise<WaitStep> {
+export async function lookAtDonors(
+  ctx: StrategyContext,
+  request: string | null,
+  wait: WaitState,
+  promised: (state: ObservedState) => number = () => 0,
+): Promise<WaitStep> {
   const observation = await observe(ctx);
   donorProgress(ctx, request, wait.asked, observation.domains);
   return observeProgress(wait, {
     nowMs: ctx.clock.now(),
-    headroomPages: headroomPages(observation.state.host),
+    headroomPages: headroomPages(observation.state.host) - promised(observation.state),
     donors: observation.domains.map((d) => ({ domid: d.domid, totPages: d.totPages })),
   });
 }

@@ -8,7 +8,7 @@ import { isXenError } from '../../src/errors.js';
 import { dom0, guest, host, MIB_PAGES } from './helpers.js';
 
 describe('give-up report', () => {
-  it('after a stuck donor and an exhausted budget: needed, found, asked, uncooperative', () => {
+  it('after a stuck donor and the operator\'s wait limit: needed, found, asked, uncooperative', () => {
     const state = host(8192, [dom0(1024), { ...guest(1, 2048, 512), name: 'web1' }, { ...guest(2, 2048, 512), name: 'db' }]);
     const need = headroomPages(state.host) + 1000 * MIB_PAGES;
     const plan = planBalloon(state, { needPages: need, policy: { dom0Ballooning: false } });
@@ -17,7 +17,7 @@ describe('give-up report', () => {
       plan,
       nowMs: 1000,
       headroomPages: headroomPages(state.host),
-      config: { budgetMs: 8000 },
+      config: { maxWaitMs: 8000 },
     });
     const t2 = kibToPagesCeil(plan.donors[1]!.toKiB);
     const gave = 100 * MIB_PAGES;
@@ -35,18 +35,19 @@ describe('give-up report', () => {
       headroomPages: headroomPages(state.host) + gave + 10,
       donors: [{ domid: 2, totPages: 2048 * MIB_PAGES - gave - 10 }],
     });
-    expect(end.decision).toEqual({ kind: 'give-up', cause: 'budget-exhausted' });
+    expect(end.decision).toEqual({ kind: 'give-up', cause: 'max-wait' });
 
-    const report = buildGiveUpReport({ request: 'new1', cause: 'budget-exhausted', wait: end.state, nowMs: 9000, lastPlan: plan });
+    const report = buildGiveUpReport({ request: 'new1', cause: 'max-wait', wait: end.state, nowMs: 9000, lastPlan: plan });
     expect(report).toMatchObject({
       request: 'new1',
-      cause: 'budget-exhausted',
+      cause: 'max-wait',
       neededPages: need,
+      reservePages: 64 * MIB_PAGES,
       foundPages: headroomPages(state.host) + gave + 10,
       freedPages: gave + 10,
       reclaimablePages: plan.reclaimablePages,
       elapsedMs: 8000,
-      budgetMs: 8000,
+      maxWaitMs: 8000,
       stallTimeoutMs: 5000,
     });
     expect(report.donorsAsked).toEqual([
@@ -59,13 +60,15 @@ describe('give-up report', () => {
 
     const message = giveUpMessage(report);
     expect(message).toContain('Cannot admit guest "new1"');
-    expect(message).toContain(`needs ${need / MIB_PAGES} MiB (${need} pages)`);
+    expect(message).toContain(`needs ${need / MIB_PAGES} MiB (${need} pages) plus the 64 MiB kept free for Xen`);
     expect(message).toContain(`only ${((headroomPages(state.host) + gave + 10) / MIB_PAGES).toFixed(1)} MiB of free memory`);
     expect(message).toContain('after 8.0 s of ballooning');
     expect(message).toContain('Asked 2 donor(s): web1 (domid 1');
     expect(message).toContain('db (domid 2');
     expect(message).toContain('Did not cooperate (no progress for 5.0 s): web1 (domid 1: stopped at 2048 MiB');
-    expect(message).toContain('wall-time budget of 8.0 s ran out');
+    expect(message).toContain('The wait limit of 8.0 s ran out.');
+    // Not a word about donors having nothing left: they had.
+    expect(message).not.toContain('nothing left');
     expect(message.split('\n')).toHaveLength(1);
 
     const error = new AdmissionError(report);
@@ -80,15 +83,37 @@ describe('give-up report', () => {
     const need = 8192 * MIB_PAGES;
     const plan = planBalloon(state, { needPages: need });
     const step = startWaiting({ needPages: need, plan, nowMs: 0, headroomPages: headroomPages(state.host) });
-    expect(step.decision).toEqual({ kind: 'give-up', cause: 'nothing-left-to-ask' });
-    const report = buildGiveUpReport({ request: 'huge', cause: 'nothing-left-to-ask', wait: step.state, nowMs: 0, lastPlan: plan });
+    expect(step.decision).toEqual({ kind: 'give-up', cause: 'cannot-free-enough' });
+    const report = buildGiveUpReport({ request: 'huge', cause: 'cannot-free-enough', wait: step.state, nowMs: 0, lastPlan: plan });
     expect(report.donorsAsked).toEqual([]);
     expect(report.uncooperative).toEqual([]);
     expect(report.elapsedMs).toBe(0);
     const message = giveUpMessage(report);
     expect(message).toContain('needs 8192 MiB');
-    expect(message).toContain(`would free at most ${plan.reclaimablePages / MIB_PAGES} MiB`);
+    expect(message).toContain(`would free at most ${plan.reclaimablePages / MIB_PAGES} MiB, less than the`);
     expect(message).toContain('no guest was asked to balloon');
     expect(message).not.toContain('Did not cooperate');
+  });
+});
+
+describe('give-up reports tell the truth', () => {
+  const state = host(8192, [dom0(1024), { ...guest(1, 2048, 512), name: 'web1' }, { ...guest(2, 2048, 512), name: 'db' }]);
+  const need = headroomPages(state.host) + 1000 * MIB_PAGES;
+  const plan = planBalloon(state, { needPages: need, policy: { dom0Ballooning: false } });
+  const wait = startWaiting({ needPages: need, plan, nowMs: 0, headroomPages: headroomPages(state.host) }).state;
+
+  it('"no eligible donor has anything left" only when nothing is left', () => {
+    const empty = { ...plan, feasible: false, reclaimablePages: 0 };
+    const nothing = giveUpMessage(buildGiveUpReport({ request: 'r', cause: 'cannot-free-enough', wait, nowMs: 6000, lastPlan: empty }));
+    expect(nothing).toContain('No eligible donor has anything left above its floor.');
+    const some = { ...plan, feasible: false, reclaimablePages: 300 * MIB_PAGES };
+    const left = giveUpMessage(buildGiveUpReport({ request: 'r', cause: 'cannot-free-enough', wait, nowMs: 6000, lastPlan: some }));
+    expect(left).not.toContain('anything left');
+    expect(left).toContain('The eligible donors have only 300 MiB left above their floors, less than the 1064 MiB still missing.');
+  });
+
+  it('too slow: says the observed rate and the limit', () => {
+    const report = buildGiveUpReport({ request: 'r', cause: 'too-slow', wait: { ...wait, config: { ...wait.config, maxWaitMs: 60_000 } }, nowMs: 2000, lastPlan: plan });
+    expect(giveUpMessage(report)).toContain('cannot be freed within the wait limit of 60.0 s');
   });
 });

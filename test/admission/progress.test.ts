@@ -5,6 +5,7 @@ import {
   applyPlan,
   freedPages,
   observeProgress,
+  projectedAdmissionMs,
   resolveWaitConfig,
   startWaiting,
   uncooperativeDomids,
@@ -16,7 +17,8 @@ import { kibToPagesCeil } from '../../src/units.js';
 import { prng, randomInt } from '../helpers/random.js';
 import { dom0, guest, host, MIB_PAGES } from './helpers.js';
 
-const noDom0 = { dom0Ballooning: false };
+/** No dom0 and no reserve: the wait's own rules alone (the reserve has its own tests below). */
+const noDom0 = { dom0Ballooning: false, reserveKiB: 0 };
 
 /** Host with two 2 GiB donors (floors 512 MiB) and a need 1000 MiB above the headroom. */
 function twoDonorSetup(): { state: ObservedState; need: number; plan: BalloonPlan } {
@@ -42,7 +44,7 @@ describe('startWaiting / applyPlan', () => {
     const state = host(4096, [dom0(1024), guest(1, 2048, 512)]);
     const plan = planBalloon(state, { needPages: 100_000 * MIB_PAGES });
     const step = startWaiting({ needPages: 100_000 * MIB_PAGES, plan, nowMs: 0, headroomPages: 0 });
-    expect(step.decision).toEqual({ kind: 'give-up', cause: 'nothing-left-to-ask' });
+    expect(step.decision).toEqual({ kind: 'give-up', cause: 'cannot-free-enough' });
     expect(step.state.asked).toEqual([]);
   });
 
@@ -136,26 +138,66 @@ describe('observeProgress', () => {
     expect(stalled.decision).toEqual({ kind: 'mark-uncooperative', domids: [1] });
   });
 
-  it('gives up when the wall-time budget is spent, even while donors still progress', () => {
-    const { step, state } = start({ budgetMs: 10_000 });
+  it('never gives up while donors make steady progress, however long it takes (no wall-time limit by default)', () => {
+    const { step, state } = start();
+    expect(step.state.config.maxWaitMs).toBeNull();
     let wait = step.state;
-    let decision = step.decision;
-    for (let t = 1000; t <= 10_000; t += 1000) {
-      ({ state: wait, decision } = observeProgress(wait, {
+    for (let t = 10_000; t <= 3_600_000; t += 10_000) {
+      const { state: next, decision } = observeProgress(wait, {
         nowMs: t,
         headroomPages: headroomPages(state.host),
         donors: [
-          { domid: 1, totPages: START_TOT - t },
-          { domid: 2, totPages: START_TOT - t },
+          { domid: 1, totPages: START_TOT - t / 10_000 },
+          { domid: 2, totPages: START_TOT - t / 10_000 },
         ],
-      }));
-      if (t < 10_000) expect(decision.kind).toBe('wait');
+      });
+      expect(decision.kind).toBe('wait');
+      wait = next;
     }
-    expect(decision).toEqual({ kind: 'give-up', cause: 'budget-exhausted' });
+    expect(wait.uncooperative).toEqual([]);
   });
 
-  it('a last-moment headroom that covers the need wins over the budget', () => {
-    const { step, need } = start({ budgetMs: 10_000 });
+  it('with an operator\'s wall-time limit: gives up when it is spent, even while donors still progress', () => {
+    const { step, state } = start({ maxWaitMs: 10_000 });
+    const at = (t: number) =>
+      observeProgress(step.state, {
+        nowMs: t,
+        headroomPages: headroomPages(state.host) + 100,
+        donors: [
+          { domid: 1, totPages: START_TOT - 50 },
+          { domid: 2, totPages: START_TOT - 50 },
+        ],
+      }).decision;
+    expect(at(10_000)).toEqual({ kind: 'give-up', cause: 'max-wait' });
+  });
+
+  it('with a limit: gives up at once when the observed rates cannot reach the need before it (too slow)', () => {
+    const { step, state, need } = start({ maxWaitMs: 60_000 });
+    // Both move 10 pages/s: 1000 MiB would take hours.
+    const slow = observeProgress(step.state, {
+      nowMs: 2000,
+      headroomPages: headroomPages(state.host) + 40,
+      donors: [
+        { domid: 1, totPages: START_TOT - 20 },
+        { domid: 2, totPages: START_TOT - 20 },
+      ],
+    });
+    expect(slow.decision).toEqual({ kind: 'give-up', cause: 'too-slow' });
+    // Fast enough: 100 MiB/s each frees the 1000 MiB in 5 s.
+    const fast = observeProgress(step.state, {
+      nowMs: 2000,
+      headroomPages: headroomPages(state.host) + 400 * MIB_PAGES,
+      donors: [
+        { domid: 1, totPages: START_TOT - 200 * MIB_PAGES },
+        { domid: 2, totPages: START_TOT - 200 * MIB_PAGES },
+      ],
+    });
+    expect(fast.decision.kind).toBe('wait');
+    expect(need).toBeGreaterThan(0);
+  });
+
+  it('a last-moment headroom that covers the need wins over the limit', () => {
+    const { step, need } = start({ maxWaitMs: 10_000 });
     const at = observeProgress(step.state, { nowMs: 10_000, headroomPages: need, donors: [] });
     expect(at.decision).toEqual({ kind: 'retry-claim' });
   });
@@ -171,6 +213,50 @@ describe('observeProgress', () => {
       ],
     });
     expect(at.decision).toEqual({ kind: 'retry-claim' });
+  });
+
+  it('replans the remainder as soon as ONE donor reaches its target while the need is still short (work-conserving)', () => {
+    const { step, need, plan } = start();
+    const at = observeProgress(step.state, {
+      nowMs: 2000,
+      headroomPages: need - 5000,
+      donors: [
+        { domid: 1, totPages: target(plan, 1) },
+        { domid: 2, totPages: target(plan, 2) + 5000 },
+      ],
+    });
+    expect(at.decision).toEqual({ kind: 'replan' });
+    // Its rate is known from that one look: what it gave over the time it took.
+    const rate = (START_TOT - target(plan, 1)) / 2;
+    expect(at.state.asked.find((a) => a.domid === 1)!.ratePagesPerS).toBeCloseTo(rate, 6);
+    // Seen there again, it is no news: no second replan.
+    const again = observeProgress(at.state, {
+      nowMs: 2250,
+      headroomPages: need - 4000,
+      donors: [
+        { domid: 1, totPages: target(plan, 1) },
+        { domid: 2, totPages: target(plan, 2) + 4000 },
+      ],
+    });
+    expect(again.decision.kind).toBe('wait');
+  });
+
+  it('measures each donor\'s rate once it has been watched for the rate window, and wakes when the need is due', () => {
+    const { step, state, need } = start();
+    const h = headroomPages(state.host);
+    // Each gives 100 MiB/s: 1000 MiB above the headroom in 5 s from the start.
+    const at = observeProgress(step.state, {
+      nowMs: 1000,
+      headroomPages: h + 200 * MIB_PAGES,
+      donors: [
+        { domid: 1, totPages: START_TOT - 100 * MIB_PAGES },
+        { domid: 2, totPages: START_TOT - 100 * MIB_PAGES },
+      ],
+    });
+    expect(at.state.asked.map((a) => a.ratePagesPerS)).toEqual([100 * MIB_PAGES, 100 * MIB_PAGES]);
+    expect(projectedAdmissionMs(at.state)).toBeCloseTo(4000, 0);
+    expect(at.decision).toEqual({ kind: 'wait', untilMs: 5000 });
+    expect(need - h).toBe(1000 * MIB_PAGES);
   });
 
   it('asks for a replan when every donor reached its target and the headroom is still short', () => {
@@ -226,7 +312,9 @@ describe('the replan cycle', () => {
     });
     expect(replan.feasible).toBe(true);
     const replanned = applyPlan(stalled.state, replan, 5000);
-    expect(replanned.decision).toEqual({ kind: 'wait', untilMs: 10_000 });
+    // Its next stall deadline, or sooner: when it should reach its new target at the rate it showed.
+    expect(replanned.decision.kind).toBe('wait');
+    expect((replanned.decision as { untilMs: number }).untilMs).toBeLessThanOrEqual(10_000);
     expect(replanned.state.plans).toBe(2);
     const newTarget = target(replan, 2);
     expect(newTarget).toBeLessThan(t2);
@@ -264,7 +352,42 @@ describe('the replan cycle', () => {
     const { step } = start();
     const empty = host(4096, [dom0(1024)]);
     const plan = planBalloon(empty, { needPages: 10_000 * MIB_PAGES });
-    expect(applyPlan(step.state, plan, 100).decision).toEqual({ kind: 'give-up', cause: 'nothing-left-to-ask' });
+    expect(applyPlan(step.state, plan, 100).decision).toEqual({ kind: 'give-up', cause: 'cannot-free-enough' });
+  });
+});
+
+describe('the reserve for Xen', () => {
+  it('may be taken only when it is free or on its way from the watched donors', () => {
+    const state = host(8192, [dom0(1024), guest(1, 2048, 512), guest(2, 2048, 512)]);
+    const need = headroomPages(state.host) + 1000 * MIB_PAGES;
+    const plan = planBalloon(state, { needPages: need, policy: { dom0Ballooning: false } });
+    expect(plan.reservePages).toBe(64 * MIB_PAGES);
+    const step = startWaiting({ needPages: need, plan, nowMs: 0, headroomPages: headroomPages(state.host) });
+    const t1 = target(plan, 1);
+    const t2 = target(plan, 2);
+    // The need is free and the donors are still more than the reserve away from their targets: retry.
+    const onItsWay = observeProgress(step.state, {
+      nowMs: 3000,
+      headroomPages: need,
+      donors: [
+        { domid: 1, totPages: t1 + 40 * MIB_PAGES },
+        { domid: 2, totPages: t2 + 40 * MIB_PAGES },
+      ],
+    });
+    expect(onItsWay.decision).toEqual({ kind: 'retry-claim' });
+    // The need is free but only 20 MiB more is coming: the reserve is not there.
+    const short = observeProgress(step.state, {
+      nowMs: 3000,
+      headroomPages: need,
+      donors: [
+        { domid: 1, totPages: t1 + 10 * MIB_PAGES },
+        { domid: 2, totPages: t2 + 10 * MIB_PAGES },
+      ],
+    });
+    expect(short.decision.kind).not.toBe('retry-claim');
+    // Free with the reserve: retry whatever is coming.
+    const free = observeProgress(step.state, { nowMs: 3000, headroomPages: need + 64 * MIB_PAGES, donors: [] });
+    expect(free.decision).toEqual({ kind: 'retry-claim' });
   });
 });
 
@@ -273,6 +396,8 @@ describe('bad input', () => {
     expect(() => resolveWaitConfig({ stallTimeoutMs: -1 })).toThrow(/config\.stallTimeoutMs must be a finite number >= 0/);
     expect(() => resolveWaitConfig({ stallTimeoutMs: 0 })).toThrow(/config\.stallTimeoutMs must be a number > 0/);
     expect(() => resolveWaitConfig({ retries: 3 } as never)).toThrow(/config\.retries must be a known setting/);
+    expect(() => resolveWaitConfig({ maxWaitMs: -1 })).toThrow(/config\.maxWaitMs must be null or a finite number >= 0/);
+    expect(resolveWaitConfig({ maxWaitMs: null }).maxWaitMs).toBeNull();
     const { step } = start();
     expect(() => observeProgress(step.state, { nowMs: -5, headroomPages: 0, donors: [] })).toThrow(/nowMs must be/);
   });
@@ -284,13 +409,13 @@ describe('observeProgress: property checks over random donor traces (seeded)', (
     const outcomes = new Map<string, number>();
     for (let round = 0; round < 300; round++) {
       const stallTimeoutMs = randomInt(random, 500, 6000);
-      const budgetMs = randomInt(random, 5000, 60_000);
+      const maxWaitMs = randomInt(random, 5000, 60_000);
       const count = randomInt(random, 1, 6);
       const domains = Array.from({ length: count }, (_, i) => guest(i + 1, 2048, 256));
       const state = host(4096 + 2048 * count, [dom0(1024), ...domains]);
       const base = headroomPages(state.host);
       const need = base + randomInt(random, 1, 1500 * count) * MIB_PAGES;
-      const plan = planBalloon(state, { needPages: need, policy: { dom0Ballooning: false } });
+      const plan = planBalloon(state, { needPages: need, policy: noDom0 });
       expect(plan.feasible).toBe(true);
       // Each donor frees at a rate (pages per ms, 0 = stuck) and may stop for good at some time.
       const traces = plan.donors.map((d) => ({
@@ -301,7 +426,7 @@ describe('observeProgress: property checks over random donor traces (seeded)', (
       }));
       const totAt = (t: (typeof traces)[number], ms: number) =>
         Math.max(t.target, START_TOT - Math.floor(t.rate * Math.min(ms, t.stopAt)));
-      let step = startWaiting({ needPages: need, plan, nowMs: 0, headroomPages: base, config: { stallTimeoutMs, budgetMs } });
+      let step = startWaiting({ needPages: need, plan, nowMs: 0, headroomPages: base, config: { stallTimeoutMs, maxWaitMs } });
       const lastLow = new Map(traces.map((t) => [t.domid, { tot: START_TOT, at: 0 }]));
       const marked = new Set<number>();
       let now = 0;
@@ -320,10 +445,18 @@ describe('observeProgress: property checks over random donor traces (seeded)', (
         }
         if (headroom >= need) {
           expect(step.decision).toEqual({ kind: 'retry-claim' });
-        } else if (now >= budgetMs) {
-          expect(step.decision).toEqual({ kind: 'give-up', cause: 'budget-exhausted' });
+        } else if (now >= maxWaitMs) {
+          expect(step.decision).toEqual({ kind: 'give-up', cause: 'max-wait' });
+        } else if (step.decision.kind === 'give-up' && step.decision.cause === 'too-slow') {
+          // The rates' projection may give up before the limit, only when it says the need comes too late.
+          expect(now + projectedAdmissionMs(step.state)!).toBeGreaterThan(maxWaitMs);
         } else if (expectedMarks.length > 0) {
           expect(step.decision).toEqual({ kind: 'mark-uncooperative', domids: expectedMarks });
+        } else if (step.decision.kind === 'give-up') {
+          // Bounded by lack of progress: every watched donor is where it was asked and nothing moved for the stall timeout.
+          expect(step.decision.cause).toBe('cannot-free-enough');
+          expect(step.state.donors.every((d) => d.reached)).toBe(true);
+          expect(now - step.state.lastAnyProgressMs).toBeGreaterThanOrEqual(stallTimeoutMs);
         } else {
           expect(['wait', 'replan']).toContain(step.decision.kind);
         }
@@ -340,10 +473,11 @@ describe('observeProgress: property checks over random donor traces (seeded)', (
 });
 
 describe('afterRefusedRetry', () => {
-  it('within the budget: replan, the wait unchanged; from the budget on: give up, budget exhausted', () => {
-    const { step } = start({ budgetMs: 10_000 });
+  it('within the limit: replan, the wait unchanged; from the limit on: give up; without a limit: always replan', () => {
+    const { step } = start({ maxWaitMs: 10_000 });
     expect(afterRefusedRetry(step.state, 9_999)).toEqual({ state: step.state, decision: { kind: 'replan' } });
-    expect(afterRefusedRetry(step.state, 10_000)).toEqual({ state: step.state, decision: { kind: 'give-up', cause: 'budget-exhausted' } });
+    expect(afterRefusedRetry(step.state, 10_000)).toEqual({ state: step.state, decision: { kind: 'give-up', cause: 'max-wait' } });
+    expect(afterRefusedRetry(start().step.state, 1e9).decision).toEqual({ kind: 'replan' });
   });
 
   it('refuses a time before the last observation', () => {

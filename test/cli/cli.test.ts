@@ -348,6 +348,30 @@ describe('xenclaim create and simulate', () => {
     expect((await mock.physinfo()).outstandingPages).toBe(0);
   });
 
+  it('--reserve sets the memory kept free for Xen (64m by default): a guest that would eat into it is refused, saying so', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xenclaim-create-'));
+    // 4096 MiB host: Xen 40, dom0 1024 → 3032 MiB free; the guest needs 3014 (libxl 4.17: target, paging pool, 1 MiB).
+    const refused = new MockBackend({ host: { memoryMiB: 4096, dom0MiB: 1024 } });
+    const out = await run(['create', await writeGuest(dir, 'tight', 3000)], refused);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/needs 3014 MiB .* plus the 64 MiB kept free for Xen/);
+    const fits = new MockBackend({ host: { memoryMiB: 4096, dom0MiB: 1024 } });
+    const ok = await run(['create', '--reserve', '16m', '--stall-timeout-s', '2.5', '--max-wait-s', '600', await writeGuest(dir, 'tight', 3000)], fits);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+  });
+
+  it.each([
+    ['--reserve', 'lots', /--reserve must be an integer with an optional suffix/],
+    ['--stall-timeout-s', '0', /--stall-timeout-s must be a number of seconds > 0 and at most one year, got "0"/],
+    ['--max-wait-s', '-5', /--max-wait-s must be a number of seconds > 0/],
+  ])('a bad %s is bad usage', async (flag, value, message) => {
+    const dir = await mkdtemp(join(tmpdir(), 'xenclaim-create-'));
+    const out = await run(['create', flag, value, await writeGuest(dir, 'g', 256)]);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toMatch(message);
+  });
+
   it('a bad --floor is bad usage', async () => {
     const out = await run(['create', '--floor', 'web1', 'x.cfg']);
     expect(out.code).toBe(2);

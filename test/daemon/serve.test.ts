@@ -115,6 +115,23 @@ describe('xenclaim serve', () => {
     expect(answer.body.results[0]!.ok).toBe(true);
   });
 
+  it('applies standalone create\'s admission knobs to every create it admits; a client cannot set them', async () => {
+    const { daemon: strict, dir } = await start({ policy: { reserveKiB: 64 * 1024 * 1024 } });
+    const refused = await callDaemon<{ results: { ok: boolean; error: { message: string } | null }[] }>(strict.socket, 'POST', '/v1/domains', { guests: [{ xl: xlConfig('r1', 64) }] });
+    expect(refused.body.results[0]!.ok).toBe(false);
+    expect(refused.body.results[0]!.error!.message).toMatch(/plus the 65536 MiB kept free for Xen/);
+    const { daemon: usual } = await start();
+    const admitted = await callDaemon<{ results: { ok: boolean }[] }>(usual.socket, 'POST', '/v1/domains', { guests: [{ xl: xlConfig('r1', 64) }] });
+    expect(admitted.body.results[0]!.ok).toBe(true);
+    const file = join(dir, 'r2.cfg');
+    writeFileSync(file, xlConfig('r2', 64));
+    for (const flags of [['--reserve', '16m'], ['--stall-timeout-s', '2'], ['--max-wait-s', '60'], ['--dom0-min', '1g']]) {
+      const out = await cli(['--socket', usual.socket, 'create', ...flags, file]);
+      expect(out.code, flags[0]).toBe(2);
+      expect(out.stderr).toContain(`${flags[0]}: the daemon's to set, for every create it admits (xenclaim serve ${flags[0]})`);
+    }
+  });
+
   it('the CLI talks to the daemon (state persists between commands) with the same output and exit codes as standalone', async () => {
     const { daemon, dir } = await start();
     const file = join(dir, 'g1.cfg');

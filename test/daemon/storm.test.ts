@@ -30,7 +30,7 @@ it('100 creations from 10 concurrent clients, ballooning needed: all start and e
   await setup.close();
   const daemon = await startDaemon({
     socket: join(dir, 'xenclaim.sock'), stateDir, backend: 'mock', mockSpeed: 50, strategy: 'claim-first', maxConcurrentCreates: 16,
-    maxStartsPerS: 0, maxBodyBytes: 1 << 20, requestTimeoutS: 30, donorGraceS: 30, dom0MinKiB: 512 * 1024, logLevel: 'silent',
+    maxStartsPerS: 0, maxBodyBytes: 1 << 20, requestTimeoutS: 30, donorGraceS: 30, policy: { dom0MinKiB: 512 * 1024 }, logLevel: 'silent',
   });
   try {
     const clients = Array.from({ length: 10 }, async (_, c) => {

@@ -68,6 +68,8 @@ describe('XenHost', () => {
     expect(() => xen.setFloor('', 1)).toThrow(/setFloor: name must be a name of 1 to 64 characters/);
     expect(() => new XenHost({ backend: host.backend, floorsKiB: new Map([['web', -5]]) })).toThrow(/floorsKiB\.web must be a finite number of KiB >= 0, got -5/);
     expect(() => new XenHost({ backend: host.backend, floorsKiB: { web: Number.NaN } })).toThrow(/floorsKiB\.web must be .* got NaN/);
+    expect(() => new XenHost({ backend: host.backend, withoutBalloonDriver: 'web' as never })).toThrow(/withoutBalloonDriver must be an array of guest names/);
+    expect(() => new XenHost({ backend: host.backend, withoutBalloonDriver: ['ok', ''] })).toThrow(/withoutBalloonDriver\[1\] must be a name/);
   });
 
   it.each(ALL)('%s: floors set at runtime decide who may be ballooned, from the next admission on', async (strategy) => {
@@ -92,12 +94,12 @@ describe('XenHost', () => {
   it.each(ALL)('%s: a donor found uncooperative is remembered: the next admission does not wait for it again', async (strategy) => {
     const host = makeHost(32768, 1024, [
       { name: 'stuck', memoryMiB: 8192, minMiB: 2048, cooperative: false },
-      { name: 'ok', memoryMiB: 12288, minMiB: 2048, balloonMiBps: 1024 },
+      { name: 'ok', memoryMiB: 12288, minMiB: 2048, balloonMiBps: 256 },
     ]);
     const xen = new XenHost({ backend: host.backend, clock: host.clock, strategy, floorsKiB: host.floorsKiB });
     const events: AdmissionEvent[] = [];
     xen.subscribe((e) => events.push(e));
-    // Free ≈ 32768 − 264 − 1024 − 20480 = 11000 MiB.
+    // Free ≈ 32768 − 264 − 1024 − 20480 = 11000 MiB; 'ok' alone needs over 9 s for the rest: 'stuck' is judged.
     const [first] = await host.clock.run(xen.createGuests([request('one', 13312)]));
     expect(first!.ok).toBe(true);
     expect(ofType(events, 'donor-uncooperative').map((e) => e.name)).toEqual(['stuck']);
@@ -105,7 +107,7 @@ describe('XenHost', () => {
     expect(xen.uncooperativeDonors()).toEqual([stuckDomid]);
     const before = events.length;
     const startedAt = host.clock.now();
-    const [second] = await host.clock.run(xen.createGuests([request('two', 2048)]));
+    const [second] = await host.clock.run(xen.createGuests([request('two', 512)]));
     expect(second!.ok).toBe(true);
     const later = events.slice(before);
     expect(ofType(later, 'ballooning').length).toBeGreaterThan(0);
@@ -219,5 +221,51 @@ describe('XenHost', () => {
     await expect(xen.setMaxMem(domid, Number.NaN)).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringMatching(/maxKiB must be an integer/) });
     await expect(xen.destroyGuest(1.5)).rejects.toMatchObject({ code: 'EINVAL' });
     expect(intents.length).toBe(3);
+  });
+
+  it('growth is an admission too: a raised target may take what is free, never the reserve', async () => {
+    // 6144 MiB: Xen 56, dom0 1024, web 1024 (may grow to 6144) → 4040 MiB free.
+    const host = makeHost(6144, 1024, [{ name: 'web', memoryMiB: 1024, maxMiB: 6144 }]);
+    const xen = new XenHost({ backend: host.backend, clock: host.clock });
+    const web = host.domids.get('web')!;
+    await xen.setMemoryTarget(web, 3072 * 1024);
+    expect((await host.backend.getDomain(web)).targetKiB).toBe(3072 * 1024);
+    // 4040 free, 2048 of it agreed to web already, 64 kept for Xen: 1928 MiB more at most.
+    await expect(xen.setMemoryTarget(web, 5120 * 1024)).rejects.toThrow(/needs 2048 MiB more, but only 1928 MiB is free and not promised/);
+    await expect(xen.setMemoryTarget(web, 5120 * 1024)).rejects.toMatchObject({ code: 'ENOMEM' });
+    expect((await host.backend.getDomain(web)).targetKiB).toBe(3072 * 1024);
+    await xen.setMemoryTarget(web, (3072 + 1928) * 1024);
+    expect((await host.backend.getDomain(web)).targetKiB).toBe(5000 * 1024);
+    // Lowering is never refused.
+    await xen.setMemoryTarget(web, 2048 * 1024);
+    expect((await host.backend.getDomain(web)).targetKiB).toBe(2048 * 1024);
+    await expect(xen.setMemoryTarget(99, 1024)).rejects.toMatchObject({ code: 'ESRCH' });
+  });
+
+  it.each(ALL)('%s: a raised target never takes memory a pending request waits for', async (strategy) => {
+    // 16384 MiB: Xen 136, dom0 1024, donor 8192 (floor 2048, slow), web 1024 → ~6008 MiB free; big needs 9216.
+    const host = makeHost(16384, 1024, [
+      { name: 'donor', memoryMiB: 8192, minMiB: 2048, balloonMiBps: 256 },
+      { name: 'web', memoryMiB: 1024, maxMiB: 4096 },
+    ]);
+    const xen = new XenHost({ backend: host.backend, clock: host.clock, strategy, floorsKiB: host.floorsKiB });
+    const web = host.domids.get('web')!;
+    const refused: unknown[] = [];
+    const [big] = await host.clock.run(
+      Promise.all([
+        xen.admit(request('big', 9216)),
+        host.clock.sleep(2000).then(async () => {
+          // big is waiting for the donor: the free memory now is big's, not web's.
+          await xen.setMemoryTarget(web, 3072 * 1024).catch((error: unknown) => refused.push(error));
+        }),
+      ]).then(async ([result]) => {
+        await xen.idle();
+        return [result];
+      }),
+    );
+    expect(big!.ok).toBe(true);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ code: 'ENOMEM' });
+    expect((await host.backend.getDomain(web)).targetKiB).toBe(1024 * 1024);
   });
 });

@@ -54,7 +54,7 @@ describe('FileJournal', () => {
 
   it('limits stay open until lifted; batch lowerings until idle; operator changes close on their outcome', async () => {
     const journal = new FileJournal(dir());
-    const limit: MutationIntent = { kind: 'limit-max-pages', domid: 3, name: 'a', fromKiB: 4096, toKiB: 2048 };
+    const limit: MutationIntent = { kind: 'limit-max-pages', domid: 3, name: 'a', fromKiB: 4096, toKiB: 2048, originalKiB: 4096, reason: 'batch', holder: 'batch' };
     const batch = lower(null, 4);
     const operator: MutationIntent = { kind: 'set-target', domid: 5, targetKiB: 1000 };
     for (const i of [limit, batch, operator]) {
@@ -62,11 +62,52 @@ describe('FileJournal', () => {
       await journal.after(i, { ok: true });
     }
     expect(journal.openEntries().map((e) => e.intent.kind)).toEqual(['limit-max-pages', 'lower-target']);
-    const lift: MutationIntent = { kind: 'restore-max-pages', domid: 3, name: 'a', fromKiB: 2048, toKiB: 4096 };
+    const lift: MutationIntent = { kind: 'restore-max-pages', domid: 3, name: 'a', fromKiB: 2048, toKiB: 4096, originalKiB: 4096, reason: 'batch', holder: 'batch' };
     await journal.before(lift);
     await journal.after(lift, { ok: true });
     expect(journal.openEntries().map((e) => e.intent.kind)).toEqual(['lower-target']);
     await journal.idle();
+    expect(journal.empty).toBe(true);
+  });
+
+  it('a partial lift (to another holder\'s limit) keeps the limit open; a lift to the original, or an operator\'s mem-max, closes it', async () => {
+    const journal = new FileJournal(dir(), { sync: false });
+    const made = async (intent: MutationIntent): Promise<void> => {
+      await journal.before(intent);
+      await journal.after(intent, { ok: true });
+    };
+    const clamp = (holder: string, fromKiB: number, toKiB: number): MutationIntent => ({ kind: 'limit-max-pages', domid: 3, name: 'a', fromKiB, toKiB, originalKiB: 4096, reason: 'donor', holder });
+    const lift = (holder: string, fromKiB: number, toKiB: number): MutationIntent => ({ kind: 'restore-max-pages', domid: 3, name: 'a', fromKiB, toKiB, originalKiB: 4096, reason: 'donor', holder });
+    await made(clamp('r1', 4096, 3000));
+    await made(clamp('r2', 3000, 2000));
+    await made(lift('r2', 2000, 3000)); // r1 still holds 3000
+    expect(journal.openEntries().map((e) => e.intent.kind)).toEqual(['limit-max-pages', 'limit-max-pages']);
+    await made(lift('r1', 3000, 4096));
+    expect(journal.empty).toBe(true);
+    await made(clamp('r3', 4096, 1000));
+    await made({ kind: 'set-max-mem', domid: 3, maxKiB: 8192 });
+    expect(journal.empty).toBe(true);
+  });
+
+  it('a handover moves the failed request\'s lowered targets to the host, then to the request that adopts them', async () => {
+    const journal = new FileJournal(dir(), { sync: false });
+    const down = lower('a');
+    await journal.before(down);
+    await journal.after(down, { ok: true });
+    const handOver: MutationIntent = { kind: 'hand-over', request: 'a' };
+    await journal.before(handOver);
+    await journal.after(handOver, { ok: true });
+    await journal.settled('a');
+    expect(journal.openEntries().map((e) => [e.intent.kind, e.intent.request])).toEqual([['lower-target', null]]);
+    const adopt: MutationIntent = { kind: 'adopt-handover', request: 'b' };
+    await journal.before(adopt);
+    await journal.after(adopt, { ok: true });
+    expect(journal.openEntries().map((e) => [e.intent.kind, e.intent.request])).toEqual([['lower-target', 'b']]);
+    // Replayed from the file after a crash, the same.
+    expect(new FileJournal(journal.path.replace(/\/journal\.log$/, '')).openEntries().map((e) => e.intent.request)).toEqual(['b']);
+    await journal.idle();
+    expect(journal.openEntries()).toHaveLength(1);
+    await journal.settled('b');
     expect(journal.empty).toBe(true);
   });
 

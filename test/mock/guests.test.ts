@@ -239,4 +239,67 @@ describe('balloon drivers', () => {
     await control.settle();
     expect((await backend.getDomain(domid)).totPages).toBe(512 * MiB);
   });
+
+  it('a demand is a target the toolstack sees: memory/target is raised, and a later toolstack target replaces it', async () => {
+    const { backend, control } = mockHost();
+    const domid = control.addRunningGuest({ name: 'd', memoryMiB: 512, maxMiB: 1024, balloonMiBps: 1024 });
+    control.requestGrowth(domid, 768 * 1024);
+    expect((await backend.getDomain(domid)).targetKiB).toBe(768 * 1024);
+    await control.settle();
+    expect((await backend.getDomain(domid)).totPages).toBe(768 * MiB);
+    await backend.setMemoryTarget(domid, 600 * 1024, { enforce: false });
+    expect(control.guestState(domid)?.demandPages).toBeUndefined();
+    await control.settle();
+    expect((await backend.getDomain(domid)).totPages).toBe(600 * MiB);
+  });
+});
+
+describe('the kinds of balloon driver squeezed tests its balancer with (squeeze_test.ml)', () => {
+  it('inaccurate: stops that far short of its target, both ways', async () => {
+    const { backend, control } = mockHost();
+    const domid = control.addRunningGuest({ name: 'i', memoryMiB: 1024, maxMiB: 2048, balloonMiBps: 1024, inaccuracyMiB: 4 });
+    await backend.setMemoryTarget(domid, 512 * 1024, { enforce: false });
+    await control.settle();
+    expect((await backend.getDomain(domid)).totPages).toBe(516 * MiB);
+    await backend.setMemoryTarget(domid, 1024 * 1024, { enforce: false });
+    await control.settle();
+    expect((await backend.getDomain(domid)).totPages).toBe(1020 * MiB);
+    expect(control.quiescent).toBe(true);
+  });
+
+  it('hidden floor and ceiling: the driver never takes the guest past them, whatever its target', async () => {
+    const { backend, control } = mockHost();
+    const domid = control.addRunningGuest({ name: 'h', memoryMiB: 1024, maxMiB: 2048, balloonMiBps: 1024, hiddenMinMiB: 800, hiddenMaxMiB: 1200 });
+    await backend.setMemoryTarget(domid, 512 * 1024, { enforce: false });
+    await control.settle();
+    expect((await backend.getDomain(domid)).totPages).toBe(800 * MiB);
+    await backend.setMemoryTarget(domid, 2000 * 1024, { enforce: false });
+    await control.settle();
+    expect((await backend.getDomain(domid)).totPages).toBe(1200 * MiB);
+    expect(control.quiescent).toBe(true);
+  });
+
+  it('intermittent: moves for movingS, stops for stuckS, by turns, from time 0', async () => {
+    const { backend, clock, control } = mockHost();
+    const domid = control.addRunningGuest({ name: 'x', memoryMiB: 1024, balloonMiBps: 100, intermittent: { movingS: 1, stuckS: 2 } });
+    await backend.setMemoryTarget(domid, 512 * 1024, { enforce: false });
+    const seen: number[] = [];
+    for (let t = 1; t <= 6; t++) {
+      await clock.advanceTo(t * 1000);
+      seen.push(Math.round((1024 * MiB - (await backend.getDomain(domid)).totPages) / MiB));
+    }
+    // Moving in [0, 1) and [3, 4): 10 MiB per 100 ms tick, the first tick of each moving phase at its start (so 90 by
+    // 1 s, the tenth at 3 s); nothing moves while it is stuck.
+    expect(seen).toEqual([90, 90, 100, 190, 190, 200]);
+    await control.settle();
+    expect((await backend.getDomain(domid)).totPages).toBe(512 * MiB);
+  });
+
+  it('refuses bad driver kinds, naming the field', () => {
+    const { control } = mockHost();
+    expect(() => control.addRunningGuest({ name: 'a', memoryMiB: 64, intermittent: { movingS: 0, stuckS: 1 } })).toThrow(/guest\.intermittent\.movingS/);
+    expect(() => control.addRunningGuest({ name: 'b', memoryMiB: 64, intermittent: { movingS: 1 } as never })).toThrow(/guest\.intermittent\.stuckS/);
+    expect(() => control.addRunningGuest({ name: 'c', memoryMiB: 64, inaccuracyMiB: -1 })).toThrow(/guest\.inaccuracyMiB/);
+    expect(() => control.setGuestProfile('d', { hiddenMinMiB: Number.NaN })).toThrow(/profile\.hiddenMinMiB/);
+  });
 });

@@ -45,7 +45,7 @@ import {
 } from 'xenclaim';
 
 const xen: XenBackend = await openBackend({ kind: 'mock', host: { memoryMiB: 4096 }, clock: new AutoClock() });
-const options: HostOptions = { backend: xen, strategy: 'model', floorsKiB: { web1: 512 * 1024 }, wait: { budgetMs: 30_000 } };
+const options: HostOptions = { backend: xen, strategy: 'model', floorsKiB: { web1: 512 * 1024 }, wait: { maxWaitMs: 30_000 } };
 const host = new XenHost(options);
 const events: AdmissionEvent[] = [];
 host.subscribe((event) => events.push(event));

@@ -89,6 +89,36 @@ describe('planRecovery', () => {
     expect(planRecovery({ entries: [limit, lifted], domains: [dom0, web] })).toEqual([]);
   });
 
+  it('a donor clamped to its lowered target for a request that never started: max_pages back to the original, then its target', () => {
+    // web: 1025 MiB max_pages originally; r1 and r2 clamped it, r2's partial lift left r1's 700 MiB in place.
+    const clamped = domainInfo(1, { ...web, maxPages: 256 * 700, targetKiB: 600 * 1024 });
+    const limit = (holder: string, fromMiB: number, toMiB: number): RecordedIntent => ({
+      kind: 'limit-max-pages', domid: 1, name: 'web', fromKiB: fromMiB * 1024, toKiB: toMiB * 1024, originalKiB: 1025 * 1024, reason: 'donor', holder,
+    });
+    const repairs = planRecovery({
+      entries: [
+        entry({ kind: 'lower-target', domid: 1, name: 'web', request: 'r1', fromKiB: 1024 * 1024, toKiB: 600 * 1024 }),
+        entry(limit('r1', 1025, 700)),
+        entry(limit('r2', 700, 600)),
+        entry({ kind: 'restore-max-pages', domid: 1, name: 'web', fromKiB: 600 * 1024, toKiB: 700 * 1024, originalKiB: 1025 * 1024, reason: 'donor', holder: 'r2' }),
+      ],
+      domains: [dom0, clamped],
+    });
+    expect(repairs).toMatchObject([
+      { kind: 'restore-max-pages', domid: 1, fromKiB: 700 * 1024, toKiB: 1025 * 1024, reason: 'donor' },
+      { kind: 'raise-target', domid: 1, request: 'r1', byKiB: 424 * 1024 },
+    ]);
+  });
+
+  it('the original is the last one recorded (an operator\'s mem-max moved it); a max_pages already above it is left', () => {
+    const limited = domainInfo(1, { ...web, maxPages: 256 * 512 });
+    const first = entry({ kind: 'limit-max-pages', domid: 1, name: 'web', fromKiB: 1025 * 1024, toKiB: 600 * 1024, originalKiB: 1025 * 1024, reason: 'donor', holder: 'r1' });
+    const again = entry({ kind: 'limit-max-pages', domid: 1, name: 'web', fromKiB: 2049 * 1024, toKiB: 512 * 1024, originalKiB: 2049 * 1024, reason: 'donor', holder: 'r1' });
+    expect(planRecovery({ entries: [first, again], domains: [dom0, limited] })).toMatchObject([{ kind: 'restore-max-pages', toKiB: 2049 * 1024 }]);
+    const raised = domainInfo(1, { ...web, maxPages: 256 * 4096 });
+    expect(planRecovery({ entries: [first, again], domains: [dom0, raised] })).toEqual([]);
+  });
+
   it('a batch\'s lowerings (request null) are given back; tmem frozen or capped is thawed and uncapped', () => {
     const repairs = planRecovery({
       entries: [

@@ -56,13 +56,18 @@ describe('every example scenario under every strategy', () => {
     }
     // The rate-only bound: at least the slowest build from its arrival, and no strategy beat it.
     const scenario = example('b-ballooning-needed.json');
-    const slowestBuild = Math.max(...scenario.requests.map((r) => r.at + r.memoryMiB / r.buildMiBps));
+    const slowestBuild = Math.max(...scenario.requests.map((r) => r.at + r.memoryMiB! / r.buildMiBps));
     for (const r of played.get('b-ballooning-needed.json')!) {
       expect(r.lowerBoundS).toBe(report.lowerBoundS);
       expect(r.lowerBoundS!).toBeLessThanOrEqual(r.makespanS);
     }
     expect(report.lowerBoundS!).toBeGreaterThanOrEqual(slowestBuild);
-    expect(Object.keys(report.requests[0]!).sort()).toEqual(['admittedAtS', 'error', 'failedAtS', 'name', 'requestedAtS', 'runningAtS']);
+    expect(Object.keys(report.requests[0]!).sort()).toEqual([
+      'admittedAtS', 'error', 'failedAtS', 'guaranteedFreeMiB', 'name', 'needMiB', 'requestedAtS', 'runningAtS',
+    ]);
+    // Every domain's final state: dom0, the running guest, the three new ones.
+    expect(report.guests.map((g) => g.name)).toEqual(['Domain-0', 'web1', 'new1', 'new2', 'new3']);
+    for (const g of report.guests) expect(Object.keys(g).sort()).toEqual(['domid', 'maxMiB', 'name', 'targetMiB', 'totMiB']);
     expect(report.hypercalls).toHaveProperty('claim');
     expect(report.hypercalls).toHaveProperty('setMaxMem');
     expect(report.hypercalls).toHaveProperty('populate');
@@ -135,11 +140,12 @@ describe("the debate's conclusions, with numbers", () => {
     expect(by(b, 'model').meanStartLatencyS!).toBeLessThan(by(b, 'limit-and-check').meanStartLatencyS!);
     const c = played.get('c-guest-grows.json')!;
     expect(by(c, 'model').demands[0]!.satisfiedAtS!).toBeLessThan(by(c, 'limit-and-check').demands[0]!.satisfiedAtS!);
-    // The cost, as far as numbers show it: the model polls physinfo/domain info while anything builds; claim-first
-    // never looks at the host when every claim succeeds. (The other cost, code complexity, is not a number here.)
+    // The cost, as far as numbers show it: the model polls physinfo/domain info while anything builds (it holds every
+    // guest to its target meanwhile); claim-first looks once per request when every claim succeeds (does the claim
+    // leave the reserve for Xen?). (The other cost, code complexity, is not a number here.)
     const a = played.get('a-enough-memory.json')!;
-    expect(observations(by(a, 'claim-first'))).toBe(0);
-    expect(observations(by(a, 'model'))).toBeGreaterThan(observations(by(a, 'claim-first')));
+    expect(observations(by(a, 'claim-first'))).toBeLessThanOrEqual(2 * 4);
+    expect(observations(by(a, 'model'))).toBeGreaterThan(2 * observations(by(a, 'claim-first')));
     expect(observations(by(c, 'model'))).toBeGreaterThan(observations(by(c, 'claim-first')));
   });
 });

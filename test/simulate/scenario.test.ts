@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseScenario, ScenarioError, validateScenario } from '../../src/simulate/scenario.js';
+import { hostSizeForFreeMiB, parseScenario, ScenarioError, validateScenario } from '../../src/simulate/scenario.js';
+import { defaultXenOverheadMiB } from '../../src/mock/spec.js';
 import { STRATEGIES } from '../../src/toolstack/strategy-name.js';
+
+/** What every guest and request gets when the scenario says nothing more. */
+const GUEST_DEFAULTS = { canBalloon: true, intermittent: null, hiddenMinMiB: null, hiddenMaxMiB: null, inaccuracyMiB: 0 };
+const NO_POLICY = { reserveMiB: null, marginPercent: null, marginMinMiB: null, stallTimeoutS: null, maxWaitS: null, toleranceMiB: null, dom0MinMiB: null };
 
 /** The example from docs/scenario-format.md. */
 const EXAMPLE = {
@@ -30,12 +35,13 @@ describe('valid scenarios', () => {
   it('reads the documented example as given', () => {
     expect(parseScenario(JSON.stringify(EXAMPLE))).toEqual({
       name: 'case B: some requests need ballooning',
-      host: { memoryMiB: 65536, dom0MiB: 2048, xenVersion: '4.17' },
+      host: { memoryMiB: 65536, dom0MiB: 2048, xenVersion: '4.17', freeMiB: null },
       guests: [
-        { name: 'web1', memoryMiB: 24576, minMiB: 4096, maxMiB: 24576, balloonMiBps: 1024, cooperative: true, stallAfterMiB: null },
+        { name: 'web1', memoryMiB: 24576, minMiB: 4096, maxMiB: 24576, balloonMiBps: 1024, cooperative: true, stallAfterMiB: null, ...GUEST_DEFAULTS },
       ],
-      requests: [{ at: 0, name: 'new1', memoryMiB: 16384, buildMiBps: 2048 }],
+      requests: [{ at: 0, name: 'new1', memoryMiB: 16384, needMiB: null, buildMiBps: 2048 }],
       demands: [{ at: 1, guest: 'web1', targetMiB: 24576 }],
+      policy: NO_POLICY,
       strategies: ['claim-first', 'limit-and-check', 'model'],
     });
   });
@@ -48,10 +54,11 @@ describe('valid scenarios', () => {
     });
     expect(scenario).toEqual({
       name: 'unnamed scenario',
-      host: { memoryMiB: 16384, dom0MiB: 1024, xenVersion: '4.17' },
-      guests: [{ name: 'g', memoryMiB: 1001, minMiB: 251, maxMiB: 1001, balloonMiBps: 512, cooperative: true, stallAfterMiB: null }],
-      requests: [{ at: 0, name: 'r', memoryMiB: 512, buildMiBps: 1024 }],
+      host: { memoryMiB: 16384, dom0MiB: 1024, xenVersion: '4.17', freeMiB: null },
+      guests: [{ name: 'g', memoryMiB: 1001, minMiB: 251, maxMiB: 1001, balloonMiBps: 512, cooperative: true, stallAfterMiB: null, ...GUEST_DEFAULTS }],
+      requests: [{ at: 0, name: 'r', memoryMiB: 512, needMiB: null, buildMiBps: 1024 }],
       demands: [],
+      policy: NO_POLICY,
       strategies: [...STRATEGIES],
     });
   });
@@ -66,9 +73,42 @@ describe('valid scenarios', () => {
     const scenario = validateScenario(doc);
     expect(scenario.guests[1]).toMatchObject({ cooperative: false, stallAfterMiB: null });
     expect(scenario.guests[2]).toMatchObject({ cooperative: true, stallAfterMiB: 1000.5 });
-    expect(scenario.requests[1]).toEqual({ at: 2.5, name: 'huge', memoryMiB: 100_000, buildMiBps: 1024 });
+    expect(scenario.requests[1]).toEqual({ at: 2.5, name: 'huge', memoryMiB: 100_000, needMiB: null, buildMiBps: 1024 });
     expect(scenario.strategies).toEqual(['model']);
     expect(scenario.host.xenVersion).toBe('4.22');
+  });
+
+  it('reads the fields squeezed\'s and qmemman\'s cases need: free memory, reservations, donor kinds, policy', () => {
+    const scenario = validateScenario({
+      host: { freeMiB: 0, dom0MiB: 1024 },
+      guests: [
+        { name: 'nodriver', memoryMiB: 2048, canBalloon: false },
+        { name: 'sticky', memoryMiB: 2048, intermittent: { movingS: 0.25, stuckS: 0.25 }, inaccuracyMiB: 4 },
+        { name: 'limited', memoryMiB: 2048, hiddenMinMiB: 1250, hiddenMaxMiB: 2048 },
+      ],
+      requests: [{ name: 'reserve', needMiB: 0 }, { name: 'guest', needMiB: 1000, at: 1 }],
+      policy: { reserveMiB: 0, marginPercent: 5, marginMinMiB: 1, stallTimeoutS: 5, maxWaitS: 600, toleranceMiB: 4, dom0MinMiB: 512 },
+    });
+    expect(scenario.host.freeMiB).toBe(0);
+    // Sized so that exactly nothing is free once dom0 and the guests run.
+    const used = 1024 + 3 * 2048;
+    expect(scenario.host.memoryMiB - defaultXenOverheadMiB(scenario.host.memoryMiB) - used).toBe(0);
+    expect(scenario.guests.map((g) => [g.canBalloon, g.intermittent, g.inaccuracyMiB, g.hiddenMinMiB])).toEqual([
+      [false, null, 0, null],
+      [true, { movingS: 0.25, stuckS: 0.25 }, 4, null],
+      [true, null, 0, 1250],
+    ]);
+    expect(scenario.requests.map((r) => [r.memoryMiB, r.needMiB])).toEqual([[null, 0], [null, 1000]]);
+    expect(scenario.policy).toEqual({ reserveMiB: 0, marginPercent: 5, marginMinMiB: 1, stallTimeoutS: 5, maxWaitS: 600, toleranceMiB: 4, dom0MinMiB: 512 });
+  });
+
+  it('hostSizeForFreeMiB is exact wherever Xen\'s own memory steps', () => {
+    for (const used of [0, 127, 128, 1000, 14_143, 262_144]) {
+      for (const free of [0, 1, 127, 5000]) {
+        const memory = hostSizeForFreeMiB(used, free);
+        expect(memory - defaultXenOverheadMiB(memory) - used).toBe(free);
+      }
+    }
   });
 });
 
@@ -82,11 +122,23 @@ describe('invalid scenarios: every error names the JSON path', () => {
     ['unknown request field', (d) => ((d.requests[0].vcpus = 2), d), 'requests[0].vcpus', /unknown field/],
     ['unknown demand field', (d) => ((d.demands[0].why = 'x'), d), 'demands[0].why', /unknown field/],
     ['missing host', (d) => (delete d.host, d), 'host', /is required/],
-    ['missing host memory', (d) => (delete d.host.memoryMiB, d), 'host.memoryMiB', /is required/],
+    ['missing host memory', (d) => (delete d.host.memoryMiB, d), 'host.memoryMiB', /exactly one of host\.memoryMiB .* and host\.freeMiB/],
+    ['host memory and free memory both', (d) => ((d.host.freeMiB = 100), d), 'host.freeMiB', /exactly one of/],
+    ['negative free memory', (d) => (delete d.host.memoryMiB, (d.host.freeMiB = -1), d), 'host.freeMiB', /must be an integer >= 0/],
+    ['request with a size and a need', (d) => ((d.requests[0].needMiB = 5), d), 'requests[0].needMiB', /exactly one of memoryMiB .* and needMiB/],
+    ['fractional need', (d) => (delete d.requests[0].memoryMiB, (d.requests[0].needMiB = 0.5), d), 'requests[0].needMiB', /must be an integer >= 0/],
+    ['canBalloon not boolean', (d) => ((d.guests[0].canBalloon = 1), d), 'guests[0].canBalloon', /must be true or false/],
+    ['intermittent without stuckS', (d) => ((d.guests[0].intermittent = { movingS: 1 }), d), 'guests[0].intermittent.stuckS', /is required/],
+    ['intermittent never moving', (d) => ((d.guests[0].intermittent = { movingS: 0, stuckS: 1 }), d), 'guests[0].intermittent.movingS', /must be a finite number > 0/],
+    ['hidden floor above hidden ceiling', (d) => ((d.guests[0].hiddenMinMiB = 9), (d.guests[0].hiddenMaxMiB = 8), d), 'guests[0].hiddenMinMiB', /at most hiddenMaxMiB \(8\)/],
+    ['negative inaccuracy', (d) => ((d.guests[0].inaccuracyMiB = -1), d), 'guests[0].inaccuracyMiB', /must be a finite number >= 0/],
+    ['unknown policy field', (d) => ((d.policy = { budgetS: 60 }), d), 'policy.budgetS', /unknown field \(known fields here: reserveMiB/],
+    ['margin above 100 %', (d) => ((d.policy = { marginPercent: 150 }), d), 'policy.marginPercent', /<= 100, got 150/],
+    ['zero stall timeout', (d) => ((d.policy = { stallTimeoutS: 0 }), d), 'policy.stallTimeoutS', /must be a finite number > 0/],
     ['missing requests', (d) => (delete d.requests, d), 'requests', /is required/],
     ['missing guest name', (d) => (delete d.guests[0].name, d), 'guests[0].name', /is required/],
     ['missing guest memory', (d) => (delete d.guests[0].memoryMiB, d), 'guests[0].memoryMiB', /is required/],
-    ['missing request memory', (d) => (delete d.requests[0].memoryMiB, d), 'requests[0].memoryMiB', /is required/],
+    ['missing request memory', (d) => (delete d.requests[0].memoryMiB, d), 'requests[0].memoryMiB', /exactly one of memoryMiB/],
     ['missing demand target', (d) => (delete d.demands[0].targetMiB, d), 'demands[0].targetMiB', /is required/],
     ['missing demand time', (d) => (delete d.demands[0].at, d), 'demands[0].at', /is required/],
     ['host not an object', (d) => ((d.host = 'big'), d), 'host', /must be an object, got "big"/],

@@ -54,8 +54,8 @@ describe('BackendMutations', () => {
     await port.raiseTarget({ domid: 3, name: 'g', request: null, byKiB: 1024, reason: 'restore' });
     await port.setTarget({ domid: 3, targetKiB: 512 });
     await port.cancelClaim({ domid: 4, name: 'h' });
-    await port.limitMaxPages({ domid: 3, name: 'g', fromKiB: 8192, toKiB: 4096 });
-    await port.restoreMaxPages({ domid: 3, name: 'g', fromKiB: 4096, toKiB: 8192 });
+    await port.limitMaxPages({ domid: 3, name: 'g', fromKiB: 8192, toKiB: 4096, originalKiB: 8192, reason: 'donor', holder: 'x' });
+    await port.restoreMaxPages({ domid: 3, name: 'g', fromKiB: 4096, toKiB: 8192, originalKiB: 8192, reason: 'donor', holder: 'x' });
     await port.setMaxMem({ domid: 3, maxKiB: 9000 });
     await port.freezeTmem();
     await port.capTmem({ pages: 10 });
@@ -95,7 +95,7 @@ describe('BackendMutations', () => {
       rec,
     );
     expect(await port.buildGuest({ name: 'g', claim: true, paused: false }, { c_info: {}, b_info: {} })).toBe(9);
-    await expect(port.limitMaxPages({ domid: 2, name: 'w', fromKiB: 2, toKiB: 1 })).rejects.toBe(failing);
+    await expect(port.limitMaxPages({ domid: 2, name: 'w', fromKiB: 2, toKiB: 1, originalKiB: 2, reason: 'batch', holder: 'batch' })).rejects.toBe(failing);
     expect(log).toEqual([
       'before build-guest',
       'createGuest({"c_info":{},"b_info":{}}, {"claim":true,"paused":false})',
@@ -150,7 +150,8 @@ describe.each(ALL)('%s: every change to Xen passes the port', (strategy) => {
     const calls = log.filter((l) => l.startsWith('backend '));
     expect(calls.length).toBeGreaterThan(3);
     expect(calls).toContain('backend setMemoryTarget');
-    if (strategy === 'limit-and-check') expect(calls).toContain('backend setMaxMem');
+    // Every strategy limits its donors' max_pages to their lowered targets while the request depends on them.
+    expect(calls).toContain('backend setMaxMem');
     // Every backend mutation was announced: the entry just before it (among its own kind) is its intent.
     const backendFor: Record<string, string> = {
       'build-guest': 'createGuest', 'lower-target': 'setMemoryTarget', 'raise-target': 'setMemoryTarget',

@@ -11,7 +11,7 @@ import { SystemClock } from '../../src/clock.js';
 import { createGuests } from '../../src/host/create-guests.js';
 import type { AdmissionEvent } from '../../src/toolstack/events.js';
 import {
-  announceSkip, destroyGuestIfPresent, guestConfig, guestConsoleLog, guestImageSkipReason, openXen, PAGES_PER_MIB, waitFor,
+  announceSkip, destroyGuestIfPresent, guestConfig, guestConsoleLog, guestSkipReason, openXen, PAGES_PER_MIB, waitFor,
   xenSkipReason,
 } from '../xen/xen-env.js';
 
@@ -19,11 +19,6 @@ const skipReason = xenSkipReason();
 const THIRD_MIB = 256;
 const FLOOR_MIB = 128;
 
-function guestSkipReason(xen: XenBackend | undefined): string | undefined {
-  if (skipReason !== undefined) return skipReason;
-  if (xen !== undefined && !xen.features.libxl) return 'the native addon has no libxl part (features.libxl is false)';
-  return guestImageSkipReason();
-}
 
 describe('real Xen: claim-first with its ballooning fallback', () => {
   let xen: XenBackend | undefined;
@@ -49,8 +44,10 @@ describe('real Xen: claim-first with its ballooning fallback', () => {
     const start = await x.physinfo();
     expect(start.outstandingPages, 'the host must have no outstanding claims before the test').toBe(0);
     const freeMiB = Math.floor((start.freePages - start.outstandingPages) / PAGES_PER_MIB);
-    // Two guests take all but a few MiB (libxl adds 1 MiB and rounds to 2 MiB per guest).
-    const eachMiB = Math.floor(freeMiB / 2) - 4;
+    // Two guests take all but the reserve xenclaim keeps for Xen (64 MiB) and a few MiB: sized by libxl's own need
+    // (target, 1 MiB, the PV paging pool of 4 KiB per MiB and per vCPU's 256, rounded up to 2 MiB).
+    let eachMiB = Math.floor((freeMiB - 64) / 2);
+    while (2 * (await x.needMemoryKiB(guestConfig('sizing', eachMiB))) > (freeMiB - 64 - 4) * 1024) eachMiB -= 2;
     expect(eachMiB, `the host has ${freeMiB} MiB free: too little for two guests above their ${FLOOR_MIB} MiB floor`).toBeGreaterThan(FLOOR_MIB + THIRD_MIB / 2);
     const fillers = [`xenclaim-fill1-${tag}`, `xenclaim-fill2-${tag}`];
     const filled = await createGuests(x, fillers.map((name) => ({ name, config: guestConfig(name, eachMiB) })), { clock });
@@ -71,13 +68,14 @@ describe('real Xen: claim-first with its ballooning fallback', () => {
       clock,
       floorsKiB: new Map(fillers.map((name) => [name, FLOOR_MIB * 1024])),
       policy: { dom0Ballooning: false },
-      wait: { stallTimeoutMs: 30_000, budgetMs: 600_000 },
+      wait: { stallTimeoutMs: 30_000, maxWaitMs: 600_000 },
       pollMs: 1000,
       onEvent: (event) => events.push(event),
     });
     if (result!.domid !== null) domids.push(result!.domid);
     expect(result!.error?.message ?? null).toBeNull();
-    expect(events.some((e) => e.type === 'claim-refused')).toBe(true);
+    // Too little free: the look before the claim (or the claim itself) sent it to the fallback.
+    expect(events.filter((e) => e.type === 'building').length).toBeGreaterThanOrEqual(1);
     const ballooning = events.filter((e) => e.type === 'ballooning');
     expect(ballooning.length).toBeGreaterThanOrEqual(1);
     expect((await x.physinfo()).outstandingPages).toBe(0);

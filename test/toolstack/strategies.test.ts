@@ -66,14 +66,32 @@ describe.each(ALL)('%s', (strategy) => {
     });
   }
 
-  it('a stuck donor is marked uncooperative, its target set back to where it stayed, and the others cover for it', async () => {
+  it('a stuck donor costs less than the stall timeout: its share moves to the others, and it gets its ask and max_pages back', async () => {
     const host = makeHost(32768, 1024, [
       { name: 'stuck', memoryMiB: 8192, minMiB: 2048, cooperative: false },
       { name: 'ok1', memoryMiB: 8192, minMiB: 2048, balloonMiBps: 1024 },
       { name: 'ok2', memoryMiB: 8192, minMiB: 2048, balloonMiBps: 1024 },
     ]);
-    // Free ≈ 32768 − 264 − 1024 − 24576 = 6904 MiB; the request needs ~3 GiB more than that.
+    // Free ≈ 32768 − 264 − 1024 − 24576 = 6904 MiB; the request needs ~3.4 GiB more than that (the reserve in it).
     const run = await admitAll(host, strategy, [request('big', 10240)]);
+    const result = run.results[0]!;
+    expect(result.ok).toBe(true);
+    // The two working donors alone need under 2 s for it: nobody waited 5 s for the stuck one.
+    expect(result.admittedAtMs!).toBeLessThan(5000);
+    expect(ofType(run.events, 'donor-uncooperative')).toEqual([]);
+    expect(await targetKiB(host, 'stuck')).toBe(8192 * 1024);
+    expect(await totMiB(host, 'stuck')).toBe(8192);
+    expect((await host.backend.getDomain(host.domids.get('stuck')!)).maxPages).toBe((8192 + 1) * 256);
+    expect(await violations(host)).toEqual([]);
+  });
+
+  it('a stuck donor the others cannot do without is marked after the stall timeout; its target goes back where it stayed', async () => {
+    const host = makeHost(32768, 1024, [
+      { name: 'stuck', memoryMiB: 8192, minMiB: 2048, cooperative: false },
+      { name: 'ok1', memoryMiB: 8192, minMiB: 2048, balloonMiBps: 256 },
+    ]);
+    // Free ≈ 32768 − 264 − 1024 − 16384 = 15096 MiB; 2 GiB more from ok1 alone at 256 MiB/s takes over 8 s.
+    const run = await admitAll(host, strategy, [request('big', 17152)]);
     const result = run.results[0]!;
     expect(result.ok).toBe(true);
     const stuck = ofType(run.events, 'donor-uncooperative');
@@ -81,11 +99,10 @@ describe.each(ALL)('%s', (strategy) => {
     expect(stuck[0]!.atMs).toBeGreaterThanOrEqual(5000); // squeezed's 5 s without progress
     expect(await targetKiB(host, 'stuck')).toBe(8192 * 1024);
     expect(await totMiB(host, 'stuck')).toBe(8192);
-    expect(result.runningAtMs!).toBeGreaterThan(5000);
     expect(await violations(host)).toEqual([]);
   });
 
-  it('a donor that stalls halfway keeps what it gave, is marked, and the plan is redone without it', async () => {
+  it('a donor that stalls halfway keeps what it gave; the rest of its ask is given back, so no phantom is left', async () => {
     const host = makeHost(32768, 1024, [
       { name: 'stalls', memoryMiB: 8192, minMiB: 2048, stallAfterMiB: 256, balloonMiBps: 1024 },
       { name: 'ok1', memoryMiB: 8192, minMiB: 2048, balloonMiBps: 1024 },
@@ -93,9 +110,8 @@ describe.each(ALL)('%s', (strategy) => {
     ]);
     const run = await admitAll(host, strategy, [request('big', 10240)]);
     expect(run.results[0]!.ok).toBe(true);
-    expect(ofType(run.events, 'donor-uncooperative').map((e) => e.name)).toEqual(['stalls']);
     expect(await totMiB(host, 'stalls')).toBe(8192 - 256);
-    // It keeps what it gave (the guest started) and its target is where it stopped: no phantom growth.
+    // It keeps what it gave (the guest started) and its target is where it stopped.
     expect(await targetKiB(host, 'stalls')).toBe((8192 - 256) * 1024);
     expect(await violations(host)).toEqual([]);
   });
@@ -188,19 +204,89 @@ describe.each(ALL)('%s', (strategy) => {
     expect(await violations(host)).toEqual([]);
   });
 
-  it('gives up when the wall-time budget runs out, and the slow donor gets its memory back', async () => {
+  it('with an operator\'s wait limit, gives up as soon as the rates say it cannot make it; the slow donor gets its memory back', async () => {
     const host = makeHost(32768, 1024, [{ name: 'slow', memoryMiB: 16384, minMiB: 2048, balloonMiBps: 16 }]);
-    // Free ≈ 15096 MiB; 4 GiB more must come from a donor that gives 16 MiB/s: 3 s of budget is not enough.
-    const run = await admitAll(host, strategy, [request('big', 19456)], { wait: { budgetMs: 3000 } });
+    // Free ≈ 15096 MiB; 4 GiB more must come from a donor that gives 16 MiB/s: 3 s are not enough.
+    const run = await admitAll(host, strategy, [request('big', 19456)], { wait: { maxWaitMs: 3000 } });
     const result = run.results[0]!;
     expect(result.ok).toBe(false);
-    expect(result.report!.cause).toBe('budget-exhausted');
+    expect(result.report!.cause).toBe('too-slow');
     expect(result.report!.freedPages).toBeGreaterThan(0);
-    expect(result.failedAtMs!).toBeGreaterThanOrEqual(3000);
-    expect(result.failedAtMs!).toBeLessThan(5000);
+    expect(result.error!.message).toMatch(/cannot be freed within the wait limit of 3\.0 s/);
+    expect(result.failedAtMs!).toBeLessThan(3000);
     expect(ofType(run.events, 'donors-restored').length).toBe(1);
     expect(await targetKiB(host, 'slow')).toBe(16384 * 1024);
     expect(await totMiB(host, 'slow')).toBe(16384);
+    expect(await violations(host)).toEqual([]);
+  });
+
+  it('without a limit, a slow donor that keeps moving is waited for until the guest can start', async () => {
+    const host = makeHost(32768, 1024, [{ name: 'slow', memoryMiB: 16384, minMiB: 2048, balloonMiBps: 64 }]);
+    const run = await admitAll(host, strategy, [request('big', 19456)]);
+    const result = run.results[0]!;
+    expect(result.ok).toBe(true);
+    // ~4.4 GiB at 64 MiB/s: more than the 60 s xenclaim used to give up after.
+    expect(result.admittedAtMs!).toBeGreaterThan(60_000);
+    expect(await violations(host)).toEqual([]);
+  });
+});
+
+describe.each(ALL)('%s: a transient error fails at most the request that cannot go on', (strategy) => {
+  async function burst(fault: 'physinfo' | 'listDomains', count: number): Promise<{ failed: string[]; host: TestHost }> {
+    const guests = [1, 2, 3, 4].map((i) => ({ name: `d${i}`, memoryMiB: 8192, minMiB: 2048, balloonMiBps: 1024 }));
+    const host = makeHost(65536, 1024, guests);
+    host.baseline = await snapshotMaxPages(host.backend);
+    const xen = new XenHost({ backend: host.backend, clock: host.clock, strategy, floorsKiB: host.floorsKiB });
+    const requests = Array.from({ length: 50 }, (_, i) => request(`g${String(i).padStart(2, '0')}`, 768));
+    const results = await host.clock.run(
+      Promise.all([
+        ...requests.map((r) => xen.admit(r)),
+        // In the middle of the batch, while the fallback balloons.
+        host.clock.sleep(1500).then(() => {
+          host.backend.control.injectFault(fault, 'EIO', count);
+          return null;
+        }),
+      ]).then(async (all) => {
+        await xen.idle();
+        return all.filter((r) => r !== null);
+      }),
+    );
+    await host.backend.control.settle();
+    return { failed: results.filter((r) => !r!.ok).map((r) => r!.name), host };
+  }
+
+  it.each(['physinfo', 'listDomains'] as const)('one EIO from %s: every one of 50 requests still starts (it looks again)', async (fault) => {
+    const { failed, host } = await burst(fault, 1);
+    expect(failed).toEqual([]);
+    expect(await violations(host)).toEqual([]);
+  });
+
+  it('an error that outlasts the retries fails one request, not the batch', async () => {
+    const { failed, host } = await burst('listDomains', 3);
+    expect(failed.length).toBeLessThanOrEqual(1);
+    expect(await violations(host)).toEqual([]);
+  });
+});
+
+describe.each(ALL)('%s: what the strategy assumes, it enforces', (strategy) => {
+  it('a running guest that asks to grow while a build populates never takes the build\'s memory', async () => {
+    // 16384 MiB: Xen 136, dom0 1024, app 2048 (may grow to 8192) → 13176 MiB free; new needs 12290 at 1024 MiB/s.
+    const host = makeHost(16384, 1024, [{ name: 'app', memoryMiB: 2048, maxMiB: 8192, balloonMiBps: 2048 }]);
+    host.baseline = await snapshotMaxPages(host.backend);
+    const xen = new XenHost({ backend: host.backend, clock: host.clock, strategy, floorsKiB: host.floorsKiB });
+    const app = host.domids.get('app')!;
+    const [result] = await host.clock.run(
+      Promise.all([
+        xen.admit(request('new', 12288)),
+        // The guest asks for 6 GiB more one second into the 12 s build: only ~800 MiB are not the build's.
+        host.clock.sleep(1000).then(() => host.backend.control.requestGrowth(app, 8192 * 1024)),
+      ]).then(async (all) => {
+        await xen.idle();
+        return all;
+      }),
+    );
+    expect(result!.ok, result!.error?.message).toBe(true);
+    await host.backend.control.settle();
     expect(await violations(host)).toEqual([]);
   });
 });

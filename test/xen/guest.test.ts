@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { XenBackend } from '../../src/backend.js';
 import { isXenError } from '../../src/errors.js';
 import {
-  announceSkip, destroyGuestIfPresent, guestConfig, guestConsoleLog, guestImageSkipReason, PAGES_PER_MIB, openXen, waitFor,
+  announceSkip, destroyGuestIfPresent, guestConfig, guestConsoleLog, guestSkipReason, PAGES_PER_MIB, openXen, waitFor,
   xenSkipReason, xlList, type GuestType,
 } from './xen-env.js';
 
@@ -26,15 +26,6 @@ function guestMemTotalKiB(name: string): number | undefined {
   const seen = [...guestConsoleLog(name).matchAll(/xenclaim-guest: MemTotal (\d+) kB/g)];
   const last = seen.at(-1);
   return last === undefined ? undefined : Number(last[1]);
-}
-
-/** Why the guest part cannot run here (beyond having no Xen at all), or undefined. */
-function guestSkipReason(xen: XenBackend | undefined): string | undefined {
-  if (skipReason !== undefined) return skipReason;
-  if (xen !== undefined && !xen.features.libxl) {
-    return 'the native addon was built without its libxl part (features.libxl is false): no createGuest yet';
-  }
-  return guestImageSkipReason();
 }
 
 describe.each<GuestType>(['pv', 'pvh'])('real Xen: a %s guest through libxl', (type) => {

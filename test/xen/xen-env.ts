@@ -127,6 +127,19 @@ export function guestImageSkipReason(): string | undefined {
   return undefined;
 }
 
+/**
+ * Why tests that build the test guest through libxl cannot run here, or undefined: no Xen, an addon without its
+ * libxl part, or no guest image (in the nested harness the last is a failure).
+ */
+export function guestSkipReason(xen: XenBackend | undefined): string | undefined {
+  const noXen = xenSkipReason();
+  if (noXen !== undefined) return noXen;
+  if (xen !== undefined && !xen.features.libxl) {
+    return 'the native addon was built without its libxl part (features.libxl is false): no createGuest yet';
+  }
+  return guestImageSkipReason();
+}
+
 /** The guest types the tests boot: PV, and PVH (an HVM container without a device model; needs HAP). */
 export type GuestType = 'pv' | 'pvh';
 

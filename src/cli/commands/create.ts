@@ -16,12 +16,12 @@ import type { GuestRequest } from '../../toolstack/types.js';
 import { DOMAIN_NAME_RULE, isDomainName, quote } from '../../validate.js';
 import { EXIT_FAILED, sizeArg, UsageError, type CommandContext } from '../command-context.js';
 import { ProgressPrinter } from '../progress.js';
+import { addAdmissionOptions, admissionSettings, givenAdmissionFlags, type AdmissionFlags } from '../admission-flags.js';
 
-interface CreateOptions {
+interface CreateOptions extends AdmissionFlags {
   paused: boolean;
   strategy: StrategyName;
   floor: Map<string, number>;
-  dom0Min?: string;
 }
 
 /** A result as printed: the fields of resultJson (src/toolstack/types.ts). */
@@ -58,7 +58,7 @@ function checkFloorsNameDomains(floors: ReadonlyMap<string, number>, domains: re
 }
 
 export function registerCreate(program: Command, cli: CommandContext): void {
-  program
+  const create = program
     .command('create')
     .description('create guests from xl.cfg (or libxl JSON) files, concurrently, admitted by a strategy')
     .argument('<files...>', 'one config file per guest')
@@ -66,8 +66,8 @@ export function registerCreate(program: Command, cli: CommandContext): void {
     .addOption(
       new Option('--strategy <name>', 'how guests are admitted when memory is short').choices([...STRATEGIES]).default('claim-first'),
     )
-    .option('--floor <name=size>', "a running guest's balloon floor; repeatable (others are never ballooned)", (v, acc: Map<string, number>) => collectFloor(v, acc), new Map<string, number>())
-    .option('--dom0-min <size>', 'never balloon dom0 below this (default 1g)')
+    .option('--floor <name=size>', "a running guest's balloon floor; repeatable (others are never ballooned)", (v, acc: Map<string, number>) => collectFloor(v, acc), new Map<string, number>());
+  addAdmissionOptions(create)
     .action(async (files: string[], options: CreateOptions, command: Command) => {
       // Config files are read before the backend opens: on the mock host, virtual time runs only while no real I/O
       // waits. They are mapped once the host is known, for that host (as xl reads them: cpus = "all", node:N and
@@ -81,7 +81,7 @@ export function registerCreate(program: Command, cli: CommandContext): void {
         if (typeof name !== 'string' || name.length === 0) throw new UsageError(`${file}: the guest has no name (c_info.name)`);
         return { name, config, paused: options.paused };
       };
-      const dom0MinKiB = options.dom0Min === undefined ? undefined : sizeArg(options.dom0Min, '--dom0-min');
+      const settings = admissionSettings(options);
       const json = cli.global.json;
       const printer = new ProgressPrinter(cli.io.stdout);
       const show = (event: AdmissionEvent): void => (json ? cli.io.stdout(`${JSON.stringify({ event })}\n`) : printer.onEvent(event));
@@ -94,7 +94,8 @@ export function registerCreate(program: Command, cli: CommandContext): void {
 
       const socket = await cli.daemon();
       if (socket) {
-        if (dom0MinKiB !== undefined) throw new UsageError('--dom0-min is the daemon\'s to set (xenclaim serve --dom0-min)');
+        const given = givenAdmissionFlags(options);
+        if (given.length > 0) throw new UsageError(`${given.join(', ')}: the daemon's to set, for every create it admits (xenclaim serve ${given[0]})`);
         const daemonHost = await cli.remote<{ strategy: string; physinfo: Physinfo }>(socket, 'GET', '/v1/host');
         const xlHost = xlHostFromPhysinfo(daemonHost.physinfo);
         const requests = texts.map(([file, text]) => toRequest(file, parseGuestConfig(text, file, { host: xlHost })));
@@ -138,7 +139,7 @@ export function registerCreate(program: Command, cli: CommandContext): void {
           const results = await host.createGuests(requests);
           report(results.map(resultJson));
         },
-        { strategy: options.strategy, floorsKiB: options.floor, ...(dom0MinKiB === undefined ? {} : { policy: { dom0MinKiB } }) },
+        { strategy: options.strategy, floorsKiB: options.floor, ...settings },
       );
     });
 }

@@ -4,9 +4,10 @@
  */
 import { Option, type Command } from 'commander';
 import { STRATEGIES, type StrategyName } from '../../toolstack/strategy-name.js';
-import { sizeArg, UsageError, type CommandContext } from '../command-context.js';
+import { UsageError, type CommandContext } from '../command-context.js';
+import { addAdmissionOptions, admissionSettings, type AdmissionFlags } from '../admission-flags.js';
 
-interface ServeFlags {
+interface ServeFlags extends AdmissionFlags {
   stateDir: string;
   mockSpeed: string;
   strategy: StrategyName;
@@ -15,9 +16,6 @@ interface ServeFlags {
   maxBodyBytes: string;
   requestTimeoutS: string;
   donorGraceS: string;
-  dom0Min?: string;
-  stallTimeoutS?: string;
-  waitBudgetS?: string;
   listenTcp?: string;
   tokenFile?: string;
   logLevel: string;
@@ -33,7 +31,7 @@ function numberFlag(text: string, flag: string, min: number, integer: boolean): 
 }
 
 export function registerServe(program: Command, cli: CommandContext): void {
-  program
+  const serve = program
     .command('serve')
     .description('run the daemon: one admission brain per host, an HTTP/JSON API on --socket (docs/daemon.md)')
     .option('--state-dir <dir>', 'journal, floors and (mock) the simulated host', '/var/lib/xenclaim')
@@ -44,13 +42,12 @@ export function registerServe(program: Command, cli: CommandContext): void {
     .option('--max-body-bytes <n>', 'largest request body', String(1024 * 1024))
     .option('--request-timeout-s <n>', 'time a client has to send a whole request', '30')
     .option('--donor-grace-s <n>', 'a guest built here becomes a donor this long after it started', '30')
-    .option('--dom0-min <size>', 'never balloon dom0 below this (default 1g)')
-    .option('--stall-timeout-s <n>', 'a donor making no progress this long is found uncooperative (default 5)')
-    .option('--wait-budget-s <n>', 'the longest one wait for memory may last (default 60)')
     .option('--listen-tcp <host:port>', 'also listen on this loopback address (needs --token-file)')
     .option('--token-file <file>', 'the bearer token TCP clients must send')
     .option('--log-level <level>', 'pino log level (trace, debug, info, warn, error)', 'info')
-    .option('--detach', 'run in the background: return once it answers on its socket, print its pid; its log goes to STATE_DIR/daemon.log', false)
+    .option('--detach', 'run in the background: return once it answers on its socket, print its pid; its log goes to STATE_DIR/daemon.log', false);
+  // The same admission knobs as standalone create, applied to every create the daemon admits.
+  addAdmissionOptions(serve)
     .action(async (flags: ServeFlags) => {
       const backend = cli.global.backend;
       const options = {
@@ -64,9 +61,7 @@ export function registerServe(program: Command, cli: CommandContext): void {
         maxBodyBytes: numberFlag(flags.maxBodyBytes, '--max-body-bytes', 1024, true),
         requestTimeoutS: numberFlag(flags.requestTimeoutS, '--request-timeout-s', 1, false),
         donorGraceS: numberFlag(flags.donorGraceS, '--donor-grace-s', 0, false),
-        ...(flags.dom0Min === undefined ? {} : { dom0MinKiB: sizeArg(flags.dom0Min, '--dom0-min') }),
-        ...(flags.stallTimeoutS === undefined ? {} : { stallTimeoutS: numberFlag(flags.stallTimeoutS, '--stall-timeout-s', 0.1, false) }),
-        ...(flags.waitBudgetS === undefined ? {} : { waitBudgetS: numberFlag(flags.waitBudgetS, '--wait-budget-s', 1, false) }),
+        ...admissionSettings(flags),
         ...(flags.listenTcp === undefined ? {} : { listenTcp: flags.listenTcp }),
         ...(flags.tokenFile === undefined ? {} : { tokenFile: flags.tokenFile }),
         logLevel: flags.logLevel,
