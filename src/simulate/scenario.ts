@@ -396,7 +396,7 @@ export function validateScenario(value: unknown): Scenario {
   return scenario;
 }
 
-/** The Scenario objects validateScenario returned (a frozen-free brand: callers may keep and pass them back). */
+/** The Scenario objects validateScenario returned: passed back (runScenario after loadScenario), they are taken as they are. */
 const VALIDATED = new WeakSet<object>();
 
 function readScenario(value: unknown): Scenario {
