@@ -218,13 +218,28 @@ describe('real Xen: xenclaim serve in dom0', () => {
     const names = (kind: string) => [1, 2, 3, 4].map((i) => `xc-d${kind}${i}-${tag}`);
     const viaDaemon = names('a');
     const start = performance.now();
-    const answer = await callDaemon<{ results: { ok: boolean; error: unknown }[] }>(socket, 'POST', '/v1/domains', {
-      guests: viaDaemon.map((name) => ({ xl: `name="${name}"\ntype="pv"\nmemory=128\nvcpus=1\nkernel="${GUEST_KERNEL}"\nramdisk="${GUEST_RAMDISK}"\non_crash="destroy"\n` })),
+    const create = (guests: string[]) => callDaemon<{ results: { name: string; ok: boolean; error: { xenLog?: string[] } | null }[] }>(socket, 'POST', '/v1/domains', {
+      guests: guests.map((name) => ({ xl: `name="${name}"\ntype="pv"\nmemory=128\nvcpus=1\nkernel="${GUEST_KERNEL}"\nramdisk="${GUEST_RAMDISK}"\non_crash="destroy"\n` })),
     });
+    const answer = await create(viaDaemon);
     const daemonMs = performance.now() - start;
-    // The message carries each error with libxl's own lines (xenLog): under QEMU's load libxl's fixed 10 s wait for
-    // xenconsoled to publish the console tty (LIBXL_INIT_TIMEOUT) is the one known way this fails, for xl as well.
-    expect(answer.body.results.map((r) => [r.ok, r.error]), JSON.stringify(answer.body.results)).toEqual(viaDaemon.map(() => [true, null]));
+    // Under QEMU's load libxl's fixed 10 s wait for xenconsoled to publish a new guest's console tty
+    // (libxl_create.c's console_xswait, LIBXL_INIT_TIMEOUT) can run out: seen in nested runs 20261129T201925Z and
+    // -trixie of 20261129T215430Z, with xl failing the same way. That is the environment, not xenclaim: such a guest
+    // must have left nothing behind, and it is created again, once, through the daemon. Any other failure fails here.
+    const consoleTimedOut = (r: (typeof answer.body.results)[number]) => !r.ok && (r.error?.xenLog ?? []).some((l) => /console tty: timed out/.test(l));
+    const timedOut = answer.body.results.filter(consoleTimedOut).map((r) => r.name);
+    expect(answer.body.results.filter((r) => !r.ok && !consoleTimedOut(r)), JSON.stringify(answer.body.results)).toEqual([]);
+    if (timedOut.length > 0) {
+      note(`libxl's console wait timed out for ${timedOut.join(', ')} (QEMU's load); nothing may be left of them; creating them again`);
+      const listed = await xlList();
+      expect(listed.filter((r) => timedOut.includes(r.name)), 'a guest whose build failed is gone').toEqual([]);
+      const again = await create(timedOut);
+      expect(again.body.results.map((r) => [r.name, r.ok]), JSON.stringify(again.body.results)).toEqual(timedOut.map((name) => [name, true]));
+    }
+    const running = (await xlList()).filter((r) => viaDaemon.includes(r.name)).map((r) => r.name).sort();
+    expect(running).toEqual([...viaDaemon].sort());
+    expect(xlInfoNumber(await xlInfo(), 'outstanding_claims')).toBe(0);
     await destroyAll('xc-da');
     await sleep(2000);
     const viaXl = names('x');
@@ -237,7 +252,9 @@ describe('real Xen: xenclaim serve in dom0', () => {
     // 20261129T175137Z: "console tty: timed out", libxl's fixed xenstore wait). Then there is no comparison to print.
     const xlFailed = results.filter((r) => r.code !== 0);
     const viaDaemonText = `4 guests of 128 MiB at once: through the daemon ${(daemonMs / 1000).toFixed(1)} s`;
-    const line = xlFailed.length > 0
+    const line = timedOut.length > 0
+      ? `${viaDaemonText} with ${timedOut.length} lost to libxl's console timeout (created again); no comparison`
+      : xlFailed.length > 0
       ? `${viaDaemonText}; no xl baseline: ${xlFailed.length} of 4 xl create failed (${xlFailed.map((r) => r.stderr.trim().split('\n').at(-1)).join('; ')})`
       : `${viaDaemonText}, 4 parallel xl create ${(xlMs / 1000).toFixed(1)} s (${(daemonMs / xlMs).toFixed(2)}×)`;
     note(line);
