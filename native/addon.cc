@@ -2,6 +2,7 @@
 // libxenctrl/libxenlight; policy and argument checks live in TypeScript (src/native/).
 #include <napi.h>
 
+#include "build_target.h"
 #include "libxl_guest.h"
 #include "libxl_memory.h"
 #include "sigchld_chain.h"
@@ -33,9 +34,8 @@ static Napi::Object InitXenclaim(Napi::Env env, Napi::Object exports) {
   RegisterLibxlGuest(env, exports);
   RegisterLibxlMemory(env, exports);
   KeepLibuvSigchldHandler(env);
+  RegisterBuildTarget(env, exports);
   exports.Set("takeUnattributedLog", Napi::Function::New(env, TakeUnattributedLog, "takeUnattributedLog"));
-  // The domctl ABI the addon was compiled for (0x15 for Xen 4.17): a mismatching hypervisor refuses domctls.
-  exports.Set("domctlInterfaceVersion", Napi::Number::New(env, XEN_DOMCTL_INTERFACE_VERSION));
   return exports;
 }
 

@@ -9,6 +9,7 @@
 #include "domain_frames.h"
 #include "libxl_context.h"
 #include "libxl_context_pool.h"
+#include "xc_domain.h"
 #include "xc_handle.h"
 #include "xen_worker.h"
 
@@ -46,8 +47,8 @@ bool DomainLives(uint32_t domid) {
   xc_interface* xch = XcHandle(ignored);
   if (xch == nullptr) return false;
   xc_domaininfo_t info;
-  const int n = xc_domain_getinfolist(xch, domid, 1, &info);
-  return n == 1 && info.domain == domid && (info.flags & XEN_DOMINF_dying) == 0;
+  bool found = false;
+  return ReadDomainInfo(xch, domid, info, found, ignored) && found && (info.flags & XEN_DOMINF_dying) == 0;
 }
 
 // After a failed creation: libxl normally destroys what it built; if a domain with the assigned domid is still

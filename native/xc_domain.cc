@@ -13,17 +13,22 @@
 #include "xen_worker.h"
 
 namespace xenclaim {
-namespace {
 
-// Frames per populate/decrease hypercall: bounds the hypercall-safe buffer libxc bounces (512 KiB); Xen itself
-// preempts long requests with continuations.
-constexpr uint64_t kFramesPerCall = 65536;
-// Domains per getdomaininfolist hypercall.
-constexpr unsigned kDomainsPerCall = 128;
-
-// Reads one domain's info. Returns false with `failure` filled when the hypercall fails; `found` is false when no
-// such domain exists (getdomaininfolist answers with the NEXT domain, or nothing, for an unknown domid).
 bool ReadDomainInfo(xc_interface* xch, uint32_t domid, xc_domaininfo_t& out, bool& found, XenFailure& failure) {
+#if XENCLAIM_HAVE_GETINFO_SINGLE
+  if (xc_domain_getinfo_single(xch, domid, &out) == 0) {
+    found = true;
+    return true;
+  }
+  if (errno == ESRCH) {
+    found = false;
+    return true;
+  }
+  failure.SetErrno("xc_domain_getinfo_single", errno);
+  failure.detail = DomainText(domid);
+  return false;
+#else
+  // getdomaininfolist answers with the NEXT domain, or nothing, for an unknown domid.
   const int n = xc_domain_getinfolist(xch, domid, 1, &out);
   if (n < 0) {
     failure.SetErrno("xc_domain_getinfolist", errno);
@@ -32,14 +37,24 @@ bool ReadDomainInfo(xc_interface* xch, uint32_t domid, xc_domaininfo_t& out, boo
   }
   found = n == 1 && out.domain == domid;
   return true;
+#endif
 }
+
+namespace {
+
+// Frames per populate/decrease hypercall: bounds the hypercall-safe buffer libxc bounces (512 KiB); Xen itself
+// preempts long requests with continuations.
+constexpr uint64_t kFramesPerCall = 65536;
+// Domains per getdomaininfolist hypercall.
+constexpr unsigned kDomainsPerCall = 128;
 
 // The same, but a missing domain is an ESRCH failure.
 bool RequireDomain(xc_interface* xch, uint32_t domid, xc_domaininfo_t& out, XenFailure& failure) {
   bool found = false;
   if (!ReadDomainInfo(xch, domid, out, found, failure)) return false;
   if (!found) {
-    failure.SetErrno("xc_domain_getinfolist", ESRCH, DomainText(domid) + " does not exist");
+    failure.SetErrno(XENCLAIM_HAVE_GETINFO_SINGLE ? "xc_domain_getinfo_single" : "xc_domain_getinfolist", ESRCH,
+                     DomainText(domid) + " does not exist");
     return false;
   }
   return true;

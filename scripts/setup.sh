@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Sets xenclaim up on a Debian 12 machine (as root, or with sudo) and runs its main job on the embedded default: the
-# simulator plays case B (some requests need ballooning) under xenclaim's strategies and the models of xl, xapi and
-# qmemman, prints the comparison against the tight bound, and writes the page with every timeline drawn.
+# Sets xenclaim up on a Debian 12 (Xen 4.17) or Debian 13 (Xen 4.20) machine (as root, or with sudo) and runs its
+# main job on the embedded default: the simulator plays case B (some requests need ballooning) under xenclaim's
+# strategies and the models of xl, xapi and qmemman, prints the comparison against the tight bound, and writes the
+# page with every timeline drawn. In a Xen dom0 it first prints `xenclaim info` of the real host.
+# The addon is built against whatever libxen-dev the release ships: the code adapts to the headers' interface
+# versions, not to the release's name (scripts/debian-chroot.sh checks this script on Debian 13).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/debian.sh
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -19,15 +23,35 @@ if [ "$node_major" -lt "$need_node_major" ]; then
   exit 1
 fi
 
-echo "== apt: build tools and Xen development files (libxen-dev, Xen 4.17)"
+release="$(debian_host_release)"
+if ! debian_release_known "$release"; then
+  echo "xenclaim: note: this is not Debian 12 (bookworm) or 13 (trixie) but '${release:-unknown}'; trying anyway." >&2
+fi
+
+echo "== apt: build tools and Xen development files ($XENCLAIM_BUILD_PACKAGES)"
 as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pkg-config libxen-dev make g++ python3 >/dev/null
+# shellcheck disable=SC2086
+as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $XENCLAIM_BUILD_PACKAGES >/dev/null
+echo "   libxen-dev $(dpkg-query -W -f='${Version}' libxen-dev 2>/dev/null || echo '?')"
 
 echo "== npm ci (compiles the TypeScript and, where libxen-dev is present, the native addon)"
+marker="$(mktemp)"   # outside build/: node-gyp rebuild starts by removing build/
 npm ci --no-audit --no-fund
 
 echo "== native addon"
-npm run --silent build:native
+# npm ci's install step has just built it (libxen-dev is there now); build it again only if it did not, so that a
+# failure is reported here, loudly.
+if [ -n "$(find build/Release/xenclaim.node -newer "$marker" 2>/dev/null)" ]; then
+  echo "   built by npm ci: build/Release/xenclaim.node"
+else
+  npm run --silent build:native
+fi
+rm -f "$marker"
+
+if [ -e /dev/xen/privcmd ]; then
+  echo "== xenclaim info (this Xen host)"
+  node bin/xenclaim.js info
+fi
 
 page="out/b-ballooning-needed.html"
 mkdir -p out

@@ -3,10 +3,14 @@
 
 XENCLAIM_STAGE="${XENCLAIM_STAGE:-setup}"
 
-say() { printf 'nested-xen: %s\n' "$*" >&2; }
+# What the harness needs on the host (Debian names), installed by run.sh when a command is missing.
+XENCLAIM_NESTED_HOST_COMMANDS="qemu-system-x86_64 debootstrap cpio mkfs.ext4 depmod modprobe gzip zcat xz timeout"
+XENCLAIM_NESTED_HOST_PACKAGES="qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod gzip xz-utils coreutils"
+
+say() { printf '%s: %s\n' "${XENCLAIM_LOG_PREFIX:-nested-xen}" "$*" >&2; }
 
 die() {
-  printf 'nested-xen: FAILED in stage "%s": %s\n' "$XENCLAIM_STAGE" "$*" >&2
+  printf '%s: FAILED in stage "%s": %s\n' "${XENCLAIM_LOG_PREFIX:-nested-xen}" "$XENCLAIM_STAGE" "$*" >&2
   exit "${XENCLAIM_DIE_STATUS:-2}"
 }
 
@@ -31,21 +35,5 @@ stage_end() {
 # The default cache lives outside the repo: images are big and shared between clones.
 xenclaim_cache_dir() { printf '%s\n' "${XENCLAIM_NESTED_CACHE:-/var/cache/xenclaim-nested}"; }
 
-# The Debian packages the image is built from. The Xen tools in dom0 must be exactly the version of the
-# libxen-dev the addon is linked against, so the host's installed libxen-dev decides (else apt's candidate).
-xen_version() {
-  local v
-  v="$(dpkg-query -W -f='${Version}' libxen-dev 2>/dev/null || true)"
-  [ -n "$v" ] || v="$(apt_candidate xen-utils-4.17)"
-  printf '%s\n' "$v"
-}
-
-apt_candidate() {
-  LC_ALL=C apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2; exit }' | grep -v '^(none)$' || true
-}
-
-# linux-image-amd64 depends on the current ABI's package, e.g. linux-image-6.1.0-56-amd64.
-kernel_package() {
-  LC_ALL=C apt-cache depends linux-image-amd64 2>/dev/null |
-    awk '/Depends: linux-image-[0-9].*-amd64$/ { print $2; exit }'
-}
+# The host's Xen development files: libxen-dev's version ('' when not installed).
+host_libxen_dev() { dpkg-query -W -f='${Version}' libxen-dev 2>/dev/null || true; }

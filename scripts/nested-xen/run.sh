@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# npm run test:xen — boots real Xen 4.17 and a Debian 12 dom0 under QEMU (TCG: no KVM needed) and runs the native
-# conformance suite and the real-Xen end-to-end tests (test/xen) in dom0, with the host's node and addon.
+# npm run test:xen — boots real Xen and a Debian dom0 under QEMU (TCG: no KVM needed) and runs the native
+# conformance suite and the real-Xen end-to-end tests (test/xen) in dom0, with the host's node and an addon built
+# against the same Xen as dom0's tools: Debian 12 (bookworm, Xen 4.17) by default, Debian 13 (trixie, Xen 4.20)
+# with XENCLAIM_NESTED_DEBIAN=trixie.
 #
-# Stages: preflight → host packages → image (cached) → addon → boot + tests → report. Each prints its duration;
-# a failure names its stage. Exit status: the tests' status (0 only when they ran and passed).
+# Stages: preflight → host packages → Debian packages → addon → image (cached) → boot + tests → report. Each prints
+# its duration; a failure names its stage. Exit status: the tests' status (0 only when they ran and passed).
 #
 # Environment:
-#   XENCLAIM_NESTED_CACHE    image cache (default /var/cache/xenclaim-nested), keyed on the package versions
+#   XENCLAIM_NESTED_DEBIAN   bookworm (default) | trixie: the Debian release of dom0, its Xen and its kernel
+#   XENCLAIM_NESTED_CACHE    image cache (default /var/cache/xenclaim-nested), keyed on release and package versions
 #   XENCLAIM_NESTED_RESULTS  where a run's results go (default: $CACHE/runs/<time>)
 #   XENCLAIM_NESTED_MODE     tests (default) | smoke (boot, xl info, power off)
 #   XENCLAIM_TEST_PATHS      what vitest runs in dom0 (default: "test/conformance test/xen test/native test/toolstack/real-xen.test.ts")
-#   XENCLAIM_QEMU_TIMEOUT    hard limit for the whole QEMU run in seconds (default 2700: the suite, daemon tests
-#                            included, takes ~9 min on an idle 2-core host but over 35 min on a busy one)
+#   XENCLAIM_QEMU_TIMEOUT    hard limit for the whole QEMU run in seconds (default 3000: the suite, daemon tests
+#                            included, takes ~9 min on an idle 2-core host but over 35 min on a busy one; hangs
+#                            inside are caught sooner by the boot and test timeouts)
 #   XENCLAIM_BOOT_TIMEOUT    seconds until dom0 must have Xen's daemons up (default 300)
 #   XENCLAIM_VERBOSE=1       stream the whole serial console (Xen + dom0) instead of stage lines only
 #   XENCLAIM_DOM0_HOOK       a shell command dom0 runs before the tests (debugging; output in dom0-hook.txt)
@@ -22,22 +26,28 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 . "$here/lib.sh"
+. "$repo/scripts/lib/debian.sh"
 
 mode="${XENCLAIM_NESTED_MODE:-tests}"
 test_paths="${XENCLAIM_TEST_PATHS:-test/conformance test/xen test/native test/toolstack/real-xen.test.ts}"
-qemu_timeout="${XENCLAIM_QEMU_TIMEOUT:-2700}"
+qemu_timeout="${XENCLAIM_QEMU_TIMEOUT:-3000}"
 boot_timeout="${XENCLAIM_BOOT_TIMEOUT:-300}"
+release="${XENCLAIM_NESTED_DEBIAN:-bookworm}"
+XENCLAIM_LOG_PREFIX="nested-xen($release)"
 cache="$(xenclaim_cache_dir)"
 t_start="$(now_s)"
 
-host_cmds="qemu-system-x86_64 debootstrap cpio mkfs.ext4 depmod modprobe gzip zcat timeout"
-host_pkgs="qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod gzip coreutils"
+host_cmds="$XENCLAIM_NESTED_HOST_COMMANDS"
+host_pkgs="$XENCLAIM_NESTED_HOST_PACKAGES"
 
 # ── preflight ──
 stage preflight
 [ "$(uname -m)" = x86_64 ] || die "needs an x86_64 host (this is $(uname -m))"
 [ "$(id -u)" = 0 ] || die "needs root: apt-get, debootstrap and chroot build the dom0 image (run as root, e.g. in CI's container)"
 case "$mode" in tests|smoke) ;; *) die "XENCLAIM_NESTED_MODE must be 'tests' or 'smoke', not '$mode'" ;; esac
+debian_release_known "$release" || die "XENCLAIM_NESTED_DEBIAN must be 'bookworm' (Debian 12, Xen 4.17) or 'trixie' (Debian 13, Xen 4.20), not '$release'"
+series="$(debian_xen_series "$release")"
+release_name="Debian $(debian_release_number "$release") ($release)"
 mkdir -p "$cache" || die "cannot create the cache directory $cache (set XENCLAIM_NESTED_CACHE)"
 avail_mib() { df -Pm "$1" | awk 'NR == 2 { print $4 }'; }
 free_cache="$(avail_mib "$cache")"
@@ -59,62 +69,87 @@ if [ -n "$missing" ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -
   command -v apt-get >/dev/null || die "missing:$missing, and there is no apt-get here: install $host_pkgs (Debian 12 names) yourself"
   say "installing host tools (missing:${missing:- none}; refreshing apt lists)"
   apt-get update -q >"$cache/apt-update.log" 2>&1 || { tail -20 "$cache/apt-update.log" >&2; die "apt-get update failed (log above): is the Debian mirror reachable?"; }
+  # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $host_pkgs >"$cache/apt-install.log" 2>&1 \
     || { tail -20 "$cache/apt-install.log" >&2; die "apt-get install $host_pkgs failed (log above)"; }
   for c in $host_cmds; do command -v "$c" >/dev/null 2>&1 || die "$c is still missing after installing $host_pkgs"; done
 fi
-xenver="$(xen_version)"
-kpkg="$(kernel_package)"
-[ -n "$xenver" ] || die "apt knows no xen-utils-4.17 and libxen-dev is not installed: is this Debian 12 with bookworm in the apt sources?"
-[ -n "$kpkg" ] || die "apt cannot resolve linux-image-amd64 to a kernel package: is bookworm in the apt sources?"
-kver_deb="$(apt_candidate "$kpkg")"
-bbver="$(apt_candidate busybox-static)"
-stage_end "Xen $xenver, $kpkg $kver_deb"
+stage_end
+
+# ── Debian packages: the release's own package lists, never the host's apt sources ──
+stage "Debian packages"
+aptdir="$(debian_apt_dir "$cache" "$release")"
+debian_apt_update "$cache" "$release" || die "fetching $release's package lists failed (log above): is the Debian mirror reachable?"
+kpkg="$(debian_kernel_package "$aptdir")"
+[ -n "$kpkg" ] || die "$release's linux-image-amd64 does not resolve to a kernel package"
+kver_deb="$(debian_candidate "$aptdir" "$kpkg")"
+bbver="$(debian_candidate "$aptdir" busybox-static)"
+stage_end "$release_name: $kpkg $kver_deb, xen-utils-$series $(debian_candidate "$aptdir" "xen-utils-$series")"
+
+# ── addon: built against the release's libxen-dev (the host's own build when the host is that release) ──
+node_bin="$(readlink -f "$(command -v node)")"
+project="$repo"
+xenver=""
+if [ "$mode" = tests ]; then
+  stage addon
+  [ -x "$node_bin" ] || die "node is not on PATH"
+  if [ "$(debian_host_release)" = "$release" ]; then
+    [ -f "$repo/node_modules/vitest/vitest.mjs" ] || (cd "$repo" && npm ci --no-audit --no-fund) || die "npm ci failed"
+    if [ ! -f "$repo/build/Release/xenclaim.node" ] || [ ! -f "$repo/build/Release/page_pin_probe.node" ]; then
+      say "no native addon (or its test probe) in build/Release: building it (npm run build:native)"
+      (cd "$repo" && npm run -s build:native) || die "npm run build:native failed: the native conformance suite cannot run without the addon"
+    fi
+    xenver="$(host_libxen_dev)"
+    [ -n "$xenver" ] || die "libxen-dev is not installed on this $release host: run ./scripts/setup.sh"
+  else
+    # Another release than the host's: build in a chroot of it (scripts/debian-chroot.sh), against its libxen-dev.
+    "$repo/scripts/debian-chroot.sh" addon "$release" || die "building the addon in a $release chroot failed (see above)"
+    # shellcheck disable=SC1090,SC1091
+    . "$(realpath -m "$cache")/chroot-$release/xenclaim-build.env"
+    project="$XENCLAIM_CHROOT_PROJECT"
+    xenver="$XENCLAIM_CHROOT_LIBXEN_DEV"
+  fi
+  # dist/ for the tests that run bin/xenclaim.js (the daemon tests): compiled here, not under QEMU's software CPU
+  # (the chroot's copy of the project has none: the copy leaves dist/ out).
+  (cd "$project" && node node_modules/typescript/bin/tsc -p tsconfig.build.json) || die "tsc -p tsconfig.build.json failed in $project"
+  # Transform every test file and what it imports on the host, into vitest's on-disk module cache: dom0 (same
+  # paths, same node) then reads the results instead of transforming under QEMU's software CPU.
+  (cd "$project" && node node_modules/vitest/vitest.mjs list --config scripts/nested-xen/vitest.nested.config.ts $test_paths >"$cache/vitest-warm-$release.log" 2>&1) \
+    || { tail -20 "$cache/vitest-warm-$release.log" >&2; die "vitest cannot even collect $test_paths on the host (log above)"; }
+  stage_end "$project: libxen-dev $xenver, vitest cache warmed"
+fi
+# Smoke runs need no addon: the host's libxen-dev when the host is this release, else the release's current Xen.
+[ -n "$xenver" ] || { [ "$(debian_host_release)" = "$release" ] && xenver="$(host_libxen_dev)"; }
+[ -n "$xenver" ] || xenver="$(debian_candidate "$aptdir" "xen-utils-$series")"
+[ -n "$xenver" ] || die "$release has no xen-utils-$series"
 
 # ── image ──
 stage image
-# The key: the package versions plus the recipe itself, so a change to either rebuilds.
-recipe_hash="$(cat "$here/build-image.sh" "$here"/image/* | sha256sum | cut -c1-12)"
-key="$(printf 'xen=%s\nkernel=%s=%s\nbusybox=%s\nrecipe=%s\n' "$xenver" "$kpkg" "$kver_deb" "$bbver" "$recipe_hash" | sha256sum | cut -c1-16)"
-image="$cache/image-$key"
+# The key: the release, the package versions plus the recipe itself, so a change to any of them rebuilds.
+recipe_hash="$(cat "$here/build-image.sh" "$here"/image/* "$repo/scripts/lib/debian.sh" | sha256sum | cut -c1-12)"
+key="$(printf 'release=%s\nxen=%s\nkernel=%s=%s\nbusybox=%s\nrecipe=%s\n' "$release" "$xenver" "$kpkg" "$kver_deb" "$bbver" "$recipe_hash" | sha256sum | cut -c1-16)"
+image="$cache/image-$release-$key"
 if [ -f "$image/versions.txt" ] && [ -f "$image/rootfs.img" ] && [ -f "$image/xen" ]; then
   stage_end "cached: $image"
 else
-  say "building the image into $image (Xen $xenver, $kpkg $kver_deb, busybox $bbver; takes ~3 min)"
-  "$here/build-image.sh" "$image" "$xenver" "$kpkg" || die "image build failed (see above)"
-  # Old images of other versions only take space.
-  find "$cache" -maxdepth 1 -name 'image-*' ! -name "image-$key" -exec rm -rf {} + 2>/dev/null || true
+  say "building the image into $image ($release_name: Xen $xenver, $kpkg $kver_deb, busybox $bbver; takes ~3 min)"
+  "$here/build-image.sh" "$image" "$release" "$aptdir" "$xenver" "$kpkg" || die "image build failed (see above)"
+  # Old images of this release only take space (the other release's stay).
+  find "$cache" -maxdepth 1 -name "image-$release-*" ! -name "image-$release-$key" -exec rm -rf {} + 2>/dev/null || true
   stage_end "built: $image"
 fi
 sed 's/^/  /' "$image/versions.txt" >&2
 
-# ── addon ──
-node_bin="$(readlink -f "$(command -v node)")"
-if [ "$mode" = tests ]; then
-  stage addon
-  [ -x "$node_bin" ] || die "node is not on PATH"
-  [ -f "$repo/node_modules/vitest/vitest.mjs" ] || (cd "$repo" && npm ci --no-audit --no-fund) || die "npm ci failed"
-  if ! ls "$repo"/build/Release/*.node >/dev/null 2>&1; then
-    say "no native addon in build/Release: building it (npm run build:native)"
-    (cd "$repo" && npm run -s build:native) || die "npm run build:native failed: the native conformance suite cannot run without the addon"
-  fi
-  # Transform every test file and what it imports on the host, into vitest's on-disk module cache: dom0 (same
-  # paths, same node) then reads the results instead of transforming under QEMU's software CPU.
-  (cd "$repo" && node node_modules/vitest/vitest.mjs list --config scripts/nested-xen/vitest.nested.config.ts $test_paths >"$cache/vitest-warm.log" 2>&1) \
-    || { tail -20 "$cache/vitest-warm.log" >&2; die "vitest cannot even collect $test_paths on the host (log above)"; }
-  stage_end "$(ls "$repo"/build/Release/*.node | xargs -n1 basename | paste -sd' '), vitest cache warmed"
-fi
-
 # ── boot + tests ──
 stage "boot + tests"
-results="${XENCLAIM_NESTED_RESULTS:-$cache/runs/$(date -u +%Y%m%dT%H%M%SZ)}"
+results="${XENCLAIM_NESTED_RESULTS:-$cache/runs/$(date -u +%Y%m%dT%H%M%SZ)-$release}"
 mkdir -p "$results"
 rm -f "$results"/tests.status "$results"/dom0.done "$results"/vitest.json
 ls -dt "$cache"/runs/*/ 2>/dev/null | tail -n +11 | xargs -r rm -rf   # keep the last 10 runs
 cp "$here/dom0-run.sh" "$results/dom0-run.sh"
 {
   printf 'XENCLAIM_MODE=%q\n' "$mode"
-  printf 'XENCLAIM_REPO=%q\n' "$repo"
+  printf 'XENCLAIM_REPO=%q\n' "$project"
   printf 'XENCLAIM_NODE_NAME=%q\n' "$(basename "$node_bin")"
   printf 'XENCLAIM_TEST_PATHS=%q\n' "$test_paths"
   printf 'XENCLAIM_DOM0_HOOK=%q\n' "${XENCLAIM_DOM0_HOOK:-}"
@@ -123,16 +158,17 @@ serial="$results/serial.log"
 : > "$serial"
 virtfs=(-virtfs "local,path=$results,mount_tag=xenclaim,security_model=none,id=xenclaim")
 if [ "$mode" = tests ]; then
-  virtfs+=(-virtfs "local,path=$repo,mount_tag=repo,security_model=none,id=repo")
+  virtfs+=(-virtfs "local,path=$project,mount_tag=repo,security_model=none,id=repo")
   virtfs+=(-virtfs "local,path=$(dirname "$node_bin"),mount_tag=hostnode,security_model=none,readonly=on,id=hostnode")
 fi
 # qemu64 plus SVM and nested paging: -cpu max crashes PV dom0; without +npt there is no HAP for PVH guests.
+# bootscrub=off: QEMU's RAM starts zeroed; scrubbing it in the background would take software-vCPU time from the tests.
 TMPDIR="${TMPDIR:-/var/tmp}" timeout -k 15 "$qemu_timeout" qemu-system-x86_64 \
   -machine pc -accel tcg -cpu qemu64,+svm,+npt -smp 2 -m 3072 -nographic -no-reboot \
   -drive "file=$image/rootfs.img,if=virtio,format=raw,cache=unsafe,snapshot=on" \
   "${virtfs[@]}" \
   -kernel "$image/xen" \
-  -append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 loglvl=all guest_loglvl=all noreboot=0" \
+  -append "console=com1 com1=115200,8n1 bootscrub=off dom0_mem=1024M,max:1024M dom0_max_vcpus=2 loglvl=all guest_loglvl=all noreboot=0" \
   -initrd "$image/vmlinuz console=hvc0 earlyprintk=xen root=/dev/vda rw,$image/dom0-initrd.cpio.gz" \
   < /dev/null > "$serial" 2>&1 &
 qemu_pid=$!
@@ -215,7 +251,7 @@ else
   tests_status="$(cat "$results/tests.status")"
   if [ "$mode" = tests ]; then
     if [ -f "$results/vitest.json" ]; then
-      node "$here/summarize.mjs" "$results/vitest.json" "$results/vitest.log" || status=1
+      node "$here/summarize.mjs" "$results/vitest.json" "$results/vitest.log" "$release_name, Xen $(awk '/^xen_version/ { print $3 }' "$results/xl-info.txt" 2>/dev/null)" || status=1
     else
       say "FAILED: vitest wrote no JSON report. Its output:"
       tail -60 "$results/vitest.log" 2>/dev/null | sed 's/^/  | /' >&2
@@ -226,7 +262,7 @@ else
 fi
 stage_end
 say "results: $results (serial.log, vitest.json, vitest.log, xl-info.txt, xl-dmesg.txt, xen-logs/)"
-say "timings: ${XENCLAIM_TIMINGS}total=$(awk -v a="$t_start" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }')s"
-[ "$status" = 0 ] && say "PASSED" || say "FAILED"
+say "timings ($release): ${XENCLAIM_TIMINGS}total=$(awk -v a="$t_start" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }')s"
+[ "$status" = 0 ] && say "PASSED ($release_name)" || say "FAILED ($release_name)"
 exit "$status"
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Prints the summary of a vitest JSON report from the nested dom0: counts, every failure with its message,
 // every skipped test (a skip is never a pass). Exits 1 when a test failed or nothing ran at all.
+// Usage: summarize.mjs VITEST_JSON [VITEST_LOG] [LABEL, e.g. "Debian 13 (trixie), Xen 4.20.4"]
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 
@@ -16,7 +17,8 @@ const failed = count('failed');
 const skipped = cases.length - passed - failed;
 const shortName = (file) => (file.includes('/test/') ? file.slice(file.indexOf('/test/') + 1) : relative(process.cwd(), file));
 
-out(`nested-xen: tests in dom0: ${cases.length} total, ${passed} passed, ${failed} failed, ${skipped} skipped, in ${files.length} files`);
+const label = process.argv[4] ? ` (${process.argv[4]})` : '';
+out(`nested-xen: tests in dom0${label}: ${cases.length} total, ${passed} passed, ${failed} failed, ${skipped} skipped, in ${files.length} files`);
 for (const file of files) {
   const mine = cases.filter((test) => test.file === file.name);
   const n = (status) => mine.filter((test) => test.status === status).length;

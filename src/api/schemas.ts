@@ -44,6 +44,8 @@ export const HostBody = Type.Object(
     physinfo: Type.Object({ totalPages: Type.Integer(), freePages: Type.Integer(), outstandingPages: Type.Integer() }, { additionalProperties: true }),
     xenVersion: Type.Object({ major: Type.Integer(), minor: Type.Integer(), extra: Type.String() }),
     features: Type.Object({ claims: Type.Boolean(), tmem: Type.Boolean(), libxl: Type.Boolean() }),
+    /** The native backend's addon build target (libxenctrl/libxenlight and interface versions); absent on the mock. */
+    addon: Type.Optional(Type.Object({}, { additionalProperties: true })),
     floorsKiB: Type.Record(Type.String(), Type.Integer()),
     guestsBuilding: Type.Array(Type.String()),
     uncooperativeDonors: Type.Array(Type.Integer()),

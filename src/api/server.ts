@@ -13,6 +13,7 @@ import type { DomainInfo } from '../backend.js';
 import { isConfigError, parseGuestConfigFor, xlHostFromPhysinfo } from '../config/index.js';
 import { XenError } from '../errors.js';
 import { findDomain } from '../host/find-domain.js';
+import { addonBuildTarget } from '../native/backend.js';
 import type { XenHost } from '../host/xen-host.js';
 import { resultJson, type GuestRequest } from '../toolstack/types.js';
 import { pagesToKiB } from '../units.js';
@@ -135,8 +136,10 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
 
   app.get('/v1/host', { schema: { summary: 'host memory, Xen version, the strategy, floors and recovery', response: { 200: HostBody, ...errors } } }, async () => {
     const [physinfo, xenVersion] = await Promise.all([host.backend.physinfo(), host.backend.xenVersion()]);
+    const addon = addonBuildTarget(host.backend);
     return {
       backend: host.backend.kind,
+      ...(addon ? { addon } : {}),
       strategy: host.strategyName,
       physinfo,
       xenVersion,

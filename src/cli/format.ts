@@ -3,6 +3,7 @@
  * (tools/xl/xl_info.c: output_physinfo, list_domains).
  */
 import type { DomainInfo, Physinfo, XenVersionInfo } from '../backend.js';
+import type { AddonBuildTarget } from '../native/binding.js';
 
 const PAGES_PER_MIB = 256;
 
@@ -10,9 +11,19 @@ function field(name: string, value: string | number): string {
   return `${name.padEnd(23)}: ${value}`;
 }
 
-/** The lines of `xl info` that xenclaim knows, with xl's arithmetic (free_memory already excludes claims). */
-export function formatInfo(physinfo: Physinfo, version: XenVersionInfo, backendKind: string): string {
+/** Hex as the Xen headers write it: 0x17, 0x041400. */
+const hex = (n: number, digits = 2): string => `0x${n.toString(16).padStart(digits, '0')}`;
+
+/**
+ * The lines of `xl info` that xenclaim knows, with xl's arithmetic (free_memory already excludes claims), and for the
+ * native backend what its addon was built against (the tools must match the hypervisor's Xen minor).
+ */
+export function formatInfo(physinfo: Physinfo, version: XenVersionInfo, backendKind: string, addon?: AddonBuildTarget): string {
   const mib = (pages: number): number => Math.floor(pages / PAGES_PER_MIB);
+  const addonLines = addon === undefined ? [] : [
+    field('addon_xenctrl', `${addon.xenctrlVersion} (domctl interface ${hex(addon.domctlInterfaceVersion)}, sysctl interface ${hex(addon.sysctlInterfaceVersion)}, ${addon.domainInfoCall})`),
+    field('addon_xenlight', `${addon.xenlightVersion} (LIBXL_API_VERSION ${hex(addon.libxlApiVersion, 6)})`),
+  ];
   return [
     field('backend', backendKind),
     field('nr_cpus', physinfo.nrCpus),
@@ -26,6 +37,7 @@ export function formatInfo(physinfo: Physinfo, version: XenVersionInfo, backendK
     field('xen_extra', version.extra),
     field('xen_version', `${version.major}.${version.minor}${version.extra}`),
     field('xen_pagesize', 4096),
+    ...addonLines,
   ].join('\n');
 }
 

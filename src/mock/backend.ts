@@ -26,7 +26,7 @@ import { MockHost } from './host.js';
 import { HostStateFile, restoreHost } from './persist.js';
 import { destroyGuest, setGuestMaxMem, setMemoryTarget } from './libxl.js';
 import { kibToPagesFloor, PAGES_PER_MIB, pagesToKiB } from '../units.js';
-import { resolveHostSpec, type MockHostSpec, type ResolvedHostSpec } from './spec.js';
+import { MOCK_XEN_EXTRA, resolveHostSpec, type MockHostSpec, type ResolvedHostSpec } from './spec.js';
 
 export type { MockHostSpec } from './spec.js';
 export type { GuestProfile, MockXenVersion } from './spec.js';
@@ -173,7 +173,7 @@ export class MockBackend implements XenBackend {
       this.fault('xenVersion');
       this.host.counts.hypercalls.version++;
       const [major, minor] = this.hostSpec.xenVersion.split('.').map(Number) as [number, number];
-      return Promise.resolve({ major, minor, extra: '.0' });
+      return Promise.resolve({ major, minor, extra: MOCK_XEN_EXTRA[this.hostSpec.xenVersion] });
     } catch (error) {
       return fail(error);
     }

@@ -205,6 +205,30 @@ export class MockControl {
     this.host.memoryChanged();
   }
 
+  /**
+   * Maps one more page of domain `domid` from outside it, as a device model or a backend in dom0 does (and as the
+   * native tests' page_pin_probe does on real Xen): the page is populated first (it needs room under max_pages and
+   * passes the allocation gate like any other), and while it stays mapped a destroyed domain is listed as dying
+   * with it. Returns the function that unmaps it (a dying domain then goes at once). ESRCH for an unknown domid,
+   * EINVAL for a dying one, ENOMEM/EPERM when the page cannot be populated.
+   */
+  pinPage(domid: number): () => void {
+    const op = 'control.pinPage';
+    checkDomid(op, domid);
+    const domain = this.host.getOrThrow(op, domid);
+    if (domain.account.dying) throw new XenError(`${op}: EINVAL (domain ${domid} is dying)`, { code: 'EINVAL', op });
+    const result = this.host.heap.allocate(domain.account, 1, 0);
+    if (result.errno !== OK) throw XenError.fromErrno(op, result.errno, `the page to map cannot be populated in domain ${domid}`);
+    this.host.memoryChanged();
+    this.host.pin(domain);
+    let mapped = true;
+    return () => {
+      if (!mapped) return;
+      mapped = false;
+      this.host.unpin(domain);
+    };
+  }
+
   /** The next `count` calls of backend method or internal step `op` fail with XenError `code`. */
   injectFault(op: FaultPoint, code: string, count = 1): void {
     this.host.faults.inject(op, code, count);

@@ -8,9 +8,16 @@
  *    when pages <= tot_pages or pages > max_pages (#rule-5); ENOMEM when the stake exceeds free − outstanding (#rule-6);
  *  - the allocation gate (#rule-7): an n-page extent passes if outstanding + n <= free OR the domain's own claim >= n,
  *    never the two combined; then tot_pages + n > max_pages fails (EPERM);
- *  - every tot_pages increase consumes the claim; before 4.21 a free while the claim is non-zero grows it again
- *    (#rule-8);
- *  - a dying domain's claim is cancelled at once (#rule-9); 4.22+ refuses claims on a dying domain (#rule-2).
+ *  - every tot_pages increase consumes the claim; where the claim counters still move in domain_adjust_tot_pages
+ *    (4.17) a free while the claim is non-zero grows it again (#rule-8);
+ *  - where they move inside the allocator (4.20.3+, 4.22), an allocation refused by max_pages after the gate
+ *    passed has still consumed the claim for it (xen commit 39748952e9);
+ *  - a dying domain's claim is cancelled at once (#rule-9); 4.20.3+ and 4.22 refuse claims on a dying domain
+ *    (#rule-2); where one is accepted (4.17) it is never released once the domain is gone: Xen leaks it (xen commit
+ *    95c476191f).
+ *
+ * Which release does what: RULES_BY_VERSION below, as observed on the real hypervisors for 4.17 and 4.20
+ * (docs/xen-versions.md#claim-rules-as-observed) and read from xen.git for 4.21 and 4.22.
  *
  * Accounting identity, always true:
  *   totalPages = xenOverheadPages + pagingPoolPages + Σ live tot_pages + dyingPages + tmemPages + freePages
@@ -37,17 +44,30 @@ export interface DomainAccount {
 }
 
 export interface HeapRules {
-  /** 4.3–4.20: a free while the claim is non-zero grows the claim again. */
+  /** 4.3–4.20.2 (so 4.17): a free while the claim is non-zero grows the claim again. */
   claimRegrowsOnFree: boolean;
-  /** 4.22+: XENMEM_claim_pages on a dying domain → EINVAL. */
+  /** 4.20.3+, 4.21.1+, 4.22: XENMEM_claim_pages on a dying domain → EINVAL. */
   claimRefusesDying: boolean;
+  /** 4.20.3+, 4.21.1+, 4.22: the allocator consumes the claim before max_pages is checked (a refused extent's share is lost). */
+  refusedAllocationConsumesClaim: boolean;
   /** pre-4.13 hosts with tmem: freeable tmem pages count as available for claims and the gate. */
   tmem: boolean;
 }
 
-export function heapRulesFor(version: '4.17' | '4.21' | '4.22', tmem: boolean): HeapRules {
-  const minor = Number(version.split('.')[1]);
-  return { claimRegrowsOnFree: minor < 21, claimRefusesDying: minor >= 22, tmem };
+/** The Xen releases the mock emulates (MockXenVersion) and the patch release each stands for. */
+export const RULES_BY_VERSION = {
+  /** Debian 12's 4.17.7, observed. */
+  '4.17': { claimRegrowsOnFree: true, claimRefusesDying: false, refusedAllocationConsumesClaim: false },
+  /** Debian 13's 4.20.4 (with the 4.20.3 backports), observed. */
+  '4.20': { claimRegrowsOnFree: false, claimRefusesDying: true, refusedAllocationConsumesClaim: true },
+  /** 4.21.0, from xen.git: regrowth gone, neither backport yet. */
+  '4.21': { claimRegrowsOnFree: false, claimRefusesDying: false, refusedAllocationConsumesClaim: false },
+  /** 4.22.0, from xen.git. */
+  '4.22': { claimRegrowsOnFree: false, claimRefusesDying: true, refusedAllocationConsumesClaim: true },
+} as const satisfies Record<string, Omit<HeapRules, 'tmem'>>;
+
+export function heapRulesFor(version: keyof typeof RULES_BY_VERSION, tmem: boolean): HeapRules {
+  return { ...RULES_BY_VERSION[version], tmem };
 }
 
 export function newDomainAccount(): DomainAccount {
@@ -137,7 +157,11 @@ export class ClaimHeap {
         return { pages: given, errno: ENOMEM };
       }
       if (batch <= 0) return { pages: given, errno: ENOMEM };
-      if (roomExtents === 0) return { pages: given, errno: EPERM };
+      if (roomExtents === 0) {
+        // The gate passed and the extent was taken from the heap; assign_pages refuses it (max_pages) and frees it.
+        if (this.rules.refusedAllocationConsumesClaim) this.consumeClaim(d, size);
+        return { pages: given, errno: EPERM };
+      }
       batch = Math.min(batch, roomExtents);
       const pages = batch * size;
       this.takeFromHeap(pages);
@@ -196,9 +220,12 @@ export class ClaimHeap {
     return returned;
   }
 
-  /** A dying domain leaves the domain list: a claim staked on it while dying (4.17 allows it) goes with it. */
+  /**
+   * A dying domain leaves the domain list. A claim staked on it while dying (4.17 allows it) is not released: Xen
+   * has no path that returns it, so the host total keeps it for good (xen commit 95c476191f, "the claimed memory is
+   * leaked").
+   */
   forget(d: DomainAccount): void {
-    this.outstandingClaims -= d.outstandingPages;
     d.outstandingPages = 0;
   }
 
@@ -232,15 +259,21 @@ export class ClaimHeap {
     this.freePages += given;
   }
 
-  /** domain_adjust_tot_pages: consumption on increase; regrowth on decrease before 4.21. */
+  /** domain_adjust_tot_pages: consumption on increase; regrowth on decrease where the rules say so. */
   private adjustTotPages(d: DomainAccount, delta: number): void {
     d.totPages += delta;
-    if (d.outstandingPages === 0) return;
-    if (delta < 0 && !this.rules.claimRegrowsOnFree) return;
-    const before = d.outstandingPages;
-    const after = Math.max(0, before - delta);
-    d.outstandingPages = after;
-    this.outstandingClaims -= before - after;
-    if (this.outstandingClaims > this.peakOutstandingClaims) this.peakOutstandingClaims = this.outstandingClaims;
+    if (delta > 0) this.consumeClaim(d, delta);
+    else if (delta < 0 && this.rules.claimRegrowsOnFree && d.outstandingPages !== 0) {
+      d.outstandingPages -= delta;
+      this.outstandingClaims -= delta;
+      if (this.outstandingClaims > this.peakOutstandingClaims) this.peakOutstandingClaims = this.outstandingClaims;
+    }
+  }
+
+  /** Lowers the domain's claim (and the host total) by min(claim, pages). */
+  private consumeClaim(d: DomainAccount, pages: number): void {
+    const used = Math.min(d.outstandingPages, pages);
+    d.outstandingPages -= used;
+    this.outstandingClaims -= used;
   }
 }

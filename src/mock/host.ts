@@ -41,6 +41,8 @@ export class MockHost {
   private readonly returnDue = new Map<number, number>();
   /** When the next domain creation may happen (host.startsPerS). */
   private nextStartMs = 0;
+  /** Pages of a domain mapped from outside it (control.pinPage): a dying domain is freed only once they are unmapped. */
+  private readonly pinned = new Map<number, number>();
   closed = false;
   /**
    * Told of every change to the simulated host's state: `urgent` after a toolstack call or a builder step (a
@@ -133,9 +135,23 @@ export class MockHost {
     return d;
   }
 
+  /** One more page of `d` is mapped from outside the domain. */
+  pin(d: MockDomain): void {
+    this.pinned.set(d.domid, (this.pinned.get(d.domid) ?? 0) + 1);
+  }
+
+  /** A page mapped from outside is unmapped: a dying domain held only by it gives it back and goes at once. */
+  unpin(d: MockDomain): void {
+    const left = (this.pinned.get(d.domid) ?? 0) - 1;
+    if (left > 0) this.pinned.set(d.domid, left);
+    else this.pinned.delete(d.domid);
+    if (d.account.dying && !this.returning.has(d.domid) && this.domains.get(d.domid) === d) this.returnSome(d);
+  }
+
   /**
    * Destruction (XEN_DOMCTL_destroydomain): the claim goes at once and the domain is dying; its pages come back to
-   * the heap after destroyReturnDelayS, at destroyReturnMiBps; the domain leaves the list when all are back.
+   * the heap after destroyReturnDelayS, at destroyReturnMiBps; the domain leaves the list when all are back. Pages
+   * still mapped from outside (pin) stay with it until unmapped: the domain is listed as dying until then.
    */
   beginDestroy(d: MockDomain): void {
     if (d.account.dying) return;
@@ -159,18 +175,26 @@ export class MockHost {
   }
 
   private returnSome(d: MockDomain): void {
-    // Pages due this tick at the return rate; the fraction carries over so the rate is exact over time.
-    const due = (this.returnDue.get(d.domid) ?? 0) + (this.spec.destroyReturnMiBps * PAGES_PER_MIB * TICK_MS) / 1000;
-    const chunk = Math.max(1, Math.floor(due));
-    this.returnDue.set(d.domid, Math.max(0, due - chunk));
-    this.heap.returnDyingPages(d.account, chunk);
-    this.changed(false);
-    this.memoryChanged();
+    this.returning.delete(d.domid);
+    const held = Math.min(this.pinned.get(d.domid) ?? 0, d.account.totPages);
+    const returnable = d.account.totPages + d.account.poolPages - held;
+    if (returnable > 0) {
+      // Pages due this tick at the return rate; the fraction carries over so the rate is exact over time.
+      const due = (this.returnDue.get(d.domid) ?? 0) + (this.spec.destroyReturnMiBps * PAGES_PER_MIB * TICK_MS) / 1000;
+      const chunk = Math.min(returnable, Math.max(1, Math.floor(due)));
+      this.returnDue.set(d.domid, Math.max(0, due - chunk));
+      this.heap.returnDyingPages(d.account, chunk);
+      this.changed(false);
+      this.memoryChanged();
+    }
     if (d.account.totPages + d.account.poolPages === 0) {
       this.finishDestroy(d);
       return;
     }
-    this.returning.set(d.domid, this.schedule(TICK_MS, () => this.returnSome(d)));
+    // Only pinned pages left: the domain stays dying until they are unmapped (unpin).
+    if (d.account.totPages + d.account.poolPages > held) {
+      this.returning.set(d.domid, this.schedule(TICK_MS, () => this.returnSome(d)));
+    }
   }
 
   /** A restored host: a domain that was dying when the state was saved goes on returning its pages. */
@@ -186,6 +210,7 @@ export class MockHost {
   private finishDestroy(d: MockDomain): void {
     this.returning.delete(d.domid);
     this.returnDue.delete(d.domid);
+    this.pinned.delete(d.domid);
     this.heap.forget(d.account);
     this.domains.remove(d.domid);
     this.memoryChanged();

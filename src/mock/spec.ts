@@ -7,8 +7,13 @@ import { kibToMiB, LIBXL_MIN_DOM0_KIB, PAGES_PER_MIB } from '../units.js';
 import { checkBoolean, checkObject, checkOneOf, invalidArgument } from '../validate.js';
 
 /** The Xen versions whose claim rules the mock host emulates where they differ (docs/claim-rules.md). */
-export type MockXenVersion = '4.17' | '4.21' | '4.22';
-export const MOCK_XEN_VERSIONS: readonly MockXenVersion[] = ['4.17', '4.21', '4.22'];
+export type MockXenVersion = '4.17' | '4.20' | '4.21' | '4.22';
+export const MOCK_XEN_VERSIONS: readonly MockXenVersion[] = ['4.17', '4.20', '4.21', '4.22'];
+/**
+ * The patch release each emulated version stands for (xenVersion()'s `extra`): Debian 12's 4.17.7 and Debian 13's
+ * 4.20.4, whose claim rules were observed on the real hypervisors (docs/xen-versions.md); 4.21.0 and 4.22.0.
+ */
+export const MOCK_XEN_EXTRA: Readonly<Record<MockXenVersion, string>> = { '4.17': '.7', '4.20': '.4', '4.21': '.0', '4.22': '.0' };
 
 /** How a simulated guest behaves. Rates in MiB per second of virtual time, delays in seconds. */
 export interface GuestProfile {

@@ -1,5 +1,6 @@
 /**
- * NativeBackend: the XenBackend contract over the real Xen libraries (the addon in native/), for a Xen 4.17 dom0.
+ * NativeBackend: the XenBackend contract over the real Xen libraries (the addon in native/), for a Xen dom0 with the
+ * libxen-dev of Debian 12 (Xen 4.17) or Debian 13 (Xen 4.20).
  *
  * Every argument is checked here, before any addon call, with an EINVAL XenError naming it and its range. Raw addon
  * failures become XenError with the backend operation as `op` and the Xen libraries' own lines as `xenLog`.
@@ -30,9 +31,9 @@ import {
   checkSignedCount,
   invalidArgument,
 } from '../validate.js';
-import { loadNativeBinding, type NativeBinding, type RawDomainInfo, type RawXenError } from './binding.js';
+import { loadNativeBinding, type AddonBuildTarget, type NativeBinding, type RawDomainInfo, type RawXenError } from './binding.js';
 
-export { loadNativeBinding, BUILD_HINT, type NativeBinding, type RawXenError } from './binding.js';
+export { loadNativeBinding, BUILD_HINT, type AddonBuildTarget, type NativeBinding, type RawXenError } from './binding.js';
 
 /** Where the Xen privileged-command device lives in a dom0 (its absence means: not a Xen dom0). */
 export const PRIVCMD_PATH = '/dev/xen/privcmd';
@@ -85,9 +86,19 @@ function toDomainInfo(raw: RawDomainInfo): DomainInfo {
   };
 }
 
+/**
+ * What the backend's addon was compiled against (`xenclaim info`, the daemon's GET /v1/host); undefined for a
+ * backend that is not the native one (the mock has no addon).
+ */
+export function addonBuildTarget(backend: XenBackend): AddonBuildTarget | undefined {
+  return backend instanceof NativeBackend ? backend.buildTarget : undefined;
+}
+
 export class NativeBackend implements XenBackend {
   readonly kind = 'native' as const;
   readonly features: BackendFeatures;
+  /** What the addon was compiled against (libxenctrl/libxenlight versions, interface versions); `xenclaim info` prints it. */
+  readonly buildTarget: AddonBuildTarget | undefined;
   private closed = false;
 
   /**
@@ -105,6 +116,7 @@ export class NativeBackend implements XenBackend {
       tmem: binding.hasTmem === true,
       libxl: typeof binding.createGuest === 'function',
     });
+    this.buildTarget = binding.buildTarget;
   }
 
   private async call<T>(op: string, run: () => Promise<T>): Promise<T> {

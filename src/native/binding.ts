@@ -41,6 +41,25 @@ export interface RawXenError extends Error {
   pagesDone?: number;
 }
 
+/**
+ * What the addon was compiled against (native/build_target.cc): constants, read without any Xen access. The tools
+ * must match the hypervisor's Xen minor: a hypervisor of another minor refuses this build's domctls and sysctls.
+ */
+export interface AddonBuildTarget {
+  /** pkg-config's version of libxenctrl at build time: "4.17.0" on Debian 12, "4.20.0" on Debian 13. */
+  xenctrlVersion: string;
+  /** pkg-config's version of libxenlight at build time. */
+  xenlightVersion: string;
+  /** XEN_DOMCTL_INTERFACE_VERSION of the headers: 0x15 for Xen 4.17, 0x17 for 4.19 and 4.20. */
+  domctlInterfaceVersion: number;
+  /** XEN_SYSCTL_INTERFACE_VERSION of the headers. */
+  sysctlInterfaceVersion: number;
+  /** The LIBXL_API_VERSION the addon pins (0x041400: the libxl API of Xen 4.14, offered by 4.17 and 4.20 alike). */
+  libxlApiVersion: number;
+  /** How one domain is read: xc_domain_getinfo_single (headers of Xen >= 4.18) or xc_domain_getinfolist. */
+  domainInfoCall: 'xc_domain_getinfo_single' | 'xc_domain_getinfolist';
+}
+
 export interface RawCreateGuestOptions {
   claim: boolean;
   paused: boolean;
@@ -68,8 +87,10 @@ export interface NativeBinding {
   tmemControl(op: 'freeze' | 'thaw' | 'setCap' | 'freeablePages'): Promise<number | void>;
   /** Compile time: the Xen headers still had tmem (Xen < 4.13). */
   readonly hasTmem: boolean;
-  /** XEN_DOMCTL_INTERFACE_VERSION the addon was compiled against (0x15 for Xen 4.17). */
+  /** XEN_DOMCTL_INTERFACE_VERSION the addon was compiled against (0x15 for Xen 4.17, 0x17 for 4.20). */
   readonly domctlInterfaceVersion: number;
+  /** What the addon was compiled against (absent from addons built before it was reported). */
+  readonly buildTarget?: AddonBuildTarget;
   /** Lines the libraries logged outside any operation (never printed); taking them clears them. */
   takeUnattributedLog(): string[];
 

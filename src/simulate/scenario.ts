@@ -7,7 +7,7 @@
  * - name: "unnamed scenario"
  * - host.memoryMiB: solved from host.freeMiB when only that is given (dom0, the guests and Xen's own memory added)
  * - host.dom0MiB: min(1024, what the host leaves after Xen's own memory) — the mock host's default
- * - host.xenVersion: "4.17" (the product's target; the mock also emulates "4.21" and "4.22")
+ * - host.xenVersion: "4.17" (Debian 12; the mock also emulates "4.20" — Debian 13 — "4.21" and "4.22")
  * - guests, demands: []
  * - guests[].minMiB: ⌈memoryMiB / 4⌉ — a guest that states no floor may be ballooned to a quarter of its size
  * - guests[].maxMiB: memoryMiB — it may not grow unless the scenario says how far
@@ -485,7 +485,7 @@ export function validateScenario(value: unknown): Scenario {
   return scenario;
 }
 
-/** The Scenario objects validateScenario returned (a frozen-free brand: callers may keep and pass them back). */
+/** The Scenario objects validateScenario returned: passed back (runScenario after loadScenario), they are taken as they are. */
 const VALIDATED = new WeakSet<object>();
 
 function readScenario(value: unknown): Scenario {

@@ -7,6 +7,7 @@ import { main, type CliIo } from '../../src/cli/main.js';
 import type { XenBackend } from '../../src/backend.js';
 import { MockBackend } from '../../src/mock/backend.js';
 import { XenError } from '../../src/errors.js';
+import { NativeBackend, type AddonBuildTarget, type NativeBinding } from '../../src/native/backend.js';
 
 interface Run {
   code: number;
@@ -52,6 +53,46 @@ describe('xenclaim CLI', () => {
     const json = await run(['--json', '--backend', 'mock', 'info'], mock);
     expect(json.kinds).toEqual(['mock']);
     expect(JSON.parse(json.stdout).physinfo).toEqual(physinfo);
+  });
+
+  it("info on the native backend reports the hypervisor's version and what the addon was built against", async () => {
+    const buildTarget: AddonBuildTarget = {
+      xenctrlVersion: '4.20.0',
+      xenlightVersion: '4.20.0',
+      domctlInterfaceVersion: 0x17,
+      sysctlInterfaceVersion: 0x15,
+      libxlApiVersion: 0x041400,
+      domainInfoCall: 'xc_domain_getinfo_single',
+    };
+    // The addon's two calls `info` makes, answered by a mock host emulating Xen 4.20.
+    const host = new MockBackend({ host: { memoryMiB: 8192, xenVersion: '4.20' } });
+    const binding = {
+      physinfo: async () => ({ ...(await host.physinfo()), capabilities: 0 }),
+      xenVersion: () => host.xenVersion(),
+      claimPages: async () => undefined,
+      hasTmem: false,
+      domctlInterfaceVersion: 0x17,
+      buildTarget,
+    } as unknown as NativeBinding;
+    const outputs = await Promise.all([['info'], ['--json', 'info']].map(async (argv) => {
+      let stdout = '';
+      const io: CliIo = {
+        stdout: (t) => (stdout += t),
+        stderr: () => undefined,
+        openBackend: async () => new NativeBackend(binding, await host.xenVersion()),
+      };
+      expect(await main(argv, io)).toBe(0);
+      return stdout;
+    }));
+    const [text, json] = outputs as [string, string];
+    expect(text).toContain('backend                : native\n');
+    expect(text).toContain('xen_version            : 4.20.4\n');
+    expect(text).toContain('addon_xenctrl          : 4.20.0 (domctl interface 0x17, sysctl interface 0x15, xc_domain_getinfo_single)\n');
+    expect(text).toContain('addon_xenlight         : 4.20.0 (LIBXL_API_VERSION 0x041400)');
+    const parsed = JSON.parse(json) as { backend: string; xenVersion: unknown; addon: unknown };
+    expect(parsed.backend).toBe('native');
+    expect(parsed.xenVersion).toEqual({ major: 4, minor: 20, extra: '.4' });
+    expect(parsed.addon).toEqual(buildTarget);
   });
 
   it('list shows dom0 and guests with their MiB', async () => {

@@ -20,6 +20,21 @@ describe("formatInfo (xl info's memory lines)", () => {
     expect(text).toContain('free_memory            : 1950\n');
     expect(text).toContain('outstanding_claims     : 64\n');
     expect(text).toContain('xen_version            : 4.17.3');
+    expect(text).not.toContain('addon_');
+  });
+
+  it("adds the native addon's build target: library versions and interface versions as the headers write them", () => {
+    const text = formatInfo(physinfo, { major: 4, minor: 20, extra: '.4' }, 'native', {
+      xenctrlVersion: '4.20.0',
+      xenlightVersion: '4.20.0',
+      domctlInterfaceVersion: 0x17,
+      sysctlInterfaceVersion: 0x15,
+      libxlApiVersion: 0x041400,
+      domainInfoCall: 'xc_domain_getinfo_single',
+    });
+    expect(text).toContain('xen_version            : 4.20.4\n');
+    expect(text).toContain('addon_xenctrl          : 4.20.0 (domctl interface 0x17, sysctl interface 0x15, xc_domain_getinfo_single)\n');
+    expect(text.endsWith('addon_xenlight         : 4.20.0 (LIBXL_API_VERSION 0x041400)')).toBe(true);
   });
 });
 

@@ -3,9 +3,18 @@
  * runs it there); anywhere else it is skipped visibly, with the reason in its title.
  */
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import type { LibxlDomainConfig } from '../../src/backend.js';
 import { openBackend } from '../../src/index.js';
 import { defineConformanceSuite } from './suite.js';
+
+/** The test-only page_pin_probe addon (test/native/page-pin), built next to xenclaim.node. */
+interface PagePinProbe {
+  pin(domid: number): number;
+  unpin(handle: number): void;
+}
+const PROBE_PATH = join(import.meta.dirname, '..', '..', 'build', 'Release', 'page_pin_probe.node');
 
 const PRIVCMD = '/dev/xen/privcmd';
 const hasXen = existsSync(PRIVCMD);
@@ -37,6 +46,11 @@ defineConformanceSuite(
       backend,
       wait: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
       run: <T>(work: Promise<T>) => work,
+      pinPage: async (domid: number) => {
+        const probe = createRequire(import.meta.url)(PROBE_PATH) as PagePinProbe;
+        const handle = probe.pin(domid);
+        return async () => probe.unpin(handle);
+      },
       close: () => backend.close(),
     };
   },

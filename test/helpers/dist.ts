@@ -19,6 +19,7 @@ function newest(dir: string): number {
 export function ensureDistBuilt(): void {
   const built = join(ROOT, 'dist', 'src', 'daemon', 'serve.js');
   if (existsSync(built) && statSync(built).mtimeMs >= newest(join(ROOT, 'src'))) return;
-  const tsc = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
-  if (tsc.status !== 0) throw new Error(`building dist/ failed: ${tsc.stdout}${tsc.stderr}`);
+  // This node and the project's own tsc: the nested harness's dom0 has node but no npx.
+  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
+  if (tsc.status !== 0) throw new Error(`building dist/ failed: ${tsc.error ?? ''}${tsc.stdout}${tsc.stderr}`);
 }

@@ -9,7 +9,7 @@ describe('MockHostSpec', () => {
   it('defaults: 16 GiB, 1 GiB dom0, Xen 4.17, no tmem; dom0 is Domain-0 with its target', async () => {
     const backend = new MockBackend();
     expect(backend.hostSpec).toMatchObject({ memoryMiB: 16384, dom0MiB: 1024, xenVersion: '4.17', tmem: false });
-    expect(await backend.xenVersion()).toEqual({ major: 4, minor: 17, extra: '.0' });
+    expect(await backend.xenVersion()).toEqual({ major: 4, minor: 17, extra: '.7' });
     expect(backend.features).toEqual({ claims: true, tmem: false, libxl: true });
     const [dom0] = await backend.listDomains();
     expect(dom0).toMatchObject({ domid: 0, name: 'Domain-0', totPages: 1024 * MiB, targetKiB: 1024 * 1024, paused: false });
@@ -25,7 +25,7 @@ describe('MockHostSpec', () => {
       [{ memoryMiB: NaN }, /host\.memoryMiB.*NaN/],
       [{ memoryMiB: 1024, dom0MiB: 2048 }, /host\.dom0MiB must be an integer from 128 to/],
       [{ memoryMiB: 1024, dom0MiB: 64 }, /host\.dom0MiB/],
-      [{ memoryMiB: 1024, xenVersion: '4.18' }, /host\.xenVersion must be one of '4\.17', '4\.21', '4\.22'/],
+      [{ memoryMiB: 1024, xenVersion: '4.18' }, /host\.xenVersion must be one of '4\.17', '4\.20', '4\.21', '4\.22'/],
       [{ memoryMiB: 1024, tmem: 'yes' }, /host\.tmem must be true or false/],
       [{ memoryMiB: 1024, colour: 'blue' }, /unknown field host\.colour/],
       [{ memoryMiB: 1024, guestDefaults: { buildMiBps: 0 } }, /host\.guestDefaults\.buildMiBps/],

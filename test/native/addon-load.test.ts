@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NativeBackend } from '../../src/native/backend.js';
 import { loadNativeBinding } from '../../src/native/binding.js';
@@ -8,6 +11,20 @@ const XC_FUNCTIONS = [
   'populatePhysmap', 'decreaseReservation', 'destroyDomain', 'pauseDomain', 'unpauseDomain', 'tmemControl',
   'takeUnattributedLog',
 ];
+
+/** pkg-config's answer for the installed Xen development files, or undefined where there are none (e.g. in dom0). */
+function pkgConfig(...args: string[]): string | undefined {
+  const run = spawnSync('pkg-config', args, { encoding: 'utf8' });
+  return run.status === 0 ? run.stdout.trim() : undefined;
+}
+const xenIncludeDir = pkgConfig('--variable=includedir', 'xencontrol');
+
+/** `#define NAME 0x…` from an installed Xen header. */
+function headerDefine(file: string, name: string): number {
+  const match = new RegExp(`#define ${name}\\s+(0x[0-9a-fA-F]+)`).exec(readFileSync(join(xenIncludeDir!, file), 'utf8'));
+  if (!match) throw new Error(`${file} defines no ${name}`);
+  return Number(match[1]);
+}
 const LIBXL_FUNCTIONS = ['createGuest', 'destroyGuest', 'setMemoryTarget', 'needMemoryKiB', 'freeMemoryKiB', 'domainNamesAndTargets'];
 
 describe('the native addon', () => {
@@ -21,10 +38,35 @@ describe('the native addon', () => {
     for (const name of LIBXL_FUNCTIONS) expect(typeof (addon as unknown as Record<string, unknown>)[name], name).toBe('function');
   });
 
-  it('was compiled against Xen 4.17 headers: domctl interface 0x15, no tmem', () => {
+  it.skipIf(xenIncludeDir === undefined)(
+    xenIncludeDir === undefined
+      ? 'was compiled against the installed Xen headers (skipped: pkg-config finds no xencontrol here, so no headers to compare with)'
+      : 'was compiled against the installed Xen headers: their library and interface versions, what they declare',
+    () => {
+      const addon = loadAddon();
+      const target = addon.buildTarget!;
+      expect(target.xenctrlVersion).toBe(pkgConfig('--modversion', 'xencontrol'));
+      expect(target.xenlightVersion).toBe(pkgConfig('--modversion', 'xenlight'));
+      const domctl = headerDefine('xen/domctl.h', 'XEN_DOMCTL_INTERFACE_VERSION');
+      expect(target.domctlInterfaceVersion).toBe(domctl);
+      expect(addon.domctlInterfaceVersion).toBe(domctl);
+      expect(target.sysctlInterfaceVersion).toBe(headerDefine('xen/sysctl.h', 'XEN_SYSCTL_INTERFACE_VERSION'));
+      expect(target.libxlApiVersion).toBe(0x041400);
+      // The detection by interface version agrees with what the header really declares.
+      const declaresGetinfoSingle = readFileSync(join(xenIncludeDir!, 'xenctrl.h'), 'utf8').includes('int xc_domain_getinfo_single(');
+      expect(target.domainInfoCall).toBe(declaresGetinfoSingle ? 'xc_domain_getinfo_single' : 'xc_domain_getinfolist');
+      expect(addon.hasTmem).toBe(false);
+    },
+  );
+
+  it('reports its build target as frozen constants, the same through NativeBackend', () => {
     const addon = loadAddon();
-    expect(addon.domctlInterfaceVersion).toBe(0x15);
-    expect(addon.hasTmem).toBe(false);
+    expect(Object.isFrozen(addon.buildTarget)).toBe(true);
+    expect(Object.keys(addon.buildTarget!).sort()).toEqual(
+      ['domainInfoCall', 'domctlInterfaceVersion', 'libxlApiVersion', 'sysctlInterfaceVersion', 'xenctrlVersion', 'xenlightVersion'],
+    );
+    expect(addon.buildTarget!.xenctrlVersion).toMatch(/^4\.\d+\.\d+$/);
+    expect(new NativeBackend(addon).buildTarget).toBe(addon.buildTarget);
   });
 
   it('is what loadNativeBinding finds by default, by path, and accepts already loaded', () => {

@@ -25,9 +25,15 @@ const exitOf = (child) => new Promise((resolve) => child.on('exit', (code) => re
 })();
 `;
 
+/**
+ * A hung child fails the test after this long. The child is a whole Node process: 7 s in the nested dom0 of an idle
+ * machine, over 30 s when two nested runs share a loaded 2-core host.
+ */
+const CHILD_TIMEOUT_MS = 120_000;
+
 describe("Node's child processes in a process that loaded the addon", () => {
-  it('spawn, spawnSync and exit events all still work, before and after a libxl call', () => {
-    const child = spawnSync(process.execPath, ['-e', SCRIPT, ADDON_PATH], { encoding: 'utf8', timeout: 30_000 });
+  it('spawn, spawnSync and exit events all still work, before and after a libxl call', { timeout: CHILD_TIMEOUT_MS + 10_000 }, () => {
+    const child = spawnSync(process.execPath, ['-e', SCRIPT, ADDON_PATH], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS });
     expect(child.error).toBeUndefined();
     expect(child.stderr).toBe('');
     expect(JSON.parse(child.stdout)).toEqual([3, 4, 5, 6, 10, 11, 12, 13, 14, 15, 16, 17, 'ok']);
@@ -70,9 +76,9 @@ child.on('exit', (code) => { clearTimeout(timer); process.stdout.write(JSON.stri
 `;
 
 describe('SIGCHLD negotiation between libuv and libxl (native/sigchld_chain.cc, with a stand-in for libxl)', () => {
-  it('libxl finds SIG_DFL as it requires, and afterwards both Node and libxl hear child exits', () => {
+  it('libxl finds SIG_DFL as it requires, and afterwards both Node and libxl hear child exits', { timeout: CHILD_TIMEOUT_MS + 10_000 }, () => {
     const probe = ADDON_PATH.replace(/xenclaim\.node$/, 'sigchld_probe.node');
-    const child = spawnSync(process.execPath, ['-e', PROBE_SCRIPT, probe], { encoding: 'utf8', timeout: 30_000 });
+    const child = spawnSync(process.execPath, ['-e', PROBE_SCRIPT, probe], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS });
     expect(child.error).toBeUndefined();
     expect(child.stderr).toBe('');
     expect(JSON.parse(child.stdout)).toEqual([1, true, 2, 3, 4, 5, 6, true, 20, 21, 22, 7, 8, true]);

@@ -1,5 +1,5 @@
 /**
- * Real Xen 4.17 (the nested-Xen harness): the libxl layer. Guests boot the harness's small PV kernel
+ * Real Xen 4.17 or 4.20 (the nested-Xen harness): the libxl layer. Guests boot the harness's small PV kernel
  * (XENCLAIM_GUEST_KERNEL / XENCLAIM_GUEST_RAMDISK); tests that need it say so when it is missing.
  */
 import { spawn } from 'node:child_process';

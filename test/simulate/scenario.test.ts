@@ -176,7 +176,7 @@ describe('invalid scenarios: every error names the JSON path', () => {
     ['dom0 too small', (d) => ((d.host.dom0MiB = 64), d), 'host.dom0MiB', /must be an integer >= 128/],
     ['dom0 larger than the host', (d) => ((d.host.dom0MiB = 65536), d), 'host.dom0MiB', /<= 65016, got 65536/],
     ['host too small', (d) => ((d.host.memoryMiB = 128), d), 'host.memoryMiB', /must be an integer >= 256/],
-    ['unknown Xen version', (d) => ((d.host.xenVersion = '4.2'), d), 'host.xenVersion', /one of "4\.17", "4\.21", "4\.22", got "4\.2"/],
+    ['unknown Xen version', (d) => ((d.host.xenVersion = '4.2'), d), 'host.xenVersion', /one of "4\.17", "4\.20", "4\.21", "4\.22", got "4\.2"/],
     ['demand naming an unknown guest', (d) => ((d.demands[0].guest = 'nope'), d), 'demands[0].guest', /names no guest in guests\[\] \(known: web1\), got "nope"/],
     ['demand naming a request', (d) => ((d.demands[0].guest = 'new1'), d), 'demands[0].guest', /names no guest/],
     ['demand above max', (d) => ((d.demands[0].targetMiB = 28_672), d), 'demands[0].targetMiB', /at most guest "web1"'s maxMiB \(24576\), got 28672/],

@@ -91,8 +91,9 @@ describe('real Xen: xenclaim serve in dom0', () => {
     note(`daemon started${env.XENCLAIM_TEST_CRASH_AT ? ` with XENCLAIM_TEST_CRASH_AT=${env.XENCLAIM_TEST_CRASH_AT}` : ''}`);
     const started = performance.now();
     try {
-      // Loading the daemon's modules over the harness's 9p share under QEMU's software CPU took 187 s on a loaded
-      // host (a few seconds on real hardware); a daemon that never answers must not outlive its test either.
+      // Under QEMU's software CPU, loading the daemon's modules over the harness's 9p share took 36-146 s with no
+      // guest running and 187-270 s with the two fillers running or on a loaded host (Xen 4.17 and 4.20 alike; a few
+      // seconds on real hardware); a daemon that never answers must not outlive its test either.
       await waitFor('the daemon to answer', async () => (child.exitCode === null ? probeDaemon(socket, 5000) : Promise.reject(new Error(`the daemon exited: ${log}`))), (up) => up, 900_000, 1000);
     } catch (error) {
       child.kill('SIGKILL');
@@ -134,7 +135,7 @@ describe('real Xen: xenclaim serve in dom0', () => {
     await xen?.close();
   }, 300_000);
 
-  it('two CLI processes create guests at once through the daemon; its one fallback balloons and both start', { timeout: 1_200_000 }, async () => {
+  it('two CLI processes create guests at once through the daemon; its one fallback balloons and both start', { timeout: 1_800_000 }, async () => {
     daemon = await serve();
     const start = await xen!.physinfo();
     expect(start.outstandingPages).toBe(0);
@@ -191,7 +192,12 @@ describe('real Xen: xenclaim serve in dom0', () => {
 
     note('the daemon died by SIGKILL mid-fallback; restarting');
     daemon = await serve();
-    const host = (await callDaemon<{ recovery: { complete: boolean; repairs: number }; journalOpenEntries: number }>(socket, 'GET', '/v1/host')).body;
+    const host = (await callDaemon<{
+      recovery: { complete: boolean; repairs: number }; journalOpenEntries: number;
+      xenVersion: { major: number; minor: number }; addon?: { xenctrlVersion: string };
+    }>(socket, 'GET', '/v1/host')).body;
+    // The daemon says what its addon was built against: the same Xen minor as the hypervisor (docs/xen-versions.md).
+    expect(host.addon?.xenctrlVersion).toBe(`${host.xenVersion.major}.${host.xenVersion.minor}.0`);
     expect(host.recovery.complete).toBe(true);
     expect(host.recovery.repairs).toBeGreaterThanOrEqual(1);
     expect(host.journalOpenEntries).toBe(0);
@@ -212,13 +218,28 @@ describe('real Xen: xenclaim serve in dom0', () => {
     const names = (kind: string) => [1, 2, 3, 4].map((i) => `xc-d${kind}${i}-${tag}`);
     const viaDaemon = names('a');
     const start = performance.now();
-    const answer = await callDaemon<{ results: { ok: boolean; error: unknown }[] }>(socket, 'POST', '/v1/domains', {
-      guests: viaDaemon.map((name) => ({ xl: `name="${name}"\ntype="pv"\nmemory=128\nvcpus=1\nkernel="${GUEST_KERNEL}"\nramdisk="${GUEST_RAMDISK}"\non_crash="destroy"\n` })),
+    const create = (guests: string[]) => callDaemon<{ results: { name: string; ok: boolean; error: { xenLog?: string[] } | null }[] }>(socket, 'POST', '/v1/domains', {
+      guests: guests.map((name) => ({ xl: `name="${name}"\ntype="pv"\nmemory=128\nvcpus=1\nkernel="${GUEST_KERNEL}"\nramdisk="${GUEST_RAMDISK}"\non_crash="destroy"\n` })),
     });
+    const answer = await create(viaDaemon);
     const daemonMs = performance.now() - start;
-    // The message carries each error with libxl's own lines (xenLog): under QEMU's load libxl's fixed 10 s wait for
-    // xenconsoled to publish the console tty (LIBXL_INIT_TIMEOUT) is the one known way this fails, for xl as well.
-    expect(answer.body.results.map((r) => [r.ok, r.error]), JSON.stringify(answer.body.results)).toEqual(viaDaemon.map(() => [true, null]));
+    // Under QEMU's load libxl's fixed 10 s wait for xenconsoled to publish a new guest's console tty
+    // (libxl_create.c's console_xswait, LIBXL_INIT_TIMEOUT) can run out: seen in nested runs 20261129T201925Z and
+    // -trixie of 20261129T215430Z, with xl failing the same way. That is the environment, not xenclaim: such a guest
+    // must have left nothing behind, and it is created again, once, through the daemon. Any other failure fails here.
+    const consoleTimedOut = (r: (typeof answer.body.results)[number]) => !r.ok && (r.error?.xenLog ?? []).some((l) => /console tty: timed out/.test(l));
+    const timedOut = answer.body.results.filter(consoleTimedOut).map((r) => r.name);
+    expect(answer.body.results.filter((r) => !r.ok && !consoleTimedOut(r)), JSON.stringify(answer.body.results)).toEqual([]);
+    if (timedOut.length > 0) {
+      note(`libxl's console wait timed out for ${timedOut.join(', ')} (QEMU's load); nothing may be left of them; creating them again`);
+      const listed = await xlList();
+      expect(listed.filter((r) => timedOut.includes(r.name)), 'a guest whose build failed is gone').toEqual([]);
+      const again = await create(timedOut);
+      expect(again.body.results.map((r) => [r.name, r.ok]), JSON.stringify(again.body.results)).toEqual(timedOut.map((name) => [name, true]));
+    }
+    const running = (await xlList()).filter((r) => viaDaemon.includes(r.name)).map((r) => r.name).sort();
+    expect(running).toEqual([...viaDaemon].sort());
+    expect(xlInfoNumber(await xlInfo(), 'outstanding_claims')).toBe(0);
     await destroyAll('xc-da');
     await sleep(2000);
     const viaXl = names('x');
@@ -231,7 +252,9 @@ describe('real Xen: xenclaim serve in dom0', () => {
     // 20261129T175137Z: "console tty: timed out", libxl's fixed xenstore wait). Then there is no comparison to print.
     const xlFailed = results.filter((r) => r.code !== 0);
     const viaDaemonText = `4 guests of 128 MiB at once: through the daemon ${(daemonMs / 1000).toFixed(1)} s`;
-    const line = xlFailed.length > 0
+    const line = timedOut.length > 0
+      ? `${viaDaemonText} with ${timedOut.length} lost to libxl's console timeout (created again); no comparison`
+      : xlFailed.length > 0
       ? `${viaDaemonText}; no xl baseline: ${xlFailed.length} of 4 xl create failed (${xlFailed.map((r) => r.stderr.trim().split('\n').at(-1)).join('; ')})`
       : `${viaDaemonText}, 4 parallel xl create ${(xlMs / 1000).toFixed(1)} s (${(daemonMs / xlMs).toFixed(2)}×)`;
     note(line);

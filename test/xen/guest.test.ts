@@ -1,5 +1,7 @@
 /**
- * Real Xen: a real PV guest through libxl (createGuest/setMemoryTarget/destroyGuest), cross-checked with `xl list`.
+ * Real Xen: a real PV guest and a real PVH guest through libxl (createGuest/setMemoryTarget/destroyGuest),
+ * cross-checked with `xl list`. PVH is an HVM container: under QEMU it needs nested paging (HAP), which the harness
+ * gives its virtual CPU (+npt).
  * The guest is the Debian kernel with a busybox initramfs (scripts/nested-xen/image/guest-init) that prints
  * "xenclaim-guest: up" on its console once booted, then its MemTotal whenever it changes; xenconsoled logs that
  * console to XENCLAIM_GUEST_CONSOLE_DIR/guest-NAME.log. The guest is only ballooned after it is up: ballooning a
@@ -10,7 +12,7 @@ import type { XenBackend } from '../../src/backend.js';
 import { isXenError } from '../../src/errors.js';
 import {
   announceSkip, destroyGuestIfPresent, guestConfig, guestConsoleLog, guestSkipReason, PAGES_PER_MIB, openXen, waitFor,
-  xenSkipReason, xlList,
+  xenSkipReason, xlList, type GuestType,
 } from './xen-env.js';
 
 const skipReason = xenSkipReason();
@@ -26,9 +28,7 @@ function guestMemTotalKiB(name: string): number | undefined {
   return last === undefined ? undefined : Number(last[1]);
 }
 
-/** Why the guest part cannot run here (beyond having no Xen at all), or undefined. */
-
-describe('real Xen: a PV guest through libxl', () => {
+describe.each<GuestType>(['pv', 'pvh'])('real Xen: a %s guest through libxl', (type) => {
   let xen: XenBackend | undefined;
   const guests: number[] = [];
 
@@ -49,8 +49,8 @@ describe('real Xen: a PV guest through libxl', () => {
 
   it('creates the guest with a claim, balloons it down and up, destroys it and gets the memory back', { timeout: 600_000 }, async () => {
     const x = xen as XenBackend;
-    const name = `xenclaim-e2e-${process.pid}`;
-    const config = guestConfig(name, GUEST_MIB);
+    const name = `xenclaim-e2e-${type}-${process.pid}`;
+    const config = guestConfig(name, GUEST_MIB, type);
     const needKiB = await x.needMemoryKiB(config);
     expect(needKiB).toBeGreaterThanOrEqual(GUEST_MIB * 1024);
     expect(needKiB).toBeLessThan((GUEST_MIB + 64) * 1024);
@@ -63,6 +63,7 @@ describe('real Xen: a PV guest through libxl', () => {
     expect((await x.physinfo()).outstandingPages).toBe(0);
     const built = await x.getDomain(domid);
     expect(built.outstandingPages).toBe(0);
+    expect(built.hvm).toBe(type === 'pvh');
     expect(built.totPages).toBeGreaterThanOrEqual(GUEST_MIB * PAGES_PER_MIB - SLACK_PAGES);
     expect(built.totPages).toBeLessThanOrEqual(needKiB / 4);
     const listed = (await xlList()).find((row) => row.domid === domid);
@@ -125,9 +126,9 @@ describe('real Xen: a PV guest through libxl', () => {
   it('a guest larger than the host fails, with nothing left behind', { timeout: 300_000 }, async () => {
     const x = xen as XenBackend;
     const host = await x.physinfo();
-    const name = `xenclaim-e2e-huge-${process.pid}`;
+    const name = `xenclaim-e2e-huge-${type}-${process.pid}`;
     const hugeKiB = host.totalPages * 4 * 2;
-    const config = guestConfig(name, GUEST_MIB);
+    const config = guestConfig(name, GUEST_MIB, type);
     config.b_info.max_memkb = hugeKiB;
     config.b_info.target_memkb = hugeKiB;
     const domainsBefore = (await x.listDomains()).map((d) => d.domid);

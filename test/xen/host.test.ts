@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { XenBackend } from '../../src/backend.js';
+import { main, type CliIo } from '../../src/cli/main.js';
 import { isXenError } from '../../src/errors.js';
 import { PAGES_PER_MIB, announceSkip, openXen, xenSkipReason, xlInfo, xlInfoNumber, xlList } from './xen-env.js';
 
@@ -50,6 +51,26 @@ describe('real Xen: host and domain queries agree with xl', () => {
     expect(version.minor).toBe(xlInfoNumber(info, 'xen_minor'));
     expect(version.extra).toBe(info.get('xen_extra'));
     expect(`${version.major}.${version.minor}${version.extra}`).toBe(info.get('xen_version'));
+  });
+
+  it("xenclaim info prints the hypervisor's version as xl does, and an addon built for that Xen", async () => {
+    const run = async (...argv: string[]): Promise<string> => {
+      let stdout = '';
+      const { openBackend } = await import('../../src/index.js');
+      const io: CliIo = { stdout: (t) => (stdout += t), stderr: () => undefined, openBackend };
+      expect(await main(['--backend', 'native', ...argv], io)).toBe(0);
+      return stdout;
+    };
+    const info = await xlInfo();
+    const text = await run('info');
+    expect(text).toContain(`xen_version            : ${info.get('xen_version')}\n`);
+    const xenctrl = /^addon_xenctrl\s+: (\d+)\.(\d+)\.\d+ \(domctl interface (0x[0-9a-f]+)/m.exec(text);
+    expect(xenctrl, text).not.toBeNull();
+    expect([Number(xenctrl![1]), Number(xenctrl![2])]).toEqual([xlInfoNumber(info, 'xen_major'), xlInfoNumber(info, 'xen_minor')]);
+    expect(text).toMatch(/^addon_xenlight\s+: \d+\.\d+\.\d+ \(LIBXL_API_VERSION 0x041400\)$/m);
+    const json = JSON.parse(await run('--json', 'info')) as { xenVersion: { major: number; minor: number }; addon: { domctlInterfaceVersion: number } };
+    expect(json.xenVersion.minor).toBe(xlInfoNumber(info, 'xen_minor'));
+    expect(json.addon.domctlInterfaceVersion).toBe(Number(xenctrl![3]));
   });
 
   it('advertises claims and no tmem (removed in Xen 4.13)', () => {

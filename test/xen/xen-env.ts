@@ -22,7 +22,7 @@ export const IN_NESTED_HARNESS = process.env.XENCLAIM_NESTED === '1';
 export function xenSkipReason(): string | undefined {
   if (existsSync(PRIVCMD)) return undefined;
   if (IN_NESTED_HARNESS) return undefined; // the tests then fail on openBackend: the harness must never skip them
-  return `no ${PRIVCMD}: not a Xen dom0 — \`npm run test:xen\` runs these in Xen 4.17 under QEMU`;
+  return `no ${PRIVCMD}: not a Xen dom0 — \`npm run test:xen\` runs these in Xen 4.17 or 4.20 under QEMU`;
 }
 
 /** Says once per file, on the test output, why its real-Xen tests are skipped (a skip is never silent). */
@@ -140,10 +140,16 @@ export function guestSkipReason(xen: XenBackend | undefined): string | undefined
   return guestImageSkipReason();
 }
 
-/** The test guest as a libxl config: one vCPU, `memoryMiB` of memory, destroyed whenever it stops. */
-export function guestConfig(name: string, memoryMiB: number): LibxlDomainConfig {
+/** The guest types the tests boot: PV, and PVH (an HVM container without a device model; needs HAP). */
+export type GuestType = 'pv' | 'pvh';
+
+/**
+ * The test guest as a libxl config: one vCPU, `memoryMiB` of memory, destroyed whenever it stops. The same kernel
+ * and initramfs boot as PV or as PVH (direct kernel boot); both talk on the PV console, hvc0.
+ */
+export function guestConfig(name: string, memoryMiB: number, type: GuestType = 'pv'): LibxlDomainConfig {
   return {
-    c_info: { type: 'pv', name },
+    c_info: { type, name },
     b_info: {
       max_vcpus: 1,
       max_memkb: memoryMiB * 1024,
@@ -151,7 +157,7 @@ export function guestConfig(name: string, memoryMiB: number): LibxlDomainConfig 
       kernel: GUEST_KERNEL,
       ramdisk: GUEST_RAMDISK,
       cmdline: 'console=hvc0 loglevel=4',
-      'type.pv': {},
+      [`type.${type}`]: {},
     },
     on_poweroff: 'destroy',
     on_reboot: 'destroy',
