@@ -14,7 +14,7 @@ import { parseGuestConfig } from './config.js';
 import { GuestProcess, type GuestState } from './guest.js';
 import { OK } from './heap.js';
 import type { MockHost } from './host.js';
-import { kibToPagesFloor, LIBXL_MAXMEM_CONSTANT_KIB, mibToKiB, PAGES_PER_MIB } from '../units.js';
+import { kibToPagesCeil, kibToPagesFloor, LIBXL_MAXMEM_CONSTANT_KIB, mibToKiB, PAGES_PER_MIB } from '../units.js';
 import { checkNumber, checkProfile, MAX_HOST_MIB, type GuestProfile } from './spec.js';
 
 /** A guest already up when the scenario starts: built instantly, booted, unpaused. */
@@ -254,6 +254,23 @@ export class MockControl {
   domainsNow(): DomainInfo[] {
     const now = this.host.clock.now();
     return this.host.domains.all().map((d) => domainInfo(d, now));
+  }
+
+  /**
+   * Σ over the live domains that `counts(name)` accepts (name undefined for a domain without a guest record) of what
+   * each may still grow to: toward its target (max_pages when it has none), as far as its max_pages lets it —
+   * max(0, min(max_pages, target) − tot_pages), in pages. Reads the domain table directly, neither sorting it nor
+   * copying a DomainInfo per domain: a simulator sums this at every build.
+   */
+  growthRoomPages(counts: (name: string | undefined) => boolean): number {
+    let pages = 0;
+    for (const d of this.host.domains.unordered()) {
+      const a = d.account;
+      if (a.dying || !counts(d.guest?.name)) continue;
+      const goal = d.guest === undefined ? a.maxPages : Math.min(a.maxPages, kibToPagesCeil(d.guest.targetKiB));
+      pages += Math.max(0, goal - a.totPages);
+    }
+    return pages;
   }
 
   /**

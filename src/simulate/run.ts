@@ -338,13 +338,10 @@ function guaranteedFreePages(stage: Stage, request: string, claimed: boolean, wi
     free -= Math.max(0, (stage.needs.get(name) ?? 0) - held);
   }
   if (claimed) return free;
-  for (const domain of control.domainsNow()) {
-    if (domain.dying || domain.name === request || built.has(domain.name ?? '') || withoutDriver.has(domain.name ?? '')) continue;
-    // What it may still grow to: toward its target, as far as max_pages lets it.
-    const goal = Math.min(domain.maxPages, domain.targetKiB === undefined ? domain.maxPages : kibToPagesCeil(domain.targetKiB));
-    free -= Math.max(0, goal - domain.totPages);
-  }
-  return free;
+  // What every other live guest may still grow to: toward its target, as far as max_pages lets it.
+  const others = (name: string | undefined): boolean =>
+    name === undefined || (name !== request && !built.has(name) && !withoutDriver.has(name));
+  return free - control.growthRoomPages(others);
 }
 
 /** Plays the requests and demands at their times; resolves once every request settled and the host is quiet. */
