@@ -236,6 +236,12 @@ export class FileJournal implements MutationRecorder {
           this.moveHandover(line.intent);
           return;
         }
+        if (line.intent.kind === 'keep-for-line') {
+          // The request's donor changes join the line's pool (the host's); the keep stays open beside them.
+          this.poolForLine(line.intent.request!);
+          this.open.set(line.seq, { seq: line.seq, intent: { ...line.intent, request: null, keeper: line.intent.request!, line: true }, outcome: 'ok' });
+          return;
+        }
         const entry: JournalEntry = { seq: line.seq, intent: line.intent, outcome: 'pending' };
         if (line.expect) entry.expectTargetKiB = line.expect;
         this.open.set(line.seq, entry);
@@ -253,7 +259,8 @@ export class FileJournal implements MutationRecorder {
         return;
       case 'idle':
         for (const [seq, e] of this.open) {
-          if (requestOf(e.intent) === null && (e.intent.kind === 'lower-target' || e.intent.kind === 'raise-target')) this.open.delete(seq);
+          const pooled = e.intent.kind === 'lower-target' || e.intent.kind === 'raise-target' || e.intent.kind === 'keep-for-line';
+          if (requestOf(e.intent) === null && pooled) this.open.delete(seq);
         }
         return;
       case 'recovered':
@@ -268,12 +275,26 @@ export class FileJournal implements MutationRecorder {
    * them if its guest starts and has them restored if it never does.
    */
   private moveHandover(intent: RecordedIntent): void {
-    const from = intent.kind === 'hand-over' ? intent.request! : null;
-    const to = intent.kind === 'hand-over' ? null : intent.request!;
+    if (intent.kind === 'hand-over') this.moveDonorChanges(intent.request!, null);
+    else this.moveDonorChanges(null, intent.request!);
+  }
+
+  /** Donor target changes recorded for `from` (null: the host's, not the line's pool) become `to`'s. */
+  private moveDonorChanges(from: string | null, to: string | null): void {
     for (const entry of this.open.values()) {
       const kind = entry.intent.kind;
-      if ((kind === 'lower-target' || kind === 'raise-target') && (entry.intent.request ?? null) === from) {
+      if ((kind === 'lower-target' || kind === 'raise-target') && (entry.intent.request ?? null) === from && entry.intent.line !== true) {
         entry.intent = { ...entry.intent, request: to };
+      }
+    }
+  }
+
+  /** `request`'s donor target changes join the line's pool (the host's, marked as the line's). */
+  private poolForLine(request: string): void {
+    for (const entry of this.open.values()) {
+      const kind = entry.intent.kind;
+      if ((kind === 'lower-target' || kind === 'raise-target') && entry.intent.request === request) {
+        entry.intent = { ...entry.intent, request: null, line: true };
       }
     }
   }

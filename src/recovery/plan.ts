@@ -30,6 +30,11 @@ export interface RecordedIntent {
   originalKiB?: number;
   reason?: string;
   holder?: string;
+  /** keep-for-line: what the request keeps of its line's donor changes if its guest runs (KiB), and its name. */
+  keepKiB?: number;
+  keeper?: string;
+  /** A donor change pooled for claim-first's line (a keep-for-line moved it there), or a keep-for-line itself. */
+  line?: boolean;
 }
 
 /** One journaled mutation still open (its request had not settled when the daemon stopped). */
@@ -82,8 +87,13 @@ export function planRecovery(input: RecoveryInput): Repair[] {
 
   // Requests that never started: their half-built guests go, and their donors get back what was asked of them.
   const requests = new Map<string | null, JournalEntry[]>();
+  const linePool: JournalEntry[] = [];
   for (const entry of input.entries) {
     const kind = entry.intent.kind;
+    if (entry.intent.line === true) {
+      linePool.push(entry);
+      continue;
+    }
     if (kind !== 'build-guest' && kind !== 'lower-target' && kind !== 'raise-target') continue;
     const request = requestOf(entry.intent);
     requests.set(request, [...(requests.get(request) ?? []), entry]);
@@ -133,6 +143,7 @@ export function planRecovery(input: RecoveryInput): Repair[] {
 
   repairs.push(...limitRepairs(input.entries, byDomid, destroyed));
   repairs.push(...targetRepairs(requests, started, byDomid, destroyed));
+  repairs.push(...lineRepairs(linePool, byDomid, byName, destroyed));
   repairs.push(...tmemRepairs(input.entries));
   return repairs;
 }
@@ -178,6 +189,56 @@ function targetChangeHappened(entry: JournalEntry, domain: DomainInfo): boolean 
   return entry.expectTargetKiB !== undefined && domain.targetKiB === entry.expectTargetKiB.to;
 }
 
+/** Each donor's target lowered by `entries` (net of what they gave back), KiB, for the changes that happened. */
+function netLowered(entries: readonly JournalEntry[], byDomid: ReadonlyMap<number, DomainInfo>, destroyed: ReadonlySet<number>): Map<number, { name: string; kib: number }> {
+  const net = new Map<number, { name: string; kib: number }>();
+  for (const entry of entries) {
+    const { kind, domid } = entry.intent;
+    if ((kind !== 'lower-target' && kind !== 'raise-target') || domid === undefined) continue;
+    const domain = byDomid.get(domid);
+    if (!domain || destroyed.has(domid) || !targetChangeHappened(entry, domain)) continue;
+    const delta = kind === 'lower-target' ? entry.intent.fromKiB! - entry.intent.toKiB! : -entry.intent.byKiB!;
+    const current = net.get(domid) ?? { name: entry.intent.name ?? domain.name ?? `domain-${domid}`, kib: 0 };
+    net.set(domid, { name: current.name, kib: current.kib + delta });
+  }
+  return net;
+}
+
+/**
+ * claim-first's line (src/toolstack/fallback-line.ts) asked donors for the needs of every request in it; each request
+ * that claimed on it keeps its need (keep-for-line) if its guest runs now (unpaused, not destroyed by this recovery).
+ * The rest was asked for requests that never started: it goes back, shared among the donors in proportion to what
+ * each was lowered by (rounded up to whole pages, never more than a donor gave), so that the started guests keep
+ * what they run on and no target stays lowered for a guest that does not exist.
+ */
+function lineRepairs(
+  pool: readonly JournalEntry[],
+  byDomid: ReadonlyMap<number, DomainInfo>,
+  byName: ReadonlyMap<string, DomainInfo>,
+  destroyed: ReadonlySet<number>,
+): Repair[] {
+  if (pool.length === 0) return [];
+  const net = [...netLowered(pool, byDomid, destroyed)].filter(([, d]) => d.kib > 0);
+  const loweredKiB = net.reduce((sum, [, d]) => sum + d.kib, 0);
+  const runs = (name: string | undefined): boolean => {
+    const guest = name === undefined ? undefined : byName.get(name);
+    return guest !== undefined && !guest.paused && !destroyed.has(guest.domid);
+  };
+  const keptKiB = pool.reduce((sum, e) => sum + (e.intent.kind === 'keep-for-line' && runs(e.intent.keeper) ? e.intent.keepKiB ?? 0 : 0), 0);
+  const backKiB = loweredKiB - keptKiB;
+  if (backKiB <= 0) return [];
+  const repairs: Repair[] = [];
+  for (const [domid, { name, kib }] of net) {
+    const share = Math.min(kib, Math.ceil((kib * backKiB) / loweredKiB / 4) * 4);
+    if (share <= 0) continue;
+    repairs.push({
+      kind: 'raise-target', domid, name, request: null, byKiB: share,
+      why: `lowered by ${kib} KiB for claim-first's line; the guests that started keep ${keptKiB} KiB of the ${loweredKiB} KiB asked`,
+    });
+  }
+  return repairs;
+}
+
 /** Donors lowered for requests that never started get back what was asked of them, net of what was given back. */
 function targetRepairs(
   requests: ReadonlyMap<string | null, JournalEntry[]>,
@@ -188,17 +249,7 @@ function targetRepairs(
   const repairs: Repair[] = [];
   for (const [request, entries] of requests) {
     if (request !== null && started.has(request)) continue;
-    const net = new Map<number, { name: string; kib: number }>();
-    for (const entry of entries) {
-      const { kind, domid } = entry.intent;
-      if ((kind !== 'lower-target' && kind !== 'raise-target') || domid === undefined) continue;
-      const domain = byDomid.get(domid);
-      if (!domain || destroyed.has(domid) || !targetChangeHappened(entry, domain)) continue;
-      const delta = kind === 'lower-target' ? entry.intent.fromKiB! - entry.intent.toKiB! : -entry.intent.byKiB!;
-      const current = net.get(domid) ?? { name: entry.intent.name ?? domain.name ?? `domain-${domid}`, kib: 0 };
-      net.set(domid, { name: current.name, kib: current.kib + delta });
-    }
-    for (const [domid, { name, kib }] of net) {
+    for (const [domid, { name, kib }] of netLowered(entries, byDomid, destroyed)) {
       if (kib <= 0) continue;
       repairs.push({
         kind: 'raise-target', domid, name, request, byKiB: kib,

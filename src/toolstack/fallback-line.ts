@@ -58,17 +58,18 @@ export class FallbackLine {
   /**
    * The line ended with a failure: every donor lowered for it that is still above its target gets its target set to
    * where it is (it keeps what it gave; the rest is not needed). Best effort, never throws: a donor whose target
-   * could not be raised is reported as cleanup-failed.
+   * could not be raised is reported as cleanup-failed. Resolves true when the line had donors to look at (their
+   * changes are then the line's to journal), false when it had none.
    */
-  async giveBack(ctx: StrategyContext, request: string): Promise<void> {
+  async giveBack(ctx: StrategyContext, request: string): Promise<boolean> {
     const donors = new Map(this.lowered);
     this.lowered.clear();
-    if (donors.size === 0) return;
+    if (donors.size === 0) return false;
     let domains;
     try {
       domains = await ctx.backend.listDomains();
     } catch {
-      return; // Best effort, as releaseUnneededAsks.
+      return true; // Best effort, as releaseUnneededAsks.
     }
     const given: DonorTarget[] = [];
     for (const d of domains) {
@@ -81,5 +82,6 @@ export class FallbackLine {
       if (ok) given.push({ domid: d.domid, name, fromKiB: d.targetKiB, toKiB: d.targetKiB + byKiB });
     }
     if (given.length > 0) ctx.emit({ type: 'donors-restored', request, donors: given });
+    return true;
   }
 }

@@ -114,12 +114,15 @@ export interface SetMaxMemIntent {
 }
 
 /**
- * No change to Xen, but to who depends on earlier ones (claim-first): a failed request hands its donors' gains to the
- * next request waiting for memory ('hand-over'), which takes them on ('adopt-handover'). A journal moves the lowered
- * targets with them, so that a crash in between restores exactly what no started guest was given.
+ * No change to Xen, but to who depends on earlier ones (claim-first), so that a crash restores exactly what no
+ * started guest was given: a failed request hands its donors' gains to the next request waiting for memory
+ * ('hand-over'), which takes them on ('adopt-handover'); a request that claimed on memory asked for its whole line
+ * pools its donor changes as the line's and keeps `keepKiB` (its need) of them if its guest runs ('keep-for-line';
+ * docs/daemon.md). A journal moves the lowered targets accordingly.
  */
 export type HandOverIntent = { kind: 'hand-over'; request: string };
 export type AdoptHandoverIntent = { kind: 'adopt-handover'; request: string };
+export type KeepForLineIntent = { kind: 'keep-for-line'; request: string; keepKiB: number };
 
 /** tmem (hosts before Xen 4.13 only): freeze it, cap it at `pages` (MAX_SAFE_INTEGER lifts the cap), thaw it. */
 export interface FreezeTmemIntent {
@@ -146,6 +149,7 @@ export type MutationIntent =
   | SetMaxMemIntent
   | HandOverIntent
   | AdoptHandoverIntent
+  | KeepForLineIntent
   | FreezeTmemIntent
   | CapTmemIntent
   | ThawTmemIntent;
@@ -183,10 +187,10 @@ export interface MutationPort {
   limitMaxPages(intent: Omit<LimitMaxPagesIntent, 'kind'>): Promise<void>;
   restoreMaxPages(intent: Omit<RestoreMaxPagesIntent, 'kind'>): Promise<void>;
   setMaxMem(intent: Omit<SetMaxMemIntent, 'kind'>): Promise<void>;
-  /** Recorded only: nothing is called in Xen. */
+  /** These three are recorded only: nothing is called in Xen. */
   handOver(intent: Omit<HandOverIntent, 'kind'>): Promise<void>;
-  /** Recorded only: nothing is called in Xen. */
   adoptHandover(intent: Omit<AdoptHandoverIntent, 'kind'>): Promise<void>;
+  keepForLine(intent: Omit<KeepForLineIntent, 'kind'>): Promise<void>;
   freezeTmem(): Promise<void>;
   capTmem(intent: Omit<CapTmemIntent, 'kind'>): Promise<void>;
   thawTmem(): Promise<void>;
@@ -241,13 +245,9 @@ export class BackendMutations implements MutationPort {
     return this.run({ kind: 'set-max-mem', ...intent }, () => this.backend.setGuestMaxMem(intent.domid, intent.maxKiB));
   }
 
-  handOver(intent: Omit<HandOverIntent, 'kind'>): Promise<void> {
-    return this.run({ kind: 'hand-over', ...intent }, () => Promise.resolve());
-  }
-
-  adoptHandover(intent: Omit<AdoptHandoverIntent, 'kind'>): Promise<void> {
-    return this.run({ kind: 'adopt-handover', ...intent }, () => Promise.resolve());
-  }
+  handOver = (intent: Omit<HandOverIntent, 'kind'>): Promise<void> => this.recordOnly({ kind: 'hand-over', ...intent });
+  adoptHandover = (intent: Omit<AdoptHandoverIntent, 'kind'>): Promise<void> => this.recordOnly({ kind: 'adopt-handover', ...intent });
+  keepForLine = (intent: Omit<KeepForLineIntent, 'kind'>): Promise<void> => this.recordOnly({ kind: 'keep-for-line', ...intent });
 
   freezeTmem(): Promise<void> {
     return this.run({ kind: 'freeze-tmem' }, () => this.backend.tmemFreeze());
@@ -259,6 +259,10 @@ export class BackendMutations implements MutationPort {
 
   thawTmem(): Promise<void> {
     return this.run({ kind: 'thaw-tmem' }, () => this.backend.tmemThaw());
+  }
+
+  private recordOnly(intent: MutationIntent): Promise<void> {
+    return this.run(intent, () => Promise.resolve());
   }
 
   /**

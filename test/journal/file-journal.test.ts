@@ -111,6 +111,28 @@ describe('FileJournal', () => {
     expect(journal.empty).toBe(true);
   });
 
+  it('keep-for-line pools the request\'s lowered targets for the line: they outlive its settling, no adopter takes them, idle closes them', async () => {
+    const journal = new FileJournal(dir(), { sync: false });
+    const down = lower('b');
+    await journal.before(down);
+    await journal.after(down, { ok: true });
+    const keep: MutationIntent = { kind: 'keep-for-line', request: 'b', keepKiB: 4096 };
+    await journal.before(keep);
+    await journal.after(keep, { ok: true });
+    await journal.settled('b');
+    const pooled = (j: FileJournal): unknown[] => j.openEntries().map((e) => [e.intent.kind, e.intent.request, e.intent.line, e.intent.keeper ?? null]);
+    expect(pooled(journal)).toEqual([['lower-target', null, true, null], ['keep-for-line', null, true, 'b']]);
+    // A failed request's handover is adopted without the line's pool.
+    const adopt: MutationIntent = { kind: 'adopt-handover', request: 'c' };
+    await journal.before(adopt);
+    await journal.after(adopt, { ok: true });
+    expect(pooled(journal)).toEqual([['lower-target', null, true, null], ['keep-for-line', null, true, 'b']]);
+    // Replayed from the file after a crash, the same.
+    expect(pooled(new FileJournal(journal.path.replace(/\/journal\.log$/, '')))).toEqual(pooled(journal));
+    await journal.idle();
+    expect(journal.empty).toBe(true);
+  });
+
   it('compacts to the open entries once the file is long, and they survive a reopen', async () => {
     const d = dir();
     const journal = new FileJournal(d, { sync: false });

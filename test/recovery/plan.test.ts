@@ -145,4 +145,42 @@ describe('planRecovery', () => {
       domains: [dom0, victim],
     })).toMatchObject([{ kind: 'destroy-guest', domid: 9 }]);
   });
+
+  describe("claim-first's line (keep-for-line)", () => {
+    const web2 = domainInfo(2, { name: 'web2', totPages: 256 * 512, maxPages: 256 * 1025, targetKiB: 512 * 1024 });
+    const pool = (keeper: string, keepKiB: number): JournalEntry[] => [
+      // The line's plan asked web for 300 MiB and web2 for 100 MiB; 'b' claimed on it (needing 200 MiB).
+      entry({ kind: 'lower-target', domid: 1, name: 'web', request: null, line: true, fromKiB: 812 * 1024, toKiB: 512 * 1024 }),
+      entry({ kind: 'lower-target', domid: 2, name: 'web2', request: null, line: true, fromKiB: 612 * 1024, toKiB: 512 * 1024 }),
+      entry({ kind: 'keep-for-line', request: null, line: true, keeper, keepKiB }),
+    ];
+    const raises = (repairs: ReturnType<typeof planRecovery>): unknown[] => repairs.map((r) => [r.kind, 'domid' in r ? r.domid : null, 'byKiB' in r ? r.byKiB : null]);
+
+    it('the guest that claimed on the line runs: what was asked beyond its need goes back, in proportion to what each donor gave', () => {
+      const b = domainInfo(9, { name: 'b', totPages: 256 * 200, paused: false });
+      expect(raises(planRecovery({ entries: pool('b', 200 * 1024), domains: [dom0, web, web2, b] }))).toEqual([
+        ['raise-target', 1, 150 * 1024],
+        ['raise-target', 2, 50 * 1024],
+      ]);
+    });
+
+    it('its guest does not run (its build failed after the claim): everything the line asked goes back', () => {
+      expect(raises(planRecovery({ entries: pool('b', 200 * 1024), domains: [dom0, web, web2] }))).toEqual([
+        ['raise-target', 1, 300 * 1024],
+        ['raise-target', 2, 100 * 1024],
+      ]);
+    });
+
+    it('the started guests kept all of it: nothing to give back', () => {
+      const b = domainInfo(9, { name: 'b', totPages: 256 * 400, paused: false });
+      expect(planRecovery({ entries: pool('b', 400 * 1024), domains: [dom0, web, web2, b] })).toEqual([]);
+    });
+
+    it('a share is rounded up to whole pages and never exceeds what the donor gave', () => {
+      const b = domainInfo(9, { name: 'b', totPages: 256 * 200, paused: false });
+      const repairs = planRecovery({ entries: pool('b', 200 * 1024 + 3), domains: [dom0, web, web2, b] });
+      for (const r of repairs) if ('byKiB' in r) expect(r.byKiB % 4).toBe(0);
+      expect(raises(repairs)).toEqual([['raise-target', 1, 150 * 1024], ['raise-target', 2, 50 * 1024]]);
+    });
+  });
 });
