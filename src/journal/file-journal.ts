@@ -239,6 +239,10 @@ export class FileJournal implements MutationRecorder {
         if (line.intent.kind === 'keep-for-line') {
           // The request's donor changes join the line's pool (the host's); the keep stays open beside them.
           this.poolForLine(line.intent.request!);
+          if (line.intent.lineEnds === true) {
+            for (const [seq, e] of this.open) if (e.intent.line === true) this.open.delete(seq);
+            return;
+          }
           this.open.set(line.seq, { seq: line.seq, intent: { ...line.intent, request: null, keeper: line.intent.request!, line: true }, outcome: 'ok' });
           return;
         }

@@ -35,6 +35,8 @@ export interface RecordedIntent {
   keeper?: string;
   /** A donor change pooled for claim-first's line (a keep-for-line moved it there), or a keep-for-line itself. */
   line?: boolean;
+  /** keep-for-line: the line is over, its pool closed (the journal keeps no such entry open). */
+  lineEnds?: boolean;
 }
 
 /** One journaled mutation still open (its request had not settled when the daemon stopped). */

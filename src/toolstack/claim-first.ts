@@ -23,7 +23,7 @@ import { afterRefusedRetry, applyPlan, donorRates, startWaiting, type WaitState,
 import { headroomPages, type ObservedState } from '../admission/state.js';
 import type { Physinfo } from '../backend.js';
 import { isOutOfMemory } from '../errors.js';
-import { kibToPagesCeil, pagesToKiB } from '../units.js';
+import { kibToPagesCeil } from '../units.js';
 import { pause, planPolicy, reservePages, type StrategyContext } from './context.js';
 import {
   adoptHandover, carryOutPlan, handOver, keepDonors, markUncooperative, releaseUnneededAsks, restoreDonors, HANDOVER,
@@ -231,14 +231,9 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
         attempt++;
         const outcome = await buildUntilClaimed(ctx, this.builds, request, need, attempt);
         if (outcome.kind === 'claimed') {
-          const fromLine = this.line.donors.size > 0;
-          // Its donor changes join the line's, and it keeps its need of them once its guest runs: a crash before the
-          // line ends then gives the donors back what was asked for requests that never started (recovery's
-          // lineRepairs). Recorded as the claim is staked: the build may finish before anything else is written.
-          if (fromLine) {
-            claimedFromLine = true;
-            await ctx.mutations.keepForLine({ request: name, keepKiB: pagesToKiB(need) });
-          }
+          // Recorded as the claim is staked: the build may finish before anything else is written.
+          claimedFromLine = this.line.donors.size > 0;
+          if (claimedFromLine) await this.line.claimedOnIt(ctx, name, need);
           // What is still on its way is for the requests queued behind, if any; else it is not needed any more (what
           // earlier requests asked for the line included).
           if (this.line.size === 1) {
@@ -267,6 +262,7 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
       result.admittedAtMs = claimed.atMs;
       const domid = await claimed.build;
       await keepDonors(ctx, ledger, name, name);
+      await this.line.ended(ctx, name, claimedFromLine);
       return succeed(ctx, result, domid);
     } catch (error) {
       this.line.leave(name);
@@ -276,19 +272,16 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
           if (this.line.size > 0) await handOver(ctx, ledger, name);
           else await restoreDonors(ctx, ledger, name, name);
           // Its changes were already the line's (its build failed after the claim): what it gave back is too.
-          if (claimedFromLine) await ctx.mutations.keepForLine({ request: name, keepKiB: 0 });
+          if (claimedFromLine) await this.line.pool(ctx, name);
         });
       }
       if (this.line.size === 0 && this.line.donors.size > 0) {
         // The line ends with this failure: what earlier requests asked for it and is still on its way goes back.
         await ctx.lock.withLock(async () => {
-          if (this.line.size === 0 && (await this.line.giveBack(ctx, name))) {
-            // What it gave back is the line's too (it keeps nothing): a crash before the host is idle must not give
-            // the same memory back twice.
-            await ctx.mutations.keepForLine({ request: name, keepKiB: 0 });
-          }
+          if (this.line.size === 0) await this.line.giveBack(ctx, name);
         });
       }
+      await this.line.ended(ctx, name, claimedFromLine);
       throw error;
     }
   }

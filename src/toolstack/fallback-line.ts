@@ -16,6 +16,10 @@ export class FallbackLine {
   private sum = 0;
   /** Donors a plan for the line lowered: domid → name. */
   private readonly lowered = new Map<number, string>();
+  /** Guests that claimed on memory asked for the line and are still being built. */
+  private buildsOnIt = 0;
+  /** The journal holds donor changes pooled for the line (keep-for-line) not closed yet. */
+  private pooled = false;
 
   get size(): number {
     return this.needs.size;
@@ -50,6 +54,42 @@ export class FallbackLine {
     for (const d of plan.donors) if (d.toKiB < d.fromKiB) this.lowered.set(d.domid, d.name);
   }
 
+  /**
+   * `request` claimed on memory asked for the line: the journal pools its donor changes as the line's, and it keeps
+   * `needPages` of them if its guest runs (keep-for-line; recovery's lineRepairs), so that a crash before the line
+   * ends gives the donors back what was asked for requests that never started.
+   */
+  async claimedOnIt(ctx: StrategyContext, request: string, needPages: number): Promise<void> {
+    this.buildsOnIt++;
+    await this.record(ctx, { request, keepKiB: pagesToKiB(needPages) });
+  }
+
+  /** `request`'s donor changes join the line's pool, keeping nothing (what it gave back is the line's too). */
+  pool(ctx: StrategyContext, request: string): Promise<void> {
+    return this.record(ctx, { request, keepKiB: 0 });
+  }
+
+  /**
+   * `request`'s admission ended (`claimedOnIt`: it had claimed on the line). Once the line is empty and no guest that
+   * claimed on it is still being built, what donors gave for it is settled as it would be without a crash: the pool
+   * is closed in the journal (lineEnds) instead of staying open until the host is idle.
+   */
+  async ended(ctx: StrategyContext, request: string, claimedOnIt: boolean): Promise<void> {
+    if (claimedOnIt) this.buildsOnIt--;
+    if (!this.pooled || this.needs.size > 0 || this.buildsOnIt > 0) return;
+    await this.record(ctx, { request, keepKiB: 0, lineEnds: true });
+  }
+
+  /** Journals a keep-for-line. Best effort: a journal that cannot write reports it; the pool then closes at idle. */
+  private async record(ctx: StrategyContext, intent: { request: string; keepKiB: number; lineEnds?: boolean }): Promise<void> {
+    this.pooled = intent.lineEnds !== true; // before the await: a request claiming meanwhile opens a new pool
+    try {
+      await ctx.mutations.keepForLine(intent);
+    } catch {
+      // See above.
+    }
+  }
+
   /** The line's asks were settled (withdrawn where not needed, with the last request's). */
   settled(): void {
     this.lowered.clear();
@@ -58,18 +98,17 @@ export class FallbackLine {
   /**
    * The line ended with a failure: every donor lowered for it that is still above its target gets its target set to
    * where it is (it keeps what it gave; the rest is not needed). Best effort, never throws: a donor whose target
-   * could not be raised is reported as cleanup-failed. Resolves true when the line had donors to look at (their
-   * changes are then the line's to journal), false when it had none.
+   * could not be raised is reported as cleanup-failed.
    */
-  async giveBack(ctx: StrategyContext, request: string): Promise<boolean> {
+  async giveBack(ctx: StrategyContext, request: string): Promise<void> {
     const donors = new Map(this.lowered);
     this.lowered.clear();
-    if (donors.size === 0) return false;
+    if (donors.size === 0) return;
     let domains;
     try {
       domains = await ctx.backend.listDomains();
     } catch {
-      return true; // Best effort, as releaseUnneededAsks.
+      return; // Best effort, as releaseUnneededAsks.
     }
     const given: DonorTarget[] = [];
     for (const d of domains) {
@@ -82,6 +121,7 @@ export class FallbackLine {
       if (ok) given.push({ domid: d.domid, name, fromKiB: d.targetKiB, toKiB: d.targetKiB + byKiB });
     }
     if (given.length > 0) ctx.emit({ type: 'donors-restored', request, donors: given });
-    return true;
+    // What it gave back is the line's too: a crash before the pool closes must not give it back twice.
+    await this.pool(ctx, request);
   }
 }

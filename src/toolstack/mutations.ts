@@ -118,11 +118,11 @@ export interface SetMaxMemIntent {
  * started guest was given: a failed request hands its donors' gains to the next request waiting for memory
  * ('hand-over'), which takes them on ('adopt-handover'); a request that claimed on memory asked for its whole line
  * pools its donor changes as the line's and keeps `keepKiB` (its need) of them if its guest runs ('keep-for-line';
- * docs/daemon.md). A journal moves the lowered targets accordingly.
+ * with `lineEnds` the line is over and its pool closed; docs/daemon.md). A journal moves the lowered targets so.
  */
 export type HandOverIntent = { kind: 'hand-over'; request: string };
 export type AdoptHandoverIntent = { kind: 'adopt-handover'; request: string };
-export type KeepForLineIntent = { kind: 'keep-for-line'; request: string; keepKiB: number };
+export type KeepForLineIntent = { kind: 'keep-for-line'; request: string; keepKiB: number; lineEnds?: boolean };
 
 /** tmem (hosts before Xen 4.13 only): freeze it, cap it at `pages` (MAX_SAFE_INTEGER lifts the cap), thaw it. */
 export interface FreezeTmemIntent {

@@ -133,6 +133,21 @@ describe('FileJournal', () => {
     expect(journal.empty).toBe(true);
   });
 
+  it('a keep-for-line with lineEnds closes the line\'s pool (the line is over), and only the pool', async () => {
+    const journal = new FileJournal(dir(), { sync: false });
+    for (const intent of [lower('b'), { kind: 'keep-for-line', request: 'b', keepKiB: 4096 }, lower('c', 2), lower(null, 3)] as MutationIntent[]) {
+      await journal.before(intent);
+      await journal.after(intent, { ok: true });
+    }
+    expect(journal.openEntries()).toHaveLength(4);
+    const ends: MutationIntent = { kind: 'keep-for-line', request: 'c', keepKiB: 0, lineEnds: true };
+    await journal.before(ends);
+    await journal.after(ends, { ok: true });
+    // c's own change was pooled and closed with the pool; the host's (a handover's) stays.
+    expect(journal.openEntries().map((e) => [e.intent.kind, e.intent.domid, e.intent.request])).toEqual([['lower-target', 3, null]]);
+    expect(new FileJournal(journal.path.replace(/\/journal\.log$/, '')).openEntries()).toHaveLength(1);
+  });
+
   it('compacts to the open entries once the file is long, and they survive a reopen', async () => {
     const d = dir();
     const journal = new FileJournal(d, { sync: false });
