@@ -84,6 +84,14 @@ function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** VirtualClock.run's work was still pending when its limit of virtual time (`limitMs`, ms) was reached. */
+export class VirtualTimeLimitError extends Error {
+  constructor(readonly limitMs: number) {
+    super(`VirtualClock.run: work still pending after ${limitMs} ms of virtual time`);
+    this.name = 'VirtualTimeLimitError';
+  }
+}
+
 /**
  * Simulated time. Nothing happens until the owner advances it; timers due at the same instant fire in the order
  * they were set, and pending promise continuations run between timers, so a run is the same every time.
@@ -166,7 +174,7 @@ export class VirtualClock implements Clock {
     while (!done) {
       const due = this.nextDue();
       if (due === undefined) throw new Error('VirtualClock.run: work is waiting but no timer is pending (deadlock)');
-      if (due > deadline) throw new Error(`VirtualClock.run: work still pending after ${limitMs} ms of virtual time`);
+      if (due > deadline) throw new VirtualTimeLimitError(limitMs);
       this.fireNext();
       await settle();
     }

@@ -15,20 +15,20 @@
 import type { BalloonPolicy } from '../admission/balloon-plan.js';
 import type { WaitConfig } from '../admission/progress.js';
 import type { XenBackend } from '../backend.js';
-import { VirtualClock } from '../clock.js';
+import { VirtualClock, VirtualTimeLimitError } from '../clock.js';
 import { checkTuning, rejectUnknownOptions } from '../host/host-options.js';
 import { XenHost } from '../host/xen-host.js';
 import { MockBackend } from '../mock/backend.js';
 import { parseGuestConfig } from '../mock/config.js';
 import type { AdmissionEvent, AdmissionEventType } from '../toolstack/events.js';
-import { ADMITTERS, isPeerModel, type AdmitterName } from '../toolstack/strategy-name.js';
+import { ADMITTERS, admitterLabel, isPeerModel, type AdmitterName } from '../toolstack/strategy-name.js';
 import type { AdmissionResult, AdmissionTuning } from '../toolstack/types.js';
 import { kibToMiB, kibToPagesCeil, mibToKiB, mibToPages, pagesToMiB } from '../units.js';
 import { checkObject, checkOneOf, invalidArgument } from '../validate.js';
 import { scenarioBounds, type ScenarioBounds } from './bounds.js';
 import { checkHostInvariants, snapshotMaxPages } from './invariants.js';
 import { RunRecorder, type DonorReport, type MemoryTimeline, type RunStep } from './recorder.js';
-import { RESERVATION_MIBPS, SIMULATION_HORIZON_S, validateScenario, type Scenario, type ScenarioDocument, type ScenarioRequest } from './scenario.js';
+import { RESERVATION_MIBPS, ScenarioError, SIMULATION_HORIZON_S, validateScenario, type Scenario, type ScenarioDocument, type ScenarioRequest } from './scenario.js';
 
 /** What became of one creation request, in s of virtual time. */
 export interface RequestReport {
@@ -371,14 +371,16 @@ async function drive(stage: Stage): Promise<{ results: AdmissionResult[]; demand
     }
   });
 
+  const settled = new Set<number>();
   const results = await clock.run(
     (async (): Promise<AdmissionResult[]> => {
       stage.recorder.start();
       const all = await Promise.all(
-        scenario.requests.map(async (request) => {
+        scenario.requests.map(async (request, i) => {
           await clock.sleep(request.at * 1000);
-          if (request.needMiB === 0) return reservedNothing(stage, request.name);
-          return host.admit({ name: request.name, config: requestConfig(request) });
+          const result = request.needMiB === 0 ? reservedNothing(stage, request.name) : await host.admit({ name: request.name, config: requestConfig(request) });
+          settled.add(i);
+          return result;
         }),
       );
       await host.idle();
@@ -386,13 +388,31 @@ async function drive(stage: Stage): Promise<{ results: AdmissionResult[]; demand
       return all;
     })(),
     limitMs,
-  );
+  ).catch((error: unknown) => {
+    if (!(error instanceof VirtualTimeLimitError)) throw error;
+    throw beyondHorizon(stage, settled, error.limitMs);
+  });
   // Let the host finish what it is doing (balloon drivers, page returns), then stop watching demands.
   await control.settle(limitMs);
   watching = false;
   await clock.run(Promise.all(watchers), limitMs);
   stage.recorder.stop();
   return { results, demands };
+}
+
+/**
+ * The scenario could not be played to its end within the simulator's horizon under this strategy (the validator
+ * bounds arrivals, builds and start turns, not the time lost waiting for slow or stuck donors): a ScenarioError
+ * naming the first request still waiting, or the scenario when only the host's own work was left.
+ */
+function beyondHorizon(stage: Stage, settled: ReadonlySet<number>, limitMs: number): ScenarioError {
+  const waiting = stage.scenario.requests.findIndex((_, i) => !settled.has(i));
+  const path = waiting < 0 ? 'scenario' : `requests[${waiting}]`;
+  const what = waiting < 0 ? 'the host was still busy' : `${stage.scenario.requests[waiting]!.name} was still waiting`;
+  return new ScenarioError(
+    path,
+    `${what} under ${admitterLabel(stage.strategy)} at ${limitMs / 1000} s of virtual time, the simulator's horizon: the scenario cannot be played to its end (requests arriving too close to the horizon, or donors too slow for what is asked)`,
+  );
 }
 
 /** A reservation of nothing is granted at once: nothing is built, nobody asked, nothing to protect (free memory). */

@@ -209,9 +209,11 @@ function required(path: string, value: Json, key: string, what: string): unknown
 }
 
 /** A finite number in [min, max]; `minExclusive` refuses min itself. */
-function number(path: string, value: unknown, min: number, max: number, opts: { integer?: boolean; minExclusive?: boolean } = {}): number {
+function number(
+  path: string, value: unknown, min: number, max: number, opts: { integer?: boolean; minExclusive?: boolean; maxIs?: string } = {},
+): number {
   const kind = opts.integer ? 'an integer' : 'a finite number';
-  const range = `${opts.minExclusive ? '>' : '>='} ${min} and <= ${max}`;
+  const range = `${opts.minExclusive ? '>' : '>='} ${min} and <= ${max}${opts.maxIs ? ` (${opts.maxIs})` : ''}`;
   if (
     typeof value !== 'number' ||
     !Number.isFinite(value) ||
@@ -236,6 +238,8 @@ function rate(path: string, value: unknown): number {
   return checked;
 }
 const time = (path: string, value: unknown): number => number(path, value, 0, MAX_TIME_S);
+/** When something happens (a request, a demand): within the simulator's horizon. */
+const instant = (path: string, value: unknown): number => number(path, value, 0, SIMULATION_HORIZON_S, { maxIs: "the simulator's horizon" });
 
 /** Refuses what would end beyond the simulator's horizon: `endS` is when `what` would be done. */
 function within(path: string, endS: number, what: string): void {
@@ -378,7 +382,7 @@ function request(path: string, value: unknown): ScenarioRequest {
   }
   const memoryMiB = spec.memoryMiB === undefined ? null : positiveSize(`${path}.memoryMiB`, spec.memoryMiB);
   const needMiB = spec.needMiB === undefined ? null : size(`${path}.needMiB`, spec.needMiB);
-  const at = spec.at === undefined ? SCENARIO_DEFAULTS.requestAt : time(`${path}.at`, spec.at);
+  const at = spec.at === undefined ? SCENARIO_DEFAULTS.requestAt : instant(`${path}.at`, spec.at);
   within(`${path}.at`, at, 'its arrival');
   const buildMiBps = spec.buildMiBps === undefined ? SCENARIO_DEFAULTS.buildMiBps : rate(`${path}.buildMiBps`, spec.buildMiBps);
   if (memoryMiB !== null) {
@@ -387,7 +391,8 @@ function request(path: string, value: unknown): ScenarioRequest {
   return { at, name, memoryMiB, needMiB, buildMiBps };
 }
 
-function policy(value: unknown): ScenarioPolicy {
+/** The policy; sizes at most the host's memory (`hostMiB`). */
+function policy(value: unknown, hostMiB: number): ScenarioPolicy {
   const none: ScenarioPolicy = {
     reserveMiB: null, marginPercent: null, marginMinMiB: null, stallTimeoutS: null, maxWaitS: null, toleranceMiB: null, dom0MinMiB: null,
   };
@@ -402,15 +407,15 @@ function policy(value: unknown): ScenarioPolicy {
     marginMinMiB: optional('marginMinMiB', 0, MAX_SCENARIO_MIB),
     stallTimeoutS: optional('stallTimeoutS', 0, MAX_TIME_S, true),
     maxWaitS: optional('maxWaitS', 0, MAX_TIME_S),
-    toleranceMiB: optional('toleranceMiB', 0, MAX_SCENARIO_MIB),
-    dom0MinMiB: optional('dom0MinMiB', MIN_DOM0_MIB, MAX_SCENARIO_MIB),
+    toleranceMiB: optional('toleranceMiB', 0, hostMiB),
+    dom0MinMiB: optional('dom0MinMiB', MIN_DOM0_MIB, hostMiB),
   };
 }
 
 function demand(path: string, value: unknown, guests: ReadonlyMap<string, ScenarioGuest>): ScenarioDemand {
   const spec = object(path, value);
   onlyKnownFields(path, spec, ['at', 'guest', 'targetMiB']);
-  const at = time(`${path}.at`, required(path, spec, 'at', 'when the guest asks, in seconds'));
+  const at = instant(`${path}.at`, required(path, spec, 'at', 'when the guest asks, in seconds'));
   within(`${path}.at`, at, 'the demand');
   const guestName = required(path, spec, 'guest', 'the name of a running guest');
   if (typeof guestName !== 'string') fail(`${path}.guest`, 'the name of a guest in guests[]', guestName);
@@ -468,9 +473,9 @@ function checkDomids(host: ScenarioHost, guests: readonly ScenarioGuest[], reque
   while (atOnce < sizes.length && sizes[atOnce]! <= room) room -= sizes[atOnce++]!;
   if (guests.length + atOnce > MAX_DOMID) {
     throw new ScenarioError(
-      'requests',
-      `${atOnce} requests could be running at once beside the ${guests.length} guests: more than Xen's ${MAX_DOMID} domids ` +
-        `for guests (the simulator cannot play it)`,
+      atOnce === 0 ? 'guests' : 'requests',
+      `${guests.length} guests and ${atOnce} requests that could be running at once beside them: more than Xen's ` +
+        `${MAX_DOMID} domids for guests (the simulator cannot play it)`,
     );
   }
 }
@@ -547,7 +552,7 @@ function readScenario(value: unknown): Scenario {
   const demands = (doc.demands === undefined ? [] : array('demands', doc.demands)).map((d, i) =>
     demand(`demands[${i}]`, d, byName),
   );
-  return { name, host: theHost, guests, requests, demands, policy: policy(doc.policy), strategies: strategies(doc.strategies) };
+  return { name, host: theHost, guests, requests, demands, policy: policy(doc.policy, theHost.memoryMiB), strategies: strategies(doc.strategies) };
 }
 
 /** Reads a scenario file: a XenError with its errno (ENOENT, EACCES, …) when it cannot be read, else parseScenario's. */

@@ -1,6 +1,6 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { main, type CliIo } from '../../src/cli/main.js';
@@ -475,6 +475,14 @@ describe('xenclaim simulate --html', () => {
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).toContain('<h2>model</h2>');
     expect(out.stdout).toContain(`page: ${page}`);
+  });
+
+  it('a page that cannot be written is a usage error before anything is played', async () => {
+    const page = join(tmpdir(), `xenclaim-no-such-dir-${process.pid}`, 'b.html');
+    const out = await run(['simulate', '--html', page, 'examples/scenarios/b-ballooning-needed.json']);
+    expect(out.code).toBe(2);
+    expect(out.stdout).toBe('');
+    expect(out.stderr).toContain(`xenclaim: --html ${page}: its directory ${dirname(page)} does not exist or is not writable`);
   });
 });
 

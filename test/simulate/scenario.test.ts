@@ -191,11 +191,13 @@ describe('invalid scenarios: every error names the JSON path', () => {
     ['bad domain name', (d) => ((d.guests[0].name = 'web 1'), d), 'guests[0].name', /must be a name of 1 to 64 letters/],
     ['empty scenario name', (d) => ((d.name = ''), d), 'name', /must be a non-empty string/],
     // What the simulator cannot play.
-    ['a request beyond the horizon', (d) => ((d.requests[0].at = 90_000), d), 'requests[0].at', /beyond the simulator's horizon of 86400 s/],
-    ['a demand beyond the horizon', (d) => ((d.demands[0].at = 86_401), d), 'demands[0].at', /beyond the simulator's horizon/],
+    ['a request beyond the horizon', (d) => ((d.requests[0].at = 90_000), d), 'requests[0].at', /must be a finite number >= 0 and <= 86400 \(the simulator's horizon\), got 90000/],
+    ['a demand beyond the horizon', (d) => ((d.demands[0].at = 86_401), d), 'demands[0].at', /<= 86400 \(the simulator's horizon\), got 86401/],
     ['a build that cannot finish', (d) => ((d.requests[0].buildMiBps = 0.1), d), 'requests[0].buildMiBps', /would end at 163840 s, beyond the simulator's horizon/],
     ['a rate below a page per tick', (d) => ((d.guests[0].balloonMiBps = 0.01), d), 'guests[0].balloonMiBps', /at least 0\.0390625 MiB\/s \(one page per 100 ms tick/],
     ['start turns beyond the horizon', (d) => ((d.host.startsPerS = 0.00001), d), 'host.startsPerS', /1 domain creations at 0\.00001 per second would end at 100000 s/],
+    ['a dom0 floor above the host\'s memory', (d) => ((d.policy = { dom0MinMiB: 1e7 }), d), 'policy.dom0MinMiB', /must be a finite number >= 128 and <= \d+, got 10000000/],
+    ['a tolerance above the host\'s memory', (d) => ((d.policy = { toleranceMiB: 1e7 }), d), 'policy.toleranceMiB', /<= \d+, got 10000000/],
     ['a zero start rate', (d) => ((d.host.startsPerS = 0), d), 'host.startsPerS', /must be a finite number > 0/],
     ['an unknown guest state', (d) => ((d.guests[0].state = 'asleep'), d), 'guests[0].state', /one of "running", "paused", "building"/],
     ['a build rate for a running guest', (d) => ((d.guests[0].buildMiBps = 100), d), 'guests[0].buildMiBps', /only for a guest in state "building"/],
@@ -207,7 +209,7 @@ describe('invalid scenarios: every error names the JSON path', () => {
         return d;
       },
       'requests',
-      /40000 requests could be running at once beside the 1 guests: more than Xen's 32751 domids/,
+      /1 guests and 40000 requests that could be running at once beside them: more than Xen's 32751 domids/,
     ],
   ];
 
