@@ -239,6 +239,8 @@ export class ClaimFirstStrategy implements AdmissionStrategy {
           if (this.line.size === 1) {
             await releaseUnneededAsks(ctx, ledger, name, name, wait, this.line.donors);
             this.line.settled();
+            // What it withdrew is the line's too (else a crash would give it back a second time).
+            if (claimedFromLine) await this.line.pool(ctx, name);
           }
           return { kind: 'done', value: { build: outcome.build, atMs: outcome.atMs } };
         }
