@@ -9,6 +9,12 @@ import type { StrategyContext } from '../toolstack/context.js';
 import { needPages, takeRequestName } from '../toolstack/requests.js';
 import { fail, newResult, succeed } from '../toolstack/results.js';
 import type { AdmissionResult, GuestRequest } from '../toolstack/types.js';
+import { kibToMiB } from '../units.js';
+
+/** A size for a peer model's error text: KiB as whole MiB ("1004 MiB"). */
+export function mib(kib: number): string {
+  return `${Math.round(kibToMiB(kib))} MiB`;
+}
 
 /** A model's way of creating one guest: resolves with its domid, or throws why it could not (the failure text). */
 export type CreateGuest = (request: GuestRequest, needPages: number, result: AdmissionResult) => Promise<number>;

@@ -22,12 +22,9 @@ import type { ObservedState } from '../admission/state.js';
 import type { StrategyContext } from '../toolstack/context.js';
 import { observe } from '../toolstack/observe.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest } from '../toolstack/types.js';
-import { kibToMiB, LIBXL_MIN_DOM0_KIB, pagesToKiB } from '../units.js';
-import { PeerAdmissions, startBuilding } from './peer-admissions.js';
+import { LIBXL_MIN_DOM0_KIB, pagesToKiB } from '../units.js';
+import { mib, PeerAdmissions, startBuilding } from './peer-admissions.js';
 
-function mib(kib: number): string {
-  return `${Math.round(kibToMiB(kib))} MiB`;
-}
 
 export class QmemmanModel implements AdmissionStrategy {
   readonly name = 'qmemman' as const;

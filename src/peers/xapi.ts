@@ -24,8 +24,8 @@ import type { ObservedState } from '../admission/state.js';
 import type { StrategyContext } from '../toolstack/context.js';
 import { observe } from '../toolstack/observe.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest } from '../toolstack/types.js';
-import { kibToMiB, pagesToKiB } from '../units.js';
-import { PeerAdmissions, startBuilding } from './peer-admissions.js';
+import { pagesToKiB } from '../units.js';
+import { mib, PeerAdmissions, startBuilding } from './peer-admissions.js';
 import { WorkerPool } from './worker-pool.js';
 
 /** xenopsd.ml: worker_pool_size. */
@@ -37,9 +37,6 @@ interface SqueezedView {
   domains: SqueezeDomain[];
 }
 
-function mib(kib: number): string {
-  return `${Math.round(kibToMiB(kib))} MiB`;
-}
 
 export class XapiModel implements AdmissionStrategy {
   readonly name = 'xapi' as const;

@@ -19,14 +19,11 @@ import {
 import type { ObservedState } from '../admission/state.js';
 import type { StrategyContext } from '../toolstack/context.js';
 import type { AdmissionResult, AdmissionStrategy, GuestRequest } from '../toolstack/types.js';
-import { kibToMiB, LIBXL_MIN_DOM0_KIB, pagesToKiB } from '../units.js';
-import { PeerAdmissions, startBuilding } from './peer-admissions.js';
+import { LIBXL_MIN_DOM0_KIB, pagesToKiB } from '../units.js';
+import { mib, PeerAdmissions, startBuilding } from './peer-admissions.js';
 
 const DOM0 = 0;
 
-function mib(kib: number): string {
-  return `${Math.round(kibToMiB(kib))} MiB`;
-}
 
 export class XlModel implements AdmissionStrategy {
   readonly name = 'xl' as const;
