@@ -22,7 +22,7 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { XenError } from '../errors.js';
-import { requestOf, type JournalEntry, type RecordedIntent } from '../recovery/plan.js';
+import { isDonorChange, requestOf, type JournalEntry, type RecordedIntent } from '../recovery/plan.js';
 import type { MutationIntent, MutationOutcome, MutationRecorder } from '../toolstack/mutations.js';
 
 const writeAsync = promisify(write);
@@ -263,8 +263,7 @@ export class FileJournal implements MutationRecorder {
         return;
       case 'idle':
         for (const [seq, e] of this.open) {
-          const pooled = e.intent.kind === 'lower-target' || e.intent.kind === 'raise-target' || e.intent.kind === 'keep-for-line';
-          if (requestOf(e.intent) === null && pooled) this.open.delete(seq);
+          if (requestOf(e.intent) === null && (isDonorChange(e.intent) || e.intent.kind === 'keep-for-line')) this.open.delete(seq);
         }
         return;
       case 'recovered':
@@ -285,21 +284,17 @@ export class FileJournal implements MutationRecorder {
 
   /** Donor target changes recorded for `from` (null: the host's, not the line's pool) become `to`'s. */
   private moveDonorChanges(from: string | null, to: string | null): void {
-    for (const entry of this.open.values()) {
-      const kind = entry.intent.kind;
-      if ((kind === 'lower-target' || kind === 'raise-target') && (entry.intent.request ?? null) === from && entry.intent.line !== true) {
-        entry.intent = { ...entry.intent, request: to };
-      }
-    }
+    this.rewriteDonorChanges((i) => (i.request ?? null) === from && i.line !== true, { request: to });
   }
 
   /** `request`'s donor target changes join the line's pool (the host's, marked as the line's). */
   private poolForLine(request: string): void {
+    this.rewriteDonorChanges((i) => i.request === request, { request: null, line: true });
+  }
+
+  private rewriteDonorChanges(matches: (intent: RecordedIntent) => boolean, change: Partial<RecordedIntent>): void {
     for (const entry of this.open.values()) {
-      const kind = entry.intent.kind;
-      if ((kind === 'lower-target' || kind === 'raise-target') && entry.intent.request === request) {
-        entry.intent = { ...entry.intent, request: null, line: true };
-      }
+      if (isDonorChange(entry.intent) && matches(entry.intent)) entry.intent = { ...entry.intent, ...change };
     }
   }
 

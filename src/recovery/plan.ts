@@ -69,10 +69,15 @@ export interface RecoveryInput {
   domains: readonly DomainInfo[];
 }
 
+/** A change of a donor's balloon target the toolstack made for a request (or the host): lower-target, raise-target. */
+export function isDonorChange(intent: RecordedIntent): boolean {
+  return intent.kind === 'lower-target' || intent.kind === 'raise-target';
+}
+
 /** The request an entry belongs to: a build's guest name, a donor change's request; null for host-wide changes. */
 export function requestOf(intent: RecordedIntent): string | null {
   if (intent.kind === 'build-guest') return intent.name ?? null;
-  if (intent.kind === 'lower-target' || intent.kind === 'raise-target') return intent.request ?? null;
+  if (isDonorChange(intent)) return intent.request ?? null;
   return null;
 }
 
@@ -96,7 +101,7 @@ export function planRecovery(input: RecoveryInput): Repair[] {
       linePool.push(entry);
       continue;
     }
-    if (kind !== 'build-guest' && kind !== 'lower-target' && kind !== 'raise-target') continue;
+    if (kind !== 'build-guest' && !isDonorChange(entry.intent)) continue;
     const request = requestOf(entry.intent);
     requests.set(request, [...(requests.get(request) ?? []), entry]);
   }
@@ -196,7 +201,7 @@ function netLowered(entries: readonly JournalEntry[], byDomid: ReadonlyMap<numbe
   const net = new Map<number, { name: string; kib: number }>();
   for (const entry of entries) {
     const { kind, domid } = entry.intent;
-    if ((kind !== 'lower-target' && kind !== 'raise-target') || domid === undefined) continue;
+    if (!isDonorChange(entry.intent) || domid === undefined) continue;
     const domain = byDomid.get(domid);
     if (!domain || destroyed.has(domid) || !targetChangeHappened(entry, domain)) continue;
     const delta = kind === 'lower-target' ? entry.intent.fromKiB! - entry.intent.toKiB! : -entry.intent.byKiB!;
