@@ -5,7 +5,9 @@
  * that drives itself, the mock host's clock for library users and the CLI; ScaledClock is wall-clock time run N×
  * faster, the clock of the daemon's mock host.
  */
+import { BinaryHeap } from './binary-heap.js';
 
+/** A timer set with Clock.setTimer: cancel() stops it if it has not fired yet. */
 export interface Timer {
   cancel(): void;
 }
@@ -99,8 +101,8 @@ export class VirtualTimeLimitError extends Error {
 export class VirtualClock implements Clock {
   private current: number;
   private seq = 0;
-  /** Binary min-heap ordered by (due, seq). */
-  private readonly heap: PendingTimer[] = [];
+  /** Timers by (due, seq): the earliest first, those due together in the order they were set. */
+  private readonly heap = new BinaryHeap<PendingTimer>((a, b) => a.due < b.due || (a.due === b.due && a.seq < b.seq));
 
   constructor(startMs = 0) {
     this.current = startMs;
@@ -116,7 +118,7 @@ export class VirtualClock implements Clock {
 
   setTimer(ms: number, callback: () => void): Timer {
     const timer: PendingTimer = { due: this.current + checkDelay(ms), seq: this.seq++, callback, cancelled: false };
-    this.push(timer);
+    this.heap.push(timer);
     return {
       cancel: () => {
         timer.cancelled = true;
@@ -126,13 +128,13 @@ export class VirtualClock implements Clock {
 
   /** How many live timers are waiting. */
   get pendingTimers(): number {
-    return this.heap.reduce((n, t) => n + (t.cancelled ? 0 : 1), 0);
+    return this.heap.values().reduce((n, t) => n + (t.cancelled ? 0 : 1), 0);
   }
 
   /** When the next live timer is due, or undefined when none is. */
   nextDue(): number | undefined {
     this.dropCancelled();
-    return this.heap[0]?.due;
+    return this.heap.peek()?.due;
   }
 
   /** Moves time forward by `ms`, firing every timer due on the way in order. */
@@ -182,51 +184,14 @@ export class VirtualClock implements Clock {
   }
 
   private fireNext(): void {
-    const timer = this.pop();
+    const timer = this.heap.pop();
     if (!timer) return;
     if (timer.due > this.current) this.current = timer.due;
     timer.callback();
   }
 
   private dropCancelled(): void {
-    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
-  }
-
-  private static before(a: PendingTimer, b: PendingTimer): boolean {
-    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
-  }
-
-  private push(timer: PendingTimer): void {
-    const heap = this.heap;
-    heap.push(timer);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!VirtualClock.before(heap[i]!, heap[parent]!)) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
-      i = parent;
-    }
-  }
-
-  private pop(): PendingTimer | undefined {
-    const heap = this.heap;
-    const top = heap[0];
-    const last = heap.pop();
-    if (heap.length > 0 && last) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && VirtualClock.before(heap[l]!, heap[m]!)) m = l;
-        if (r < heap.length && VirtualClock.before(heap[r]!, heap[m]!)) m = r;
-        if (m === i) break;
-        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
-        i = m;
-      }
-    }
-    return top;
+    while (this.heap.peek()?.cancelled === true) this.heap.pop();
   }
 }
 

@@ -22,6 +22,7 @@
  * supply's inverse. With a start rate it is exact (every order tried) up to EXACT_MAX_REQUESTS requests, and beyond
  * that the maximum of three proven relaxations (docs/bounds.md#relaxation).
  */
+import { BinaryHeap } from '../binary-heap.js';
 import { MemorySupply, type SupplyDonor } from './supply.js';
 
 /** Up to this many runnable requests, a start-rate bound tries every order of starts (8! = 40,320). */
@@ -180,7 +181,8 @@ function relaxed(jobs: readonly Job[], gap: number, supply: MemorySupply): numbe
  */
 function preemptiveStarts(jobs: readonly Job[], gap: number): number {
   const byRelease = [...jobs].sort((x, y) => x.a - y.a);
-  const ready = new TailHeap();
+  // The released job with the longest tail first.
+  const ready = new BinaryHeap<{ tail: number; left: number }>((x, y) => x.tail > y.tail);
   let t = 0;
   let i = 0;
   let makespan = 0;
@@ -190,7 +192,7 @@ function preemptiveStarts(jobs: readonly Job[], gap: number): number {
       ready.push({ tail: byRelease[i]!.d - gap, left: gap });
       i++;
     }
-    const job = ready.top()!;
+    const job = ready.peek()!;
     const next = i < byRelease.length ? byRelease[i]!.a : Number.POSITIVE_INFINITY;
     const run = Math.min(job.left, next - t);
     t += run;
@@ -201,49 +203,6 @@ function preemptiveStarts(jobs: readonly Job[], gap: number): number {
     }
   }
   return makespan;
-}
-
-/** A binary max-heap of start slots by tail. */
-class TailHeap {
-  private readonly items: { tail: number; left: number }[] = [];
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  top(): { tail: number; left: number } | undefined {
-    return this.items[0];
-  }
-
-  push(item: { tail: number; left: number }): void {
-    const a = this.items;
-    a.push(item);
-    let i = a.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (a[parent]!.tail >= a[i]!.tail) break;
-      [a[parent], a[i]] = [a[i]!, a[parent]!];
-      i = parent;
-    }
-  }
-
-  pop(): void {
-    const a = this.items;
-    const last = a.pop()!;
-    if (a.length === 0) return;
-    a[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < a.length && a[l]!.tail > a[m]!.tail) m = l;
-      if (r < a.length && a[r]!.tail > a[m]!.tail) m = r;
-      if (m === i) return;
-      [a[i], a[m]] = [a[m]!, a[i]!];
-      i = m;
-    }
-  }
 }
 
 /** `exactUpTo`: try every order up to this many requests (default EXACT_MAX_REQUESTS; tests lower it). */

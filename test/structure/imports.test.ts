@@ -13,7 +13,7 @@ const FLOORS: readonly (readonly string[])[] = [
   ['src/toolstack/', 'src/peers/', 'src/journal/'],
   ['src/admission/', 'src/recovery/', 'src/config/'],
   ['src/backend.ts', 'src/open-backend.ts', 'src/native/', 'src/mock/'],
-  ['src/errors.ts', 'src/validate.ts', 'src/clock.ts', 'src/units.ts', 'src/read-text-file.ts'],
+  ['src/errors.ts', 'src/validate.ts', 'src/clock.ts', 'src/binary-heap.ts', 'src/units.ts', 'src/read-text-file.ts'],
 ];
 
 /** What admission may import for its values: itself and the pure base modules (types may come from below too). */
